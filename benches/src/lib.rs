@@ -1,0 +1,1 @@
+//! gregor-benches (work in progress).

@@ -1,0 +1,1 @@
+//! gregor-client (work in progress).

@@ -1,0 +1,1 @@
+//! gregor-consumer (work in progress).

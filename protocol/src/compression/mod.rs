@@ -1,0 +1,1 @@
+//! Compression codecs used inside record batches.

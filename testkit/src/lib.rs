@@ -1,0 +1,1 @@
+//! gregor-testkit (work in progress).
