@@ -124,7 +124,18 @@ mod tests {
 
     #[test]
     fn round_trips_edges() {
-        for v in [0i64, 1, -1, 63, -64, 64, i32::MAX as i64, i32::MIN as i64, i64::MAX, i64::MIN] {
+        for v in [
+            0i64,
+            1,
+            -1,
+            63,
+            -64,
+            64,
+            i32::MAX as i64,
+            i32::MIN as i64,
+            i64::MAX,
+            i64::MIN,
+        ] {
             let mut b = Vec::new();
             put_varlong(&mut b, v);
             assert_eq!(b.len(), varlong_len(v));
@@ -154,8 +165,17 @@ mod tests {
             read_uvarint(&[0xff; 6], "t"),
             Err(DecodeError::VarintOverflow { context: "t" })
         );
-        assert_eq!(read_uvarint(&[0x80, 0x80], "t"), Err(DecodeError::Truncated { context: "t" }));
-        assert_eq!(read_varlong(&[0xff; 10], "t"), Err(DecodeError::VarintOverflow { context: "t" }));
-        assert_eq!(read_uvarint(&[], "t"), Err(DecodeError::Truncated { context: "t" }));
+        assert_eq!(
+            read_uvarint(&[0x80, 0x80], "t"),
+            Err(DecodeError::Truncated { context: "t" })
+        );
+        assert_eq!(
+            read_varlong(&[0xff; 10], "t"),
+            Err(DecodeError::VarintOverflow { context: "t" })
+        );
+        assert_eq!(
+            read_uvarint(&[], "t"),
+            Err(DecodeError::Truncated { context: "t" })
+        );
     }
 }
