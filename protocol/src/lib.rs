@@ -19,6 +19,7 @@
 //! Nothing here does I/O.
 
 pub mod api_key;
+mod apis;
 pub mod compression;
 pub mod error;
 pub mod header;
