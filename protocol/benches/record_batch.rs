@@ -1,1 +1,2 @@
+//! Placeholder until the record-batch benchmark lands.
 fn main() {}

@@ -17,6 +17,7 @@
 //! stream into frames without copying; the header and then the body decode from the frame's
 //! `Bytes`, and record data stays a `Bytes` slice of it until [`records`] iterates it lazily.
 //! Nothing here does I/O.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod api_key;
 mod apis;
