@@ -23,6 +23,8 @@ pub mod api_key;
 mod apis;
 pub mod compression;
 pub mod error;
+pub mod error_code;
+pub mod frame;
 pub mod header;
 pub mod message;
 pub mod messages;
@@ -31,4 +33,5 @@ pub mod records;
 
 pub use api_key::ApiKey;
 pub use error::{DecodeError, EncodeError};
+pub use error_code::ErrorCode;
 pub use message::{Message, Request, VersionRange};
