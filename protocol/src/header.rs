@@ -1,6 +1,6 @@
 //! Request and response headers.
 //!
-//! Request header v1 is `api_key, api_version, correlation_id, client_id`; v2 adds a tagged-field
+//! Request header v1 is `request_api_key, request_api_version, correlation_id, client_id`; v2 adds a tagged-field
 //! section. The client id always uses the classic int16-length nullable string, even in v2, so
 //! that any broker can read an ApiVersions request header. Response header v0 is the correlation
 //! id; v1 adds tagged fields. ApiVersions responses always use v0.
@@ -16,9 +16,9 @@ use crate::primitives::{
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RequestHeader {
     /// The API key.
-    pub api_key: i16,
+    pub request_api_key: i16,
     /// The API version of the body that follows.
-    pub api_version: i16,
+    pub request_api_version: i16,
     /// Echoed by the response, to match it with this request.
     pub correlation_id: i32,
     /// The client's id, for broker logs and quotas.
@@ -47,8 +47,8 @@ impl RequestHeader {
                 version: header_version,
             });
         }
-        buf.put_i16(self.api_key);
-        buf.put_i16(self.api_version);
+        buf.put_i16(self.request_api_key);
+        buf.put_i16(self.request_api_version);
         buf.put_i32(self.correlation_id);
         self.client_id.encode_field(buf, CLASSIC)?;
         if header_version >= 2 {
@@ -82,7 +82,7 @@ impl RequestHeader {
                 version: header_version,
             });
         }
-        let (api_key, api_version, correlation_id) = Self::peek_key_version(buf)?;
+        let (request_api_key, request_api_version, correlation_id) = Self::peek_key_version(buf)?;
         buf.advance(8);
         let client_id = Option::<String>::decode_field(buf, CLASSIC)?;
         let unknown_tagged_fields = if header_version >= 2 {
@@ -91,8 +91,8 @@ impl RequestHeader {
             UnknownTaggedFields::default()
         };
         Ok(RequestHeader {
-            api_key,
-            api_version,
+            request_api_key,
+            request_api_version,
             correlation_id,
             client_id,
             unknown_tagged_fields,

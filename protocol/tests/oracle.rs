@@ -39,9 +39,6 @@ const RENAMES: &[(Option<&str>, &str, &str)] = &[
     // Rust keywords: gregor uses `r#type` (Debug prints `type`), kafka-protocol `_type`.
     (None, "type", "_type"),
     (None, "match", "_match"),
-    // The schema names them RequestApiKey / RequestApiVersion; gregor's header shortens them.
-    (Some("RequestHeader"), "api_key", "request_api_key"),
-    (Some("RequestHeader"), "api_version", "request_api_version"),
 ];
 
 /// Maps gregor's tree onto the oracle's conventions: renames, and unknown tagged fields as a
@@ -352,8 +349,8 @@ fn request_header() {
         fields,
         |(key_ver, corr, client, tags), v| {
             let header = RequestHeader {
-                api_key: key_ver[0],
-                api_version: key_ver[1],
+                request_api_key: key_ver[0],
+                request_api_version: key_ver[1],
                 correlation_id: *corr,
                 client_id: client.clone(),
                 unknown_tagged_fields: classic_without_tags(tags, v == 2),
