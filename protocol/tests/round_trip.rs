@@ -69,4 +69,12 @@ macro_rules! message_properties {
 message_properties! {
     api_versions_request => ApiVersionsRequest,
     api_versions_response => ApiVersionsResponse,
+    fetch_request => FetchRequest,
+    fetch_response => FetchResponse,
+    list_offsets_request => ListOffsetsRequest,
+    list_offsets_response => ListOffsetsResponse,
+    metadata_request => MetadataRequest,
+    metadata_response => MetadataResponse,
+    offset_for_leader_epoch_request => OffsetForLeaderEpochRequest,
+    offset_for_leader_epoch_response => OffsetForLeaderEpochResponse,
 }

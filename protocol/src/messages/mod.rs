@@ -5,5 +5,13 @@
 //! schema names inside their API's module (`messages::fetch::FetchTopic`).
 
 pub mod api_versions;
+pub mod fetch;
+pub mod list_offsets;
+pub mod metadata;
+pub mod offset_for_leader_epoch;
 
 pub use api_versions::{ApiVersionsRequest, ApiVersionsResponse};
+pub use fetch::{FetchRequest, FetchResponse};
+pub use list_offsets::{ListOffsetsRequest, ListOffsetsResponse};
+pub use metadata::{MetadataRequest, MetadataResponse};
+pub use offset_for_leader_epoch::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};

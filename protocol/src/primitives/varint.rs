@@ -139,19 +139,19 @@ mod tests {
             let mut b = Vec::new();
             put_varlong(&mut b, v);
             assert_eq!(b.len(), varlong_len(v));
-            assert_eq!(read_varlong(&b, "t").unwrap(), (v, b.len()));
+            assert_eq!(read_varlong(&b, "t"), Ok((v, b.len())));
         }
         for v in [0i32, 1, -1, 300, -300, i32::MAX, i32::MIN] {
             let mut b = Vec::new();
             put_varint(&mut b, v);
             assert_eq!(b.len(), varint_len(v));
-            assert_eq!(read_varint(&b, "t").unwrap(), (v, b.len()));
+            assert_eq!(read_varint(&b, "t"), Ok((v, b.len())));
         }
         for v in [0u32, 127, 128, 16383, 16384, u32::MAX] {
             let mut b = Vec::new();
             put_uvarint(&mut b, v);
             assert_eq!(b.len(), uvarint_len(v));
-            assert_eq!(read_uvarint(&b, "t").unwrap(), (v, b.len()));
+            assert_eq!(read_uvarint(&b, "t"), Ok((v, b.len())));
         }
     }
 
