@@ -13,7 +13,29 @@
 macro_rules! for_each_api {
     ($callback:ident) => {
         $callback! {
+            (Produce, $crate::messages::ProduceRequest, $crate::messages::ProduceResponse),
+            (Fetch, $crate::messages::FetchRequest, $crate::messages::FetchResponse),
+            (ListOffsets, $crate::messages::ListOffsetsRequest, $crate::messages::ListOffsetsResponse),
+            (Metadata, $crate::messages::MetadataRequest, $crate::messages::MetadataResponse),
+            (OffsetCommit, $crate::messages::OffsetCommitRequest, $crate::messages::OffsetCommitResponse),
+            (OffsetFetch, $crate::messages::OffsetFetchRequest, $crate::messages::OffsetFetchResponse),
+            (FindCoordinator, $crate::messages::FindCoordinatorRequest, $crate::messages::FindCoordinatorResponse),
+            (JoinGroup, $crate::messages::JoinGroupRequest, $crate::messages::JoinGroupResponse),
+            (Heartbeat, $crate::messages::HeartbeatRequest, $crate::messages::HeartbeatResponse),
+            (LeaveGroup, $crate::messages::LeaveGroupRequest, $crate::messages::LeaveGroupResponse),
+            (SyncGroup, $crate::messages::SyncGroupRequest, $crate::messages::SyncGroupResponse),
+            (DescribeGroups, $crate::messages::DescribeGroupsRequest, $crate::messages::DescribeGroupsResponse),
+            (ListGroups, $crate::messages::ListGroupsRequest, $crate::messages::ListGroupsResponse),
+            (SaslHandshake, $crate::messages::SaslHandshakeRequest, $crate::messages::SaslHandshakeResponse),
             (ApiVersions, $crate::messages::ApiVersionsRequest, $crate::messages::ApiVersionsResponse),
+            (CreateTopics, $crate::messages::CreateTopicsRequest, $crate::messages::CreateTopicsResponse),
+            (DeleteTopics, $crate::messages::DeleteTopicsRequest, $crate::messages::DeleteTopicsResponse),
+            (DeleteRecords, $crate::messages::DeleteRecordsRequest, $crate::messages::DeleteRecordsResponse),
+            (InitProducerId, $crate::messages::InitProducerIdRequest, $crate::messages::InitProducerIdResponse),
+            (OffsetForLeaderEpoch, $crate::messages::OffsetForLeaderEpochRequest, $crate::messages::OffsetForLeaderEpochResponse),
+            (SaslAuthenticate, $crate::messages::SaslAuthenticateRequest, $crate::messages::SaslAuthenticateResponse),
+            (CreatePartitions, $crate::messages::CreatePartitionsRequest, $crate::messages::CreatePartitionsResponse),
+            (ConsumerGroupHeartbeat, $crate::messages::ConsumerGroupHeartbeatRequest, $crate::messages::ConsumerGroupHeartbeatResponse),
         }
     };
 }
