@@ -11,7 +11,7 @@ use gregor_protocol_derive::Message;
 
 use crate::error::{DecodeError, EncodeError};
 use crate::message::Message;
-use crate::primitives::{UnknownTaggedFields, ensure_consumed};
+use crate::primitives::ensure_consumed;
 
 /// A consumer's subscription, sent as its JoinGroup protocol metadata.
 #[derive(Debug, Clone, PartialEq, Message)]
@@ -30,9 +30,6 @@ pub struct ConsumerProtocolSubscription {
     /// The consumer's rack, for rack-aware assignment (v3+).
     #[kafka(versions = "3+", nullable = "3+")]
     pub rack_id: Option<String>,
-    /// Tagged fields this codec does not know (always empty: the schema is never flexible).
-    #[kafka(unknown_tags)]
-    pub unknown_tagged_fields: UnknownTaggedFields,
 }
 
 /// The partitions the leader assigned to one consumer, sent in SyncGroup.
@@ -43,9 +40,6 @@ pub struct ConsumerProtocolAssignment {
     pub assigned_partitions: Vec<TopicPartition>,
     /// Assignor-specific user data.
     pub user_data: Option<Bytes>,
-    /// Tagged fields this codec does not know (always empty: the schema is never flexible).
-    #[kafka(unknown_tags)]
-    pub unknown_tagged_fields: UnknownTaggedFields,
 }
 
 /// Some partitions of one topic, named by topic name (used by both schemas).
@@ -55,9 +49,6 @@ pub struct TopicPartition {
     pub topic: String,
     /// The partition indexes.
     pub partitions: Vec<i32>,
-    /// Tagged fields this codec does not know.
-    #[kafka(unknown_tags)]
-    pub unknown_tagged_fields: UnknownTaggedFields,
 }
 
 impl ConsumerProtocolSubscription {

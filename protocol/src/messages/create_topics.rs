@@ -104,7 +104,7 @@ pub struct CreatableTopicResult {
     #[kafka(versions = "5+", default = "-1")]
     pub replication_factor: i16,
     /// The topic's configs, or null (v5+).
-    #[kafka(versions = "5+", nullable = "5+")]
+    #[kafka(versions = "5+", nullable = "5+", default = "Some(Vec::new())")]
     pub configs: Option<Vec<CreatableTopicConfigs>>,
     /// Tagged fields this codec does not know.
     #[kafka(unknown_tags)]

@@ -4,7 +4,6 @@ use gregor_protocol_derive::Message;
 
 use crate::api_key::ApiKey;
 use crate::message::Request;
-use crate::primitives::UnknownTaggedFields;
 
 /// Proposes a SASL mechanism. From v1 the SASL tokens then travel in SaslAuthenticate requests.
 #[derive(Debug, Clone, PartialEq, Message)]
@@ -12,9 +11,6 @@ use crate::primitives::UnknownTaggedFields;
 pub struct SaslHandshakeRequest {
     /// The mechanism the client wants, e.g. `PLAIN` or `SCRAM-SHA-512`.
     pub mechanism: String,
-    /// Tagged fields this codec does not know (always empty: the API has no flexible version).
-    #[kafka(unknown_tags)]
-    pub unknown_tagged_fields: UnknownTaggedFields,
 }
 
 impl Request for SaslHandshakeRequest {
@@ -30,7 +26,4 @@ pub struct SaslHandshakeResponse {
     pub error_code: i16,
     /// The mechanisms the broker enables.
     pub mechanisms: Vec<String>,
-    /// Tagged fields this codec does not know (always empty: the API has no flexible version).
-    #[kafka(unknown_tags)]
-    pub unknown_tagged_fields: UnknownTaggedFields,
 }
