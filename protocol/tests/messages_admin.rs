@@ -701,7 +701,6 @@ fn delete_records_tags_not_in_classic_versions() {
 fn sasl_handshake_known_answers() -> TestResult {
     let request = SaslHandshakeRequest {
         mechanism: "PLAIN".into(),
-        ..Default::default()
     };
     let bytes = [0, 5, b'P', b'L', b'A', b'I', b'N'];
     known_answer::<_, kp::SaslHandshakeRequest>(&request, 0, &bytes)?;
@@ -710,7 +709,6 @@ fn sasl_handshake_known_answers() -> TestResult {
     let response = SaslHandshakeResponse {
         error_code: 33,
         mechanisms: vec!["PLAIN".into()],
-        ..Default::default()
     };
     // error_code, mechanisms: 1, "PLAIN"
     let bytes = [0, 33, 0, 0, 0, 1, 0, 5, b'P', b'L', b'A', b'I', b'N'];

@@ -25,7 +25,6 @@ fn v1_subscription() -> ConsumerProtocolSubscription {
         owned_partitions: vec![TopicPartition {
             topic: s("t1"),
             partitions: vec![0, 1],
-            ..Default::default()
         }],
         ..Default::default()
     }
@@ -160,7 +159,6 @@ fn assignment_as_java_sends_it() {
         assigned_partitions: vec![TopicPartition {
             topic: s("t"),
             partitions: vec![0, 2],
-            ..Default::default()
         }],
         ..Default::default()
     };
