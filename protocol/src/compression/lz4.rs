@@ -80,7 +80,8 @@ fn header_checksum(hashed: &[u8]) -> u8 {
 ///
 /// The first frame's header checksum may be either the standard one (over the frame descriptor)
 /// or Kafka's historical one (over the magic and the descriptor, KIP-57); anything else is
-/// corrupt. The data is otherwise decoded exactly like [`decompress`] with a `max_output` cap.
+/// corrupt. The data is otherwise decoded exactly like [`decompress`](super::decompress) with
+/// [`Compression::Lz4`](super::Compression::Lz4), capped at `max_output`.
 pub fn decompress_legacy_lz4(input: &[u8], max_output: usize) -> Result<Bytes, CompressionError> {
     let hc_at = header_len(input)? - 1;
     let (header, body) = input.split_at(hc_at);
