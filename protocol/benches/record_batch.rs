@@ -12,7 +12,9 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_main};
 use gregor_protocol::compression::Compression;
-use gregor_protocol::records::{BatchSpec, DecodeOptions, NewRecord, batches, encode_batch};
+use gregor_protocol::records::{
+    BatchSpec, DecodeOptions, DecodedBatch, NewRecord, batches, encode_batch,
+};
 
 const RECORDS_PER_BATCH: usize = 200;
 const BATCHES: usize = 25;
@@ -85,6 +87,21 @@ fn decode(input: &Bytes, opts: &DecodeOptions) -> usize {
     total
 }
 
+/// Same as [`decode`] through the borrowed iterator (`RecordBatch::record_refs`).
+fn decode_borrowed(input: &Bytes, opts: &DecodeOptions) -> usize {
+    let mut total = 0usize;
+    for batch in batches(input.clone(), opts) {
+        let DecodedBatch::V2(batch) = batch.expect("batch") else {
+            unreachable!("magic 2 only")
+        };
+        for record in batch.record_refs() {
+            let record = record.expect("record");
+            total += record.key.map_or(0, <[u8]>::len) + record.value.map_or(0, <[u8]>::len);
+        }
+    }
+    total
+}
+
 fn configure(c: &mut Criterion) -> Criterion {
     std::mem::take(c)
         .sample_size(10)
@@ -110,6 +127,15 @@ fn bench(c: &mut Criterion) {
     for (size, codec, set) in &sets {
         let id = BenchmarkId::new(codec.name(), format!("{size}B"));
         group.bench_with_input(id, set, |b, set| b.iter(|| black_box(decode(set, &opts))));
+    }
+    for (size, codec, set) in sets
+        .iter()
+        .filter(|(_, codec, _)| *codec == Compression::None)
+    {
+        let id = BenchmarkId::new(format!("{}-borrowed", codec.name()), format!("{size}B"));
+        group.bench_with_input(id, set, |b, set| {
+            b.iter(|| black_box(decode_borrowed(set, &opts)))
+        });
     }
     let no_crc = DecodeOptions {
         verify_crc: false,

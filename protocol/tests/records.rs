@@ -202,6 +202,25 @@ fn round_trip_every_codec_with_keys_nulls_and_headers() {
                 assert_eq!(h.value.as_deref(), w.value);
             }
         }
+        // The borrowed iterator sees exactly the same records.
+        let DecodedBatch::V2(v2) = batch else {
+            panic!("magic 2")
+        };
+        let refs: Vec<_> = v2.record_refs().collect::<Result<_, _>>().unwrap();
+        assert_eq!(refs.len(), got.len());
+        for (r, owned) in refs.iter().zip(&got) {
+            assert_eq!((r.offset, r.timestamp), (owned.offset, owned.timestamp));
+            assert_eq!(r.key, owned.key.as_deref());
+            assert_eq!(r.value, owned.value.as_deref());
+            assert_eq!(r.headers.raw(), &owned.headers.raw()[..]);
+            let borrowed: Vec<_> = r.headers.iter().collect::<Result<_, _>>().unwrap();
+            let owned_hs: Vec<_> = owned.headers.iter().collect::<Result<_, _>>().unwrap();
+            assert_eq!(borrowed.len(), owned_hs.len());
+            for (b, o) in borrowed.iter().zip(&owned_hs) {
+                assert_eq!((b.key, b.value), (&o.key[..], o.value.as_deref()));
+                assert_eq!(b.key_str(), o.key_str());
+            }
+        }
         let hs = &got[2].headers;
         assert_eq!(hs.iter().next().unwrap().unwrap().key_str(), Ok("trace"));
         let dups: Vec<_> = hs.get_all(b"dup").collect();

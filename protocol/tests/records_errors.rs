@@ -41,10 +41,20 @@ fn first_error(input: Vec<u8>, opts: &DecodeOptions) -> Option<RecordsError> {
             Ok(b) => b,
             Err(e) => return Some(e),
         };
+        let mut owned = None;
         for record in batch.records() {
             if let Err(e) = record {
-                return Some(e);
+                owned = Some(e);
+                break;
             }
+        }
+        // The borrowed iterator reports the same first error.
+        if let gregor_protocol::records::DecodedBatch::V2(v2) = &batch {
+            let borrowed = v2.record_refs().find_map(Result::err);
+            assert_eq!(borrowed, owned);
+        }
+        if owned.is_some() {
+            return owned;
         }
     }
     None

@@ -35,6 +35,11 @@ fn exercise(input: Vec<u8>, opts: &DecodeOptions) {
         }
         if let gregor_protocol::records::DecodedBatch::V2(v2) = &batch {
             let _ = v2.control_record();
+            for record in v2.record_refs().flatten() {
+                for header in record.headers.iter().flatten() {
+                    let _ = header.key_str();
+                }
+            }
         }
     }
     let _ = set.truncated_tail();

@@ -7,7 +7,7 @@ use super::error::RecordsError;
 use super::header::{
     ATTRIBUTES_OFFSET, LOG_OVERHEAD, RECORD_COUNT_OFFSET, RecordBatchHeader, TimestampType,
 };
-use super::record::{MIN_RECORD_SIZE, Record, Records};
+use super::record::{MIN_RECORD_SIZE, Record, RecordRefs, Records};
 use crate::compression::{self, Compression};
 
 /// Settings of the record decoders.
@@ -122,6 +122,20 @@ impl RecordBatch {
         let log_append_time = (self.header.timestamp_type() == TimestampType::LogAppendTime)
             .then_some(self.header.max_timestamp);
         Records::new(
+            &self.data,
+            self.header.record_count,
+            self.header.base_offset,
+            self.header.base_timestamp,
+            log_append_time,
+        )
+    }
+
+    /// Iterates the records lazily as borrowed [`RecordRef`](super::RecordRef)s: the fastest
+    /// way through a batch (no reference counting per record), for records processed in place.
+    pub fn record_refs(&self) -> RecordRefs<'_> {
+        let log_append_time = (self.header.timestamp_type() == TimestampType::LogAppendTime)
+            .then_some(self.header.max_timestamp);
+        RecordRefs::new(
             &self.data,
             self.header.record_count,
             self.header.base_offset,

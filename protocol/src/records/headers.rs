@@ -1,5 +1,7 @@
 //! Record headers, kept as the raw bytes of the record and decoded only when iterated.
 
+use std::ops::Range;
+
 use bytes::Bytes;
 
 use super::error::RecordsError;
@@ -17,10 +19,30 @@ pub struct Header {
 impl Header {
     /// The key as UTF-8, checked now.
     pub fn key_str(&self) -> Result<&str, RecordsError> {
-        std::str::from_utf8(&self.key).map_err(|_| RecordsError::InvalidUtf8 {
-            context: "header key",
-        })
+        key_str(&self.key)
     }
+}
+
+/// One record header borrowed from the records section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HeaderRef<'a> {
+    /// The key bytes.
+    pub key: &'a [u8],
+    /// The value, `None` when null.
+    pub value: Option<&'a [u8]>,
+}
+
+impl<'a> HeaderRef<'a> {
+    /// The key as UTF-8, checked now.
+    pub fn key_str(&self) -> Result<&'a str, RecordsError> {
+        key_str(self.key)
+    }
+}
+
+fn key_str(key: &[u8]) -> Result<&str, RecordsError> {
+    std::str::from_utf8(key).map_err(|_| RecordsError::InvalidUtf8 {
+        context: "header key",
+    })
 }
 
 /// The headers of one record: the raw header section and the declared count.
@@ -29,14 +51,19 @@ impl Header {
 /// cost nothing extra. Malformed header bytes surface as an error from the iterator.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Headers {
-    raw: Bytes,
+    // `None` when empty: the common header-less record then costs no drop call at all.
+    raw: Option<Bytes>,
     count: u32,
 }
+
+/// What [`Headers::raw`] returns for a record without header bytes.
+static EMPTY: Bytes = Bytes::new();
 
 impl Headers {
     /// Headers over `raw`, the encoded headers (after the count) of a record, holding `count`
     /// entries.
     pub fn from_raw(raw: Bytes, count: u32) -> Self {
+        let raw = (!raw.is_empty()).then_some(raw);
         Self { raw, count }
     }
 
@@ -52,16 +79,14 @@ impl Headers {
 
     /// The raw encoded headers (without the count).
     pub fn raw(&self) -> &Bytes {
-        &self.raw
+        self.raw.as_ref().unwrap_or(&EMPTY)
     }
 
     /// Iterates the headers in wire order.
     pub fn iter(&self) -> HeadersIter<'_> {
         HeadersIter {
-            raw: &self.raw,
-            pos: 0,
-            remaining: self.count,
-            done: false,
+            raw: self.raw(),
+            cursor: Cursor::new(self.count),
         }
     }
 
@@ -86,68 +111,121 @@ impl<'a> IntoIterator for &'a Headers {
     }
 }
 
-/// Iterator over [`Headers`]; yields an error at most once, then ends.
+/// The headers of a [`RecordRef`](super::RecordRef): the borrowed raw section and the count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct HeadersRef<'a> {
+    raw: &'a [u8],
+    count: u32,
+}
+
+impl<'a> HeadersRef<'a> {
+    /// Headers over `raw` (the encoded headers after the count) holding `count` entries.
+    pub fn from_raw(raw: &'a [u8], count: u32) -> Self {
+        Self { raw, count }
+    }
+
+    /// The declared number of headers.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// Whether the record has no headers.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The raw encoded headers (without the count).
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// Iterates the headers in wire order.
+    pub fn iter(&self) -> HeaderRefs<'a> {
+        HeaderRefs {
+            raw: self.raw,
+            cursor: Cursor::new(self.count),
+        }
+    }
+}
+
+impl<'a> IntoIterator for HeadersRef<'a> {
+    type Item = Result<HeaderRef<'a>, RecordsError>;
+    type IntoIter = HeaderRefs<'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+/// Parsing state over a header section: yields the ranges of each key and value.
 #[derive(Debug, Clone)]
-pub struct HeadersIter<'a> {
-    raw: &'a Bytes,
+struct Cursor {
     pos: usize,
     remaining: u32,
     done: bool,
 }
 
-impl HeadersIter<'_> {
-    /// Reads a varint length at `self.pos` and the bytes it announces.
-    fn read_field(&mut self, context: &'static str) -> Result<Option<Bytes>, RecordsError> {
-        let rest = self.raw.get(self.pos..).unwrap_or_default();
+type RawHeader = (Range<usize>, Option<Range<usize>>);
+
+impl Cursor {
+    fn new(count: u32) -> Self {
+        Self {
+            pos: 0,
+            remaining: count,
+            done: false,
+        }
+    }
+
+    /// Reads a varint length at `self.pos` and the range of the bytes it announces.
+    fn field(
+        &mut self,
+        raw: &[u8],
+        context: &'static str,
+    ) -> Result<Option<Range<usize>>, RecordsError> {
+        let rest = raw.get(self.pos..).unwrap_or_default();
         let (len, n) = read_varint(rest, context)?;
         let start = self.pos + n;
         if len == -1 {
             self.pos = start;
             return Ok(None);
         }
-        let len_usize = usize::try_from(len).map_err(|_| RecordsError::InvalidLength {
+        let invalid = RecordsError::InvalidLength {
             context,
             length: i64::from(len),
-        })?;
-        if len_usize > rest.len() - n {
-            return Err(RecordsError::InvalidLength {
-                context,
-                length: i64::from(len),
-            });
+        };
+        let len = usize::try_from(len).map_err(|_| invalid)?;
+        if len > rest.len() - n {
+            return Err(invalid);
         }
-        self.pos = start + len_usize;
-        Ok(Some(self.raw.slice(start..self.pos)))
+        self.pos = start + len;
+        Ok(Some(start..self.pos))
     }
 
-    fn read_header(&mut self) -> Result<Header, RecordsError> {
+    fn header(&mut self, raw: &[u8]) -> Result<RawHeader, RecordsError> {
         let key = self
-            .read_field("header key")?
+            .field(raw, "header key")?
             .ok_or(RecordsError::InvalidLength {
                 context: "header key",
                 length: -1,
             })?;
-        let value = self.read_field("header value")?;
-        Ok(Header { key, value })
+        let value = self.field(raw, "header value")?;
+        Ok((key, value))
     }
-}
 
-impl Iterator for HeadersIter<'_> {
-    type Item = Result<Header, RecordsError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+    fn next(&mut self, raw: &[u8]) -> Option<Result<RawHeader, RecordsError>> {
         if self.done {
             return None;
         }
         if self.remaining == 0 {
             self.done = true;
-            let left = self.raw.len().saturating_sub(self.pos);
+            let left = raw.len().saturating_sub(self.pos);
             return (left > 0).then_some(Err(RecordsError::TrailingBytes {
                 context: "record headers",
                 remaining: left,
             }));
         }
         self.remaining -= 1;
-        let header = self.read_header();
+        let header = self.header(raw);
         if header.is_err() {
             self.done = true;
         }
@@ -160,5 +238,52 @@ impl Iterator for HeadersIter<'_> {
         } else {
             (0, Some(self.remaining as usize + 1))
         }
+    }
+}
+
+/// Iterator over [`Headers`]; yields an error at most once, then ends.
+#[derive(Debug, Clone)]
+pub struct HeadersIter<'a> {
+    raw: &'a Bytes,
+    cursor: Cursor,
+}
+
+impl Iterator for HeadersIter<'_> {
+    type Item = Result<Header, RecordsError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let raw = self.raw;
+        Some(self.cursor.next(raw)?.map(|(key, value)| Header {
+            key: raw.slice(key),
+            value: value.map(|v| raw.slice(v)),
+        }))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.cursor.size_hint()
+    }
+}
+
+/// Iterator over [`HeadersRef`]; yields an error at most once, then ends.
+#[derive(Debug, Clone)]
+pub struct HeaderRefs<'a> {
+    raw: &'a [u8],
+    cursor: Cursor,
+}
+
+impl<'a> Iterator for HeaderRefs<'a> {
+    type Item = Result<HeaderRef<'a>, RecordsError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let raw: &'a [u8] = self.raw;
+        let slice = |r: Range<usize>| raw.get(r).unwrap_or_default();
+        Some(self.cursor.next(raw)?.map(|(key, value)| HeaderRef {
+            key: slice(key),
+            value: value.map(slice),
+        }))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.cursor.size_hint()
     }
 }

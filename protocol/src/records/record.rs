@@ -4,10 +4,12 @@
 //! slice and hands out keys, values and the raw header section as `Bytes` slices of the one
 //! buffer the batch owns. Nothing is allocated per record.
 
+use std::ops::Range;
+
 use bytes::Bytes;
 
 use super::error::RecordsError;
-use super::headers::Headers;
+use super::headers::{Headers, HeadersRef};
 use crate::primitives::varint::{read_varint, read_varlong};
 
 /// The smallest encoded record: a length and six one-byte fields.
@@ -29,14 +31,38 @@ pub struct Record {
     pub headers: Headers,
 }
 
-/// Lazy iterator over the records of a [`RecordBatch`](super::RecordBatch).
+/// One record borrowed from its batch's records section: what [`RecordBatch::record_refs`]
+/// yields. No reference count is touched, so this is the cheapest way to read records that are
+/// processed in place.
 ///
-/// Yields `Ok(Record)` for each of the declared records, then checks the section was used up
-/// exactly: a section that ends early or has bytes left over yields one
-/// [`RecordsError::RecordCountMismatch`]. After any error the iterator ends.
+/// [`RecordBatch::record_refs`]: super::RecordBatch::record_refs
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RecordRef<'a> {
+    /// The record's offset in the partition.
+    pub offset: i64,
+    /// Milliseconds since the epoch (see [`Record::timestamp`]).
+    pub timestamp: i64,
+    /// The key, `None` when null.
+    pub key: Option<&'a [u8]>,
+    /// The value, `None` when null.
+    pub value: Option<&'a [u8]>,
+    /// The headers, decoded when iterated.
+    pub headers: HeadersRef<'a>,
+}
+
+/// Where the fields of one record sit in the records section.
+struct RawRecord {
+    offset: i64,
+    timestamp: i64,
+    key: Option<Range<usize>>,
+    value: Option<Range<usize>>,
+    /// The header section and its count (`None` when the count is 0).
+    headers: Option<(Range<usize>, u32)>,
+}
+
+/// The parsing state shared by [`Records`] and [`RecordRefs`].
 #[derive(Debug, Clone)]
-pub struct Records<'a> {
-    data: &'a Bytes,
+struct Cursor {
     pos: usize,
     remaining: i32,
     declared: i32,
@@ -46,16 +72,14 @@ pub struct Records<'a> {
     done: bool,
 }
 
-impl<'a> Records<'a> {
-    pub(crate) fn new(
-        data: &'a Bytes,
+impl Cursor {
+    fn new(
         count: i32,
         base_offset: i64,
         base_timestamp: i64,
         log_append_time: Option<i64>,
     ) -> Self {
         Self {
-            data,
             pos: 0,
             remaining: count.max(0),
             declared: count,
@@ -66,8 +90,7 @@ impl<'a> Records<'a> {
         }
     }
 
-    /// How many records are still to come (if the data is well formed).
-    pub fn remaining(&self) -> usize {
+    fn remaining(&self) -> usize {
         if self.done {
             0
         } else {
@@ -75,10 +98,36 @@ impl<'a> Records<'a> {
         }
     }
 
-    #[inline]
-    fn parse_record(&mut self) -> Result<Record, RecordsError> {
-        let data: &'a Bytes = self.data;
-        let section: &[u8] = data;
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.done {
+            (0, Some(0))
+        } else {
+            (0, Some(self.remaining as usize + 1))
+        }
+    }
+
+    /// The next record's field positions in `section`; an error at most once, then `None`.
+    #[inline(always)]
+    fn next_raw(&mut self, section: &[u8]) -> Option<Result<RawRecord, RecordsError>> {
+        if self.done {
+            return None;
+        }
+        if self.remaining == 0 {
+            self.done = true;
+            return (self.pos != section.len()).then_some(Err(RecordsError::RecordCountMismatch {
+                declared: self.declared,
+            }));
+        }
+        self.remaining -= 1;
+        let record = self.parse(section);
+        if record.is_err() {
+            self.done = true;
+        }
+        Some(record)
+    }
+
+    #[inline(always)]
+    fn parse(&mut self, section: &[u8]) -> Result<RawRecord, RecordsError> {
         if self.pos >= section.len() {
             return Err(RecordsError::RecordCountMismatch {
                 declared: self.declared,
@@ -104,8 +153,8 @@ impl<'a> Records<'a> {
         }
         let (timestamp_delta, p) = varlong(body, p + 1, "record timestamp delta")?;
         let (offset_delta, p) = varint(body, p, "record offset delta")?;
-        let (key, p) = bytes_field(data, body, p, "record key")?;
-        let (value, p) = bytes_field(data, body, p, "record value")?;
+        let (key, p) = bytes_field(body, p, "record key")?;
+        let (value, p) = bytes_field(body, p, "record value")?;
         let (header_count, p) = varint(body, p, "header count")?;
         let left = end - p;
         let headers = if header_count == 0 {
@@ -115,7 +164,7 @@ impl<'a> Records<'a> {
                     remaining: left,
                 });
             }
-            Headers::default()
+            None
         } else {
             // Each header takes at least two bytes (two varint lengths).
             let count = u32::try_from(header_count)
@@ -125,17 +174,15 @@ impl<'a> Records<'a> {
                     context: "header count",
                     length: i64::from(header_count),
                 })?;
-            Headers::from_raw(data.slice(p..end), count)
+            Some((p..end, count))
         };
         self.pos = end;
-
-        let timestamp = match self.log_append_time {
-            Some(t) => t,
-            None => self.base_timestamp.wrapping_add(timestamp_delta),
-        };
-        Ok(Record {
+        Ok(RawRecord {
             offset: self.base_offset.wrapping_add(i64::from(offset_delta)),
-            timestamp,
+            timestamp: match self.log_append_time {
+                Some(t) => t,
+                None => self.base_timestamp.wrapping_add(timestamp_delta),
+            },
             key,
             value,
             headers,
@@ -196,15 +243,14 @@ fn varlong_slow(buf: &[u8], p: usize, context: &'static str) -> Result<(i64, usi
     Ok((v, p + n))
 }
 
-/// Reads a varint-length-prefixed nullable byte field at `p` of `body` (a prefix of `data`
-/// ending at the record's end); returns it as a slice of `data` and the position after it.
+/// Reads a varint-length-prefixed nullable byte field at `p` of `body` (the records section up
+/// to the record's end); returns its range and the position after it.
 #[inline(always)]
 fn bytes_field(
-    data: &Bytes,
     body: &[u8],
     p: usize,
     context: &'static str,
-) -> Result<(Option<Bytes>, usize), RecordsError> {
+) -> Result<(Option<Range<usize>>, usize), RecordsError> {
     let (len, p) = varint(body, p, context)?;
     if len < 0 {
         if len == -1 {
@@ -222,7 +268,39 @@ fn bytes_field(
             length: i64::from(len),
         });
     }
-    Ok((Some(data.slice(p..end)), end))
+    Ok((Some(p..end), end))
+}
+
+/// Lazy iterator over the records of a [`RecordBatch`](super::RecordBatch), as owned
+/// [`Record`]s whose keys, values and headers are `Bytes` slices of the batch's buffer.
+///
+/// Yields `Ok(Record)` for each of the declared records, then checks the section was used up
+/// exactly: a section that ends early or has bytes left over yields one
+/// [`RecordsError::RecordCountMismatch`]. After any error the iterator ends.
+#[derive(Debug, Clone)]
+pub struct Records<'a> {
+    data: &'a Bytes,
+    cursor: Cursor,
+}
+
+impl<'a> Records<'a> {
+    pub(crate) fn new(
+        data: &'a Bytes,
+        count: i32,
+        base_offset: i64,
+        base_timestamp: i64,
+        log_append_time: Option<i64>,
+    ) -> Self {
+        Self {
+            data,
+            cursor: Cursor::new(count, base_offset, base_timestamp, log_append_time),
+        }
+    }
+
+    /// How many records are still to come (if the data is well formed).
+    pub fn remaining(&self) -> usize {
+        self.cursor.remaining()
+    }
 }
 
 impl Iterator for Records<'_> {
@@ -230,30 +308,79 @@ impl Iterator for Records<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        if self.remaining == 0 {
-            self.done = true;
-            return (self.pos != self.data.len()).then_some(Err(
-                RecordsError::RecordCountMismatch {
-                    declared: self.declared,
+        let data = self.data;
+        Some(match self.cursor.next_raw(data)? {
+            // Built in place: the record is assembled directly in the returned value.
+            Ok(raw) => Ok(Record {
+                offset: raw.offset,
+                timestamp: raw.timestamp,
+                key: raw.key.map(|r| data.slice(r)),
+                value: raw.value.map(|r| data.slice(r)),
+                headers: match raw.headers {
+                    None => Headers::default(),
+                    Some((r, count)) => Headers::from_raw(data.slice(r), count),
                 },
-            ));
-        }
-        self.remaining -= 1;
-        let record = self.parse_record();
-        if record.is_err() {
-            self.done = true;
-        }
-        Some(record)
+            }),
+            Err(e) => Err(e),
+        })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        if self.done {
-            (0, Some(0))
-        } else {
-            (0, Some(self.remaining as usize + 1))
+        self.cursor.size_hint()
+    }
+}
+
+/// Lazy iterator over the records of a [`RecordBatch`](super::RecordBatch), borrowed
+/// ([`RecordRef`]); same checks and errors as [`Records`].
+#[derive(Debug, Clone)]
+pub struct RecordRefs<'a> {
+    data: &'a [u8],
+    cursor: Cursor,
+}
+
+impl<'a> RecordRefs<'a> {
+    pub(crate) fn new(
+        data: &'a [u8],
+        count: i32,
+        base_offset: i64,
+        base_timestamp: i64,
+        log_append_time: Option<i64>,
+    ) -> Self {
+        Self {
+            data,
+            cursor: Cursor::new(count, base_offset, base_timestamp, log_append_time),
         }
+    }
+
+    /// How many records are still to come (if the data is well formed).
+    pub fn remaining(&self) -> usize {
+        self.cursor.remaining()
+    }
+}
+
+impl<'a> Iterator for RecordRefs<'a> {
+    type Item = Result<RecordRef<'a>, RecordsError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let data: &'a [u8] = self.data;
+        let slice = |r: Range<usize>| data.get(r).unwrap_or_default();
+        Some(match self.cursor.next_raw(data)? {
+            Ok(raw) => Ok(RecordRef {
+                offset: raw.offset,
+                timestamp: raw.timestamp,
+                key: raw.key.map(slice),
+                value: raw.value.map(slice),
+                headers: match raw.headers {
+                    None => HeadersRef::default(),
+                    Some((r, count)) => HeadersRef::from_raw(slice(r), count),
+                },
+            }),
+            Err(e) => Err(e),
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.cursor.size_hint()
     }
 }
