@@ -142,9 +142,15 @@ pub(crate) fn decompress(input: &[u8], cap: usize) -> Result<Bytes, CompressionE
             // Single segment: the window is the content size, checked above.
             None => header.content_size.unwrap_or(0),
         };
+        // The first allocation: the declared size, else a guess from the compressed size.
+        let hint = header
+            .content_size
+            .map_or(rest.len().saturating_mul(4), |size| {
+                usize::try_from(size).unwrap_or(usize::MAX)
+            });
         let mut reader = fixed.get(..fixed_len).unwrap_or_default().chain(tail);
         let frame = backend
-            .decode_frame(&mut reader, budget, window.max(MIN_WINDOW))
+            .decode_frame(&mut reader, budget, window.max(MIN_WINDOW), hint)
             .map_err(|e| match e {
                 CompressionError::TooLarge { .. } => CompressionError::TooLarge { limit: cap },
                 other => other,
@@ -184,17 +190,19 @@ mod backend {
             Self(FrameDecoder::new())
         }
 
-        /// Decodes one frame of at most `budget` bytes (the window is already bounded).
+        /// Decodes one frame of at most `budget` bytes (the window is already bounded); `hint`
+        /// sizes the first allocation (clamped to the budget).
         pub(super) fn decode_frame(
             &mut self,
             reader: &mut FrameReader<'_, '_>,
             budget: usize,
             _window: u64,
+            hint: usize,
         ) -> Result<Vec<u8>, CompressionError> {
             let frame = {
                 let stream = StreamingDecoder::new_with_decoder(&mut *reader, &mut self.0)
                     .map_err(|_| corrupt("invalid frame header"))?;
-                read_capped(stream, budget, budget.min(1 << 20), CODEC)?
+                read_capped(stream, budget, hint, CODEC)?
             };
             if let (Some(stored), Some(computed)) = (
                 self.0.get_checksum_from_data(),
@@ -228,12 +236,13 @@ mod backend {
         }
 
         /// Decodes one frame of at most `budget` bytes, the C decoder's window limited to
-        /// `window` (already bounded by the cap).
+        /// `window` (already bounded by the cap); `hint` sizes the first allocation.
         pub(super) fn decode_frame(
             &mut self,
             reader: &mut FrameReader<'_, '_>,
             budget: usize,
             window: u64,
+            hint: usize,
         ) -> Result<Vec<u8>, CompressionError> {
             let failed = |_| corrupt("decoder");
             let mut decoder = zstd::stream::read::Decoder::with_buffer(&mut *reader)
@@ -242,7 +251,7 @@ mod backend {
             // The smallest window log covering `window`, within zstd's accepted range.
             let log = (u64::BITS - window.saturating_sub(1).leading_zeros()).clamp(10, 31);
             decoder.window_log_max(log).map_err(failed)?;
-            read_capped(decoder, budget, budget.min(1 << 20), CODEC)
+            read_capped(decoder, budget, hint, CODEC)
         }
     }
 
