@@ -11,7 +11,8 @@ use libfuzzer_sys::fuzz_target;
 fn check<M: Message + PartialEq + std::fmt::Debug>(version: i16, body: &[u8]) {
     if let Ok(msg) = M::decode_exact(Bytes::copy_from_slice(body), version) {
         let mut out = BytesMut::new();
-        msg.encode(&mut out, version).expect("a decoded message re-encodes");
+        msg.encode(&mut out, version)
+            .expect("a decoded message re-encodes");
         let again = M::decode_exact(out.clone().freeze(), version).expect("re-encoding decodes");
         assert_eq!(again, msg, "re-encoding decodes to the same value");
         let mut out2 = BytesMut::new();
