@@ -1,1 +1,10 @@
-//! gregor-client (work in progress).
+//! gregor-client: connections, authentication, metadata and the producer for the gregor Kafka
+//! client.
+//!
+//! This crate is being built. What exists so far:
+//! - [`sasl`]: sans-io SASL mechanisms (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER) as
+//!   state machines that take the broker's bytes and return the client's next message; the
+//!   network layer that carries them in SaslHandshake/SaslAuthenticate requests comes later.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod sasl;
