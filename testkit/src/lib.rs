@@ -1,1 +1,18 @@
-//! gregor-testkit (work in progress).
+//! gregor-testkit: brokers for gregor's tests.
+//!
+//! # Layout
+//! - [`tansu`]: starts tansu, an independent Kafka-compatible broker written in Rust, on a free
+//!   loopback port (in-memory storage), waits until it answers ApiVersions, and kills it when
+//!   dropped or when the test process exits.
+//! - [`select`]: picks the broker a test runs against: `KAFKA_BOOTSTRAP_SERVERS` when set,
+//!   otherwise one started here.
+//!
+//! Data flows one way: a test asks [`select::TestBroker::start`] for a broker and gets bootstrap
+//! addresses; nothing here talks to a broker on the test's behalf beyond the readiness probe.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod select;
+pub mod tansu;
+
+pub use select::TestBroker;
+pub use tansu::Tansu;
