@@ -7,4 +7,5 @@
 //!   network layer that carries them in SaslHandshake/SaslAuthenticate requests comes later.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod cluster;
 pub mod sasl;
