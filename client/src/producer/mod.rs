@@ -1,0 +1,81 @@
+//! The producer's sans-io core: partitioning, batching, idempotence and Produce requests.
+//!
+//! Nothing here does I/O or reads a clock: every time-dependent call takes `now: Instant`, and
+//! every network outcome comes in as an event. The async producer built on top of it only moves
+//! bytes and sets timers. The parts, in the order a record meets them:
+//!
+//! - [`partitioner`]: picks the partition of a record. Keyed records go where Kafka's Java client
+//!   puts them (`murmur2(key) & 0x7fffffff % partitions`); records without a key follow the sticky
+//!   partitioner of KIP-480; a [`Partitioner`] trait takes a user's own choice.
+//! - [`accumulator`]: collects records per partition into batches bounded by `batch_size` and
+//!   `linger`, accounts their memory against `buffer_memory` (a full buffer is a typed error that
+//!   hands the record back), tells which partitions are [`ready`](Accumulator::ready) and
+//!   [`drains`](Accumulator::drain) them per broker into encoded record batches.
+//! - [`idempotence`]: the producer id and epoch, per-partition sequence numbers, the in-flight
+//!   limit, and what to do with each Produce outcome (complete, retry with the same sequence,
+//!   fail), including the epoch bump of KIP-360.
+//! - [`produce_request`]: builds the `ProduceRequest` for the batches drained for one broker
+//!   and matches the `ProduceResponse` back to them.
+//!
+//! A record's journey: partition it; [`Accumulator::append`] it with a completion token; when
+//! the partition is ready and its leader known, [`Accumulator::drain`] stamps the batch with its
+//! sequence (through [`Idempotence`]) and encodes it; [`build_produce_request`] puts it in a
+//! request; [`match_produce_response`] yields its [`PartitionOutcome`];
+//! [`Idempotence::on_response`] (or [`non_idempotent_decision`]) turns that into a
+//! [`BatchDecision`]; a completed or failed batch goes back to [`Accumulator::release`], which
+//! frees its memory and returns the completion tokens in record order (record `i` got offset
+//! `base_offset + i`), and a retried one to [`Accumulator::reenqueue`].
+
+use std::fmt;
+use std::sync::Arc;
+
+pub mod accumulator;
+pub mod batch;
+pub mod idempotence;
+pub mod partitioner;
+pub mod produce_request;
+
+pub use accumulator::{
+    Accumulator, AccumulatorConfig, AppendError, AppendRejected, AppendResult, Drained,
+};
+pub use batch::{BatchRecord, ProducerBatch};
+pub use idempotence::{
+    BatchDecision, BatchSequence, Idempotence, IdentityChange, ProducerIdentity,
+    non_idempotent_decision,
+};
+pub use partitioner::{
+    DefaultPartitioner, Partitioner, StickyPartitioner, TopicPartitions, murmur2,
+    partition_for_key, to_positive,
+};
+pub use produce_request::{
+    LeaderHint, PartitionOutcome, ProduceRequestError, RecordError, build_produce_request,
+    match_produce_response,
+};
+
+/// A topic name and a partition index.
+///
+/// The name is shared (`Arc<str>`), so the many copies the producer keeps (one per batch, per
+/// drained list, per outcome) cost a reference count, not an allocation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicPartition {
+    /// The topic's name.
+    pub topic: Arc<str>,
+    /// The partition index.
+    pub partition: i32,
+}
+
+impl TopicPartition {
+    /// A topic partition.
+    pub fn new(topic: impl Into<Arc<str>>, partition: i32) -> Self {
+        Self {
+            topic: topic.into(),
+            partition,
+        }
+    }
+}
+
+impl fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}
