@@ -1,14 +1,43 @@
 //! gregor-client: connections, authentication, metadata and the producer for the gregor Kafka
 //! client.
 //!
-//! This crate is being built. What exists so far:
+//! This crate is being built. What exists so far: broker connections with version negotiation
+//! and SASL authentication.
+//!
+//! # Layout
+//! - [`error`]: [`ClientError`], the error of everything in this crate.
+//! - [`connection`]: one broker connection. Its sans-io [`connection::core`] frames requests,
+//!   assigns correlation ids and matches responses; [`connection::versions`] picks the API
+//!   version of each request; [`connection::handshake`] is the sans-io ApiVersions + SASL
+//!   handshake; a private tokio driver task owns the socket and moves bytes.
 //! - [`sasl`]: sans-io SASL mechanisms (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER) as
-//!   state machines that take the broker's bytes and return the client's next message; the
-//!   network layer that carries them in SaslHandshake/SaslAuthenticate requests comes later.
+//!   state machines that take the broker's bytes and return the client's next message.
+//! - [`tls`]: TLS settings and the rustls connector.
+//! - [`cluster`]: the sans-io cluster view: the metadata cache (brokers, leaders, leader epochs,
+//!   topic ids) and the backoff/retry policy.
 //! - [`producer`]: the producer's sans-io core — partitioners (Kafka's murmur2 mapping, KIP-480
 //!   sticky), the record accumulator, idempotent sequence bookkeeping, Produce request building.
+//!
+//! # Data flow
+//! [`Connection::connect`] opens TCP (then TLS), spawns the connection task, and runs the
+//! handshake through it: ApiVersions fills the version table, then SaslHandshake and
+//! SaslAuthenticate carry the messages of a [`sasl::SaslSession`].
+//!
+//! A request then goes: caller → [`Connection::send`] picks the version from the table and
+//! encodes header and body into a frame in the caller's task → mpsc channel → the connection
+//! task gives it a correlation id, records it in flight and writes it → the broker. The answer
+//! goes: socket → the task's frame reader → matched by correlation id → the caller's oneshot as
+//! the raw body → decoded by the caller with the version it sent. The task never decodes a
+//! body, so it only moves bytes; a caller that gives up leaves its answer to be read and
+//! dropped, keeping the stream in step.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod cluster;
+pub mod connection;
+pub mod error;
 pub mod producer;
 pub mod sasl;
+pub mod tls;
+
+pub use connection::{ConnectOptions, Connection};
+pub use error::{ClientError, PoisonCause};

@@ -1,0 +1,274 @@
+//! The tokio shell around [`ConnectionCore`]: one task per connection owns the socket.
+//!
+//! Callers hold a [`DriverHandle`] (an mpsc sender plus shared state). They encode their
+//! request into a [`RequestFrame`] in their own task and send it with a oneshot for the answer.
+//! The connection task gives it a correlation id, writes it, reads responses, and hands each
+//! response body to the oneshot of the request it answers; decoding the body is the caller's
+//! job. Per request, the only allocations are the frame and the oneshot.
+//!
+//! The task reads, writes, accepts new requests and watches the earliest request deadline at
+//! the same time, so any number of requests can be in flight (pipelining).
+//!
+//! Cancellation: a caller that drops its future drops its oneshot receiver. If the request was
+//! not written yet it is skipped; if it was, its answer is still read (keeping the stream in
+//! step) and discarded.
+//!
+//! Failure: end of stream, an I/O error, a poisoned core (bad frame, unknown correlation id)
+//! or an expired request ends the task. Every request in flight or queued fails with the same
+//! error (the expired request itself with [`ClientError::Timeout`]), and every later request
+//! fails at once with it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::{Instrument, debug, trace, warn};
+
+use super::core::{ConnectionCore, CoreConfig, HeaderTemplate, RequestFrame};
+use crate::error::ClientError;
+
+/// How many requests may wait in the channel to the connection task before senders wait.
+const QUEUE_DEPTH: usize = 1024;
+/// How many queued requests the task takes in one go before it writes.
+const ACCEPT_BATCH: usize = 64;
+
+/// Numbers connections in logs.
+static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+
+type Reply = oneshot::Sender<Result<Bytes, ClientError>>;
+
+enum Command {
+    /// A request that expects an answer.
+    Request { frame: RequestFrame, reply: Reply },
+    /// A request the broker does not answer.
+    NoResponse { frame: RequestFrame },
+}
+
+#[derive(Debug)]
+struct Shared {
+    header: HeaderTemplate,
+    /// The error that ended the connection, set by the task before it stops taking requests.
+    fatal: OnceLock<ClientError>,
+}
+
+/// A handle to a connection task. Cheap to clone; the task ends when the connection fails or
+/// every handle is dropped.
+#[derive(Debug, Clone)]
+pub(crate) struct DriverHandle {
+    tx: mpsc::Sender<Command>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (kind, frame) = match self {
+            Command::Request { frame, .. } => ("Request", frame),
+            Command::NoResponse { frame } => ("NoResponse", frame),
+        };
+        f.debug_struct(kind).field("info", &frame.info()).finish()
+    }
+}
+
+impl DriverHandle {
+    /// Spawns the task that drives `stream` (on the current tokio runtime).
+    pub(crate) fn spawn<S>(stream: S, config: CoreConfig) -> Result<DriverHandle, ClientError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let core = ConnectionCore::<Reply>::new(config)?;
+        let shared = Arc::new(Shared {
+            header: core.header_template().clone(),
+            fatal: OnceLock::new(),
+        });
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
+        let span = tracing::debug_span!("connection", id);
+        tokio::spawn(run(stream, core, rx, Arc::clone(&shared)).instrument(span));
+        Ok(DriverHandle { tx, shared })
+    }
+
+    /// The request header template of this connection, for framing requests.
+    pub(crate) fn header(&self) -> &HeaderTemplate {
+        &self.shared.header
+    }
+
+    /// Sends a framed request and waits for the body of its answer.
+    pub(crate) async fn request(&self, frame: RequestFrame) -> Result<Bytes, ClientError> {
+        let api = frame.info().api;
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Command::Request { frame, reply })
+            .await
+            .map_err(|_| self.closed_error())?;
+        match answer.await {
+            Ok(result) => result,
+            // The task ended without answering (it cannot, short of a panic).
+            Err(_) => {
+                warn!(?api, "connection task dropped a request");
+                Err(self.closed_error())
+            }
+        }
+    }
+
+    /// Queues a request the broker does not answer. Succeeds once the connection task has the
+    /// frame; a connection failure after that is not reported to this caller.
+    pub(crate) async fn send_no_response(&self, frame: RequestFrame) -> Result<(), ClientError> {
+        self.tx
+            .send(Command::NoResponse { frame })
+            .await
+            .map_err(|_| self.closed_error())
+    }
+
+    /// Whether the connection has ended.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// The error that ended the connection.
+    fn closed_error(&self) -> ClientError {
+        self.shared
+            .fatal
+            .get()
+            .cloned()
+            .unwrap_or(ClientError::Disconnected)
+    }
+}
+
+/// The connection task.
+async fn run<S>(
+    stream: S,
+    mut core: ConnectionCore<Reply>,
+    mut rx: mpsc::Receiver<Command>,
+    shared: Arc<Shared>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let mut writing = BytesMut::new();
+    let mut accepting = true;
+    let timer = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(timer);
+    debug!("connection task started");
+
+    let error = loop {
+        if writing.is_empty() && core.has_outbound() {
+            writing = core.take_outbound();
+        }
+        if !accepting && writing.is_empty() {
+            // Every handle is gone, so nobody waits for an answer: stop once written.
+            let _ = writer.shutdown().await;
+            break ClientError::Disconnected;
+        }
+        let deadline = core.next_deadline();
+        if let Some(deadline) = deadline {
+            let deadline = Instant::from_std(deadline);
+            if timer.deadline() != deadline {
+                timer.as_mut().reset(deadline);
+            }
+        }
+        tokio::select! {
+            read = reader.read_buf(core.read_buffer()) => match read {
+                Ok(0) => break ClientError::Disconnected,
+                Ok(n) => {
+                    trace!(bytes = n, "read");
+                    if let Err(e) = deliver_responses(&mut core) {
+                        break e;
+                    }
+                }
+                Err(e) => break ClientError::io(&e, "reading from the broker"),
+            },
+            written = writer.write(&writing), if !writing.is_empty() => match written {
+                Ok(0) => break ClientError::Io(std::io::ErrorKind::WriteZero, "writing to the broker"),
+                Ok(n) => {
+                    trace!(bytes = n, "wrote");
+                    writing.advance(n);
+                }
+                Err(e) => break ClientError::io(&e, "writing to the broker"),
+            },
+            command = rx.recv(), if accepting => match command {
+                Some(command) => {
+                    let now = Instant::now().into_std();
+                    accept(&mut core, command, now);
+                    for _ in 1..ACCEPT_BATCH {
+                        match rx.try_recv() {
+                            Ok(command) => accept(&mut core, command, now),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                None => accepting = false,
+            },
+            () = &mut timer, if deadline.is_some() => {
+                if let Some(expired) = core.expire(Instant::now().into_std()) {
+                    let api = expired.info.api;
+                    warn!(?api, correlation_id = expired.correlation_id, "request timed out; closing the connection");
+                    let _ = expired.waiter.send(Err(ClientError::Timeout { api }));
+                    break core.poisoned().cloned().unwrap_or(ClientError::Timeout { api });
+                }
+            }
+        }
+    };
+
+    // Publish the error before refusing new requests, so a sender that finds the channel
+    // closed reads it; then fail everything queued or in flight with it.
+    let _ = shared.fatal.set(error.clone());
+    let error = core.poison(error);
+    rx.close();
+    let mut failed = 0usize;
+    while let Ok(command) = rx.try_recv() {
+        if let Command::Request { reply, .. } = command {
+            failed += usize::from(reply.send(Err(error.clone())).is_ok());
+        }
+    }
+    for (_, _, reply) in core.take_in_flight() {
+        failed += usize::from(reply.send(Err(error.clone())).is_ok());
+    }
+    if matches!(error, ClientError::Disconnected) && failed == 0 {
+        debug!("connection closed");
+    } else {
+        warn!(%error, failed, "connection failed");
+    }
+}
+
+/// Takes one request into the core, unless its caller has already given up.
+fn accept(core: &mut ConnectionCore<Reply>, command: Command, now: std::time::Instant) {
+    match command {
+        Command::Request { frame, reply } => {
+            if reply.is_closed() {
+                trace!(info = ?frame.info(), "caller gone before the request was sent; skipped");
+                return;
+            }
+            if let Err(rejected) = core.push_request(frame, reply, now) {
+                let _ = rejected.waiter.send(Err(rejected.error));
+            }
+        }
+        Command::NoResponse { frame } => {
+            if let Err(error) = core.push_no_response(frame) {
+                debug!(%error, "request without response not sent");
+            }
+        }
+    }
+}
+
+/// Hands every complete response to its caller; an error means the core is poisoned.
+fn deliver_responses(core: &mut ConnectionCore<Reply>) -> Result<(), ClientError> {
+    while let Some(response) = core.poll_response()? {
+        trace!(
+            correlation_id = response.correlation_id,
+            api = ?response.info.api,
+            bytes = response.body.len(),
+            "response"
+        );
+        if response.waiter.send(Ok(response.body)).is_err() {
+            trace!(
+                correlation_id = response.correlation_id,
+                "caller gone; answer discarded"
+            );
+        }
+    }
+    Ok(())
+}

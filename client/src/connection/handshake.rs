@@ -1,0 +1,380 @@
+//! The connection handshake: ApiVersions negotiation, then SASL authentication if configured.
+//!
+//! [`Handshake`] is a sans-io state machine: [`Handshake::start`] gives the first request,
+//! [`Handshake::on_response`] takes the body of each answer and gives the next request or the
+//! outcome. A private `run` function is the thin async shell that carries those requests over a driver.
+//!
+//! Steps:
+//! 1. ApiVersions at our newest version (with `client_software_name` and
+//!    `client_software_version`, KIP-511). A broker that does not know that version answers
+//!    `UNSUPPORTED_VERSION` in the v0 format and lists the ApiVersions versions it does speak;
+//!    the handshake retries once with the highest common one. A broker that closes the
+//!    connection instead produces [`ClientError::ApiVersionsRejected`]: the caller retries with
+//!    v0 on a new connection.
+//! 2. If SASL is configured: SaslHandshake v1 naming the mechanism (KIP-152), then
+//!    SaslAuthenticate round trips carrying the messages of a [`SaslSession`] until it is done.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use gregor_protocol::messages::{
+    ApiVersionsRequest, ApiVersionsResponse, SaslAuthenticateRequest, SaslAuthenticateResponse,
+    SaslHandshakeRequest, SaslHandshakeResponse,
+};
+use gregor_protocol::{ApiKey, DecodeError, ErrorCode, Message, VersionRange};
+use tracing::{debug, warn};
+
+use super::core::{HeaderTemplate, RequestFrame};
+use super::driver::DriverHandle;
+use super::versions::ApiVersionTable;
+use crate::error::ClientError;
+use crate::sasl::{SaslConfig, SaslError, SaslSession, SaslStep};
+
+/// The name sent as `client_software_name` in ApiVersions v3+.
+pub const CLIENT_SOFTWARE_NAME: &str = "gregor";
+/// The version sent as `client_software_version` in ApiVersions v3+ (this crate's version).
+pub const CLIENT_SOFTWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The SaslHandshake versions this client uses: v1, where tokens travel in SaslAuthenticate
+/// requests (v0's raw tokens are not supported).
+const SASL_HANDSHAKE_VERSIONS: VersionRange = VersionRange::new(1, 1);
+
+/// A request of the handshake, with the version to send it in.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum HandshakeRequest {
+    /// ApiVersions.
+    ApiVersions(ApiVersionsRequest, i16),
+    /// SaslHandshake.
+    SaslHandshake(SaslHandshakeRequest, i16),
+    /// SaslAuthenticate.
+    SaslAuthenticate(SaslAuthenticateRequest, i16),
+}
+
+impl HandshakeRequest {
+    /// The request's API.
+    pub fn api(&self) -> ApiKey {
+        match self {
+            HandshakeRequest::ApiVersions(..) => ApiKey::ApiVersions,
+            HandshakeRequest::SaslHandshake(..) => ApiKey::SaslHandshake,
+            HandshakeRequest::SaslAuthenticate(..) => ApiKey::SaslAuthenticate,
+        }
+    }
+
+    /// The version to send it in.
+    pub fn version(&self) -> i16 {
+        match self {
+            HandshakeRequest::ApiVersions(_, v)
+            | HandshakeRequest::SaslHandshake(_, v)
+            | HandshakeRequest::SaslAuthenticate(_, v) => *v,
+        }
+    }
+
+    /// The request framed for sending.
+    pub fn frame(&self, header: &HeaderTemplate) -> Result<RequestFrame, ClientError> {
+        match self {
+            HandshakeRequest::ApiVersions(r, v) => RequestFrame::encode(header, r, *v),
+            HandshakeRequest::SaslHandshake(r, v) => RequestFrame::encode(header, r, *v),
+            HandshakeRequest::SaslAuthenticate(r, v) => RequestFrame::encode(header, r, *v),
+        }
+    }
+}
+
+/// What the handshake does next.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum HandshakeStep {
+    /// Send this request and feed its answer to [`Handshake::on_response`].
+    Send(HandshakeRequest),
+    /// The handshake is complete.
+    Done(Negotiated),
+}
+
+/// The outcome of a successful handshake.
+#[derive(Debug, Clone)]
+pub struct Negotiated {
+    /// The broker's API versions.
+    pub versions: ApiVersionTable,
+    /// How long the broker keeps the SASL session before the client must re-authenticate
+    /// (KIP-368); `None` without SASL or when the broker sets no limit.
+    pub sasl_session_lifetime: Option<Duration>,
+}
+
+#[derive(Debug)]
+enum State {
+    NotStarted {
+        api_versions_version: i16,
+    },
+    ApiVersions {
+        version: i16,
+        retried: bool,
+    },
+    SaslHandshake,
+    SaslAuthenticate {
+        version: i16,
+    },
+    /// The mechanism failed and sent its last message; its error is returned whatever the
+    /// broker answers.
+    SaslFailing(SaslError),
+    Finished,
+}
+
+/// The handshake state machine.
+#[derive(Debug)]
+pub struct Handshake {
+    state: State,
+    sasl: Option<SaslSession>,
+    versions: Option<ApiVersionTable>,
+    sasl_session_lifetime: Option<Duration>,
+}
+
+impl Handshake {
+    /// A handshake that starts with ApiVersions at `api_versions_version` and then
+    /// authenticates with `sasl`, if given.
+    pub fn new(sasl: Option<&SaslConfig>, api_versions_version: i16) -> Handshake {
+        Handshake {
+            state: State::NotStarted {
+                api_versions_version,
+            },
+            sasl: sasl.map(SaslConfig::session),
+            versions: None,
+            sasl_session_lifetime: None,
+        }
+    }
+
+    /// The first request: ApiVersions.
+    pub fn start(&mut self) -> Result<HandshakeRequest, ClientError> {
+        let State::NotStarted {
+            api_versions_version: version,
+        } = self.state
+        else {
+            return Err(out_of_order("handshake started twice"));
+        };
+        self.state = State::ApiVersions {
+            version,
+            retried: false,
+        };
+        Ok(api_versions_request(version))
+    }
+
+    /// Takes the body of the answer to the last request.
+    pub fn on_response(&mut self, body: Bytes) -> Result<HandshakeStep, ClientError> {
+        let state = std::mem::replace(&mut self.state, State::Finished);
+        match state {
+            State::ApiVersions { version, retried } => self.on_api_versions(body, version, retried),
+            State::SaslHandshake => self.on_sasl_handshake(body),
+            State::SaslAuthenticate { version } => self.on_sasl_authenticate(body, version),
+            State::SaslFailing(error) => Err(ClientError::Sasl(error)),
+            State::NotStarted { .. } | State::Finished => {
+                Err(out_of_order("response outside the handshake"))
+            }
+        }
+    }
+
+    /// Maps a failure of the connection during the handshake: the broker closing the
+    /// connection in answer to ApiVersions above v0 becomes [`ClientError::ApiVersionsRejected`].
+    pub fn on_connection_error(&mut self, error: ClientError) -> ClientError {
+        let state = std::mem::replace(&mut self.state, State::Finished);
+        match (state, &error) {
+            (
+                State::ApiVersions { version, .. },
+                ClientError::Disconnected | ClientError::Io(..),
+            ) if version > 0 => ClientError::ApiVersionsRejected { version },
+            _ => error,
+        }
+    }
+
+    fn on_api_versions(
+        &mut self,
+        body: Bytes,
+        version: i16,
+        retried: bool,
+    ) -> Result<HandshakeStep, ClientError> {
+        // Every version starts with the error code; a broker that does not know `version`
+        // answers UNSUPPORTED_VERSION in the v0 format.
+        let Some(raw) = body.first_chunk::<2>() else {
+            return Err(ClientError::Decode(DecodeError::Truncated {
+                context: ApiVersionsResponse::NAME,
+            }));
+        };
+        let code = ErrorCode::from_code(i16::from_be_bytes(*raw));
+        if code == ErrorCode::UnsupportedVersion {
+            let refusal = ApiVersionsResponse::decode_exact(body, 0)?;
+            let ours = ApiVersionsRequest::VERSIONS;
+            let fallback = ApiVersionTable::from_response(&refusal)
+                .choose_within(ApiKey::ApiVersions, ours)
+                // A broker that lists nothing for ApiVersions speaks at least v0.
+                .unwrap_or(0);
+            if retried || fallback >= version {
+                return Err(ClientError::Broker {
+                    api: ApiKey::ApiVersions,
+                    code,
+                });
+            }
+            debug!(
+                refused = version,
+                retry = fallback,
+                "broker refused ApiVersions version"
+            );
+            self.state = State::ApiVersions {
+                version: fallback,
+                retried: true,
+            };
+            return Ok(HandshakeStep::Send(api_versions_request(fallback)));
+        }
+        let response = ApiVersionsResponse::decode_exact(body, version)?;
+        let code = ErrorCode::from_code(response.error_code);
+        if code.is_err() {
+            return Err(ClientError::Broker {
+                api: ApiKey::ApiVersions,
+                code,
+            });
+        }
+        let table = ApiVersionTable::from_response(&response);
+        debug!(version, apis = table.len(), "negotiated API versions");
+        let next = match &self.sasl {
+            None => None,
+            Some(session) => {
+                let handshake =
+                    table.choose_within(ApiKey::SaslHandshake, SASL_HANDSHAKE_VERSIONS)?;
+                let request = SaslHandshakeRequest {
+                    mechanism: session.mechanism().name().to_owned(),
+                };
+                Some(HandshakeRequest::SaslHandshake(request, handshake))
+            }
+        };
+        self.versions = Some(table);
+        match next {
+            Some(request) => {
+                self.state = State::SaslHandshake;
+                Ok(HandshakeStep::Send(request))
+            }
+            None => self.finish(),
+        }
+    }
+
+    fn on_sasl_handshake(&mut self, body: Bytes) -> Result<HandshakeStep, ClientError> {
+        let response = SaslHandshakeResponse::decode_exact(body, SASL_HANDSHAKE_VERSIONS.max)?;
+        let session = self.session()?;
+        let mechanism = session.mechanism();
+        let code = ErrorCode::from_code(response.error_code);
+        if code.is_err() {
+            return Err(ClientError::SaslMechanismRejected {
+                mechanism,
+                code,
+                enabled: response.mechanisms,
+            });
+        }
+        let initial = session.initial_response()?;
+        let version = self
+            .versions
+            .as_ref()
+            .ok_or_else(|| out_of_order("SASL before ApiVersions"))?
+            .choose::<SaslAuthenticateRequest>()?;
+        debug!(%mechanism, version, "SASL mechanism accepted");
+        self.state = State::SaslAuthenticate { version };
+        Ok(HandshakeStep::Send(authenticate(initial, version)))
+    }
+
+    fn on_sasl_authenticate(
+        &mut self,
+        body: Bytes,
+        version: i16,
+    ) -> Result<HandshakeStep, ClientError> {
+        let response = SaslAuthenticateResponse::decode_exact(body, version)?;
+        let code = ErrorCode::from_code(response.error_code);
+        if code.is_err() {
+            return Err(ClientError::SaslAuthentication {
+                code,
+                message: response.error_message,
+            });
+        }
+        self.sasl_session_lifetime = u64::try_from(response.session_lifetime_ms)
+            .ok()
+            .filter(|&ms| ms > 0)
+            .map(Duration::from_millis);
+        match self.session()?.on_challenge(&response.auth_bytes)? {
+            SaslStep::Respond(message) => {
+                self.state = State::SaslAuthenticate { version };
+                Ok(HandshakeStep::Send(authenticate(message, version)))
+            }
+            SaslStep::Done => {
+                debug!("SASL authentication complete");
+                self.finish()
+            }
+            SaslStep::Fail { response, error } => {
+                warn!(%error, "SASL mechanism failed; sending its closing message");
+                self.state = State::SaslFailing(error);
+                Ok(HandshakeStep::Send(authenticate(response, version)))
+            }
+        }
+    }
+
+    fn session(&mut self) -> Result<&mut SaslSession, ClientError> {
+        self.sasl
+            .as_mut()
+            .ok_or_else(|| out_of_order("SASL response without a SASL session"))
+    }
+
+    fn finish(&mut self) -> Result<HandshakeStep, ClientError> {
+        self.state = State::Finished;
+        let versions = self
+            .versions
+            .take()
+            .ok_or_else(|| out_of_order("handshake finished before ApiVersions"))?;
+        Ok(HandshakeStep::Done(Negotiated {
+            versions,
+            sasl_session_lifetime: self.sasl_session_lifetime,
+        }))
+    }
+}
+
+fn out_of_order(context: &'static str) -> ClientError {
+    ClientError::InvalidState { context }
+}
+
+fn api_versions_request(version: i16) -> HandshakeRequest {
+    let request = if version >= 3 {
+        ApiVersionsRequest {
+            client_software_name: CLIENT_SOFTWARE_NAME.to_owned(),
+            client_software_version: CLIENT_SOFTWARE_VERSION.to_owned(),
+            ..ApiVersionsRequest::default()
+        }
+    } else {
+        ApiVersionsRequest::default()
+    };
+    HandshakeRequest::ApiVersions(request, version)
+}
+
+fn authenticate(auth_bytes: Bytes, version: i16) -> HandshakeRequest {
+    let request = SaslAuthenticateRequest {
+        auth_bytes,
+        ..SaslAuthenticateRequest::default()
+    };
+    HandshakeRequest::SaslAuthenticate(request, version)
+}
+
+/// Runs the handshake over a freshly spawned driver.
+pub(super) async fn run(
+    driver: &DriverHandle,
+    sasl: Option<&SaslConfig>,
+    api_versions_version: i16,
+) -> Result<Negotiated, ClientError> {
+    let mut handshake = Handshake::new(sasl, api_versions_version);
+    let mut request = handshake.start()?;
+    loop {
+        let frame = request.frame(driver.header())?;
+        let body = match driver.request(frame).await {
+            Ok(body) => body,
+            Err(error) => return Err(handshake.on_connection_error(error)),
+        };
+        match handshake.on_response(body)? {
+            HandshakeStep::Send(next) => request = next,
+            HandshakeStep::Done(negotiated) => return Ok(negotiated),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "handshake_tests.rs"]
+mod tests;

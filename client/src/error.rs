@@ -1,0 +1,177 @@
+//! The client's error type.
+//!
+//! Every failure of the connection layer is a [`ClientError`]. It is `Clone`: when a connection
+//! fails, every request that was waiting on it receives a copy of the same error. Context is a
+//! `&'static str` wherever it can be; values that come from the broker are kept typed
+//! ([`ErrorCode`], [`ApiKey`]) rather than formatted into strings.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+use gregor_protocol::{ApiKey, DecodeError, EncodeError, ErrorCode, VersionRange};
+
+use crate::sasl::{SaslError, SaslMechanism};
+
+/// A failure of the client.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// An I/O operation failed. The connection it happened on is closed.
+    #[error("I/O error while {1}: {0}")]
+    Io(io::ErrorKind, &'static str),
+    /// TLS setup or the TLS handshake failed.
+    #[error("TLS error: {context}")]
+    Tls {
+        /// What was being done.
+        context: &'static str,
+        /// The underlying error (from rustls, a PEM file, the socket), when there is one.
+        #[source]
+        source: Option<Arc<dyn StdError + Send + Sync>>,
+    },
+    /// The client-side SASL mechanism failed (a bad server message, a failed server
+    /// signature, a server-side error carried inside the mechanism's messages).
+    #[error("SASL authentication failed")]
+    Sasl(#[from] SaslError),
+    /// The broker refused the SASL mechanism in SaslHandshake.
+    #[error("broker refused SASL mechanism {mechanism} ({code}); it enables {enabled:?}")]
+    SaslMechanismRejected {
+        /// The mechanism the client proposed.
+        mechanism: SaslMechanism,
+        /// The broker's error code (usually `UNSUPPORTED_SASL_MECHANISM`).
+        code: ErrorCode,
+        /// The mechanisms the broker enables, as it listed them.
+        enabled: Vec<String>,
+    },
+    /// The broker answered a SaslAuthenticate request with an error (usually
+    /// `SASL_AUTHENTICATION_FAILED`: wrong credentials).
+    #[error("broker rejected SASL authentication ({code}): {message:?}")]
+    SaslAuthentication {
+        /// The broker's error code.
+        code: ErrorCode,
+        /// The broker's error message, if it sent one.
+        message: Option<String>,
+    },
+    /// A response from the broker did not decode.
+    #[error("malformed response from the broker: {0}")]
+    Decode(#[from] DecodeError),
+    /// A request could not be encoded (a field set that its version lacks, a string too long).
+    #[error("request cannot be encoded: {0}")]
+    Encode(#[from] EncodeError),
+    /// The broker answered with an error code for the request as a whole.
+    #[error("{api:?} failed on the broker: {code}")]
+    Broker {
+        /// The API of the request.
+        api: ApiKey,
+        /// The broker's error code.
+        code: ErrorCode,
+    },
+    /// The client and the broker share no version of an API (or the broker lacks it).
+    #[error("no common version of {api:?}: client speaks {ours:?}, broker {broker:?}")]
+    UnsupportedApi {
+        /// The API.
+        api: ApiKey,
+        /// The versions this client speaks.
+        ours: VersionRange,
+        /// The versions the broker speaks, `None` when it does not list the API.
+        broker: Option<VersionRange>,
+    },
+    /// The broker closed the connection in answer to an ApiVersions request of `version`
+    /// instead of answering `UNSUPPORTED_VERSION` (some brokers do that with versions they do not
+    /// know). Retry on a new connection with ApiVersions v0, which every broker answers;
+    /// [`Connection::connect`](crate::connection::Connection::connect) does that once by itself.
+    #[error(
+        "broker closed the connection on ApiVersions v{version}; retry with v0 on a new connection"
+    )]
+    ApiVersionsRejected {
+        /// The ApiVersions version that was refused.
+        version: i16,
+    },
+    /// A request got no answer within the request timeout. The connection it was sent on is
+    /// closed, since its late answer could not be matched any more.
+    #[error("{api:?} request timed out")]
+    Timeout {
+        /// The API of the request.
+        api: ApiKey,
+    },
+    /// Connecting (TCP connect, then TLS) took longer than the connect timeout.
+    #[error("connecting to the broker timed out")]
+    ConnectTimeout,
+    /// The broker closed the connection (end of stream), or the connection was closed on this
+    /// side.
+    #[error("connection closed")]
+    Disconnected,
+    /// The connection stopped because the byte stream from the broker can no longer be trusted
+    /// (see [`PoisonCause`]). Every request in flight fails, and so does every later one.
+    #[error("connection poisoned: {0}")]
+    Poisoned(PoisonCause),
+    /// A state machine of this crate was driven out of order (a bug in its caller).
+    #[error("used out of order: {context}")]
+    InvalidState {
+        /// What was attempted.
+        context: &'static str,
+    },
+    /// A configuration value is unusable.
+    #[error("invalid configuration {key}: {reason}")]
+    Config {
+        /// The setting.
+        key: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+impl ClientError {
+    /// The error for an I/O failure while doing `context`. End of stream becomes
+    /// [`ClientError::Disconnected`].
+    pub fn io(err: &io::Error, context: &'static str) -> ClientError {
+        match err.kind() {
+            io::ErrorKind::UnexpectedEof => ClientError::Disconnected,
+            kind => ClientError::Io(kind, context),
+        }
+    }
+
+    /// Whether this error means the connection it came from is unusable: the caller should
+    /// drop it and connect again. A request that failed this way may or may not have reached
+    /// the broker.
+    pub fn is_connection_error(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Io(..)
+                | ClientError::Tls { .. }
+                | ClientError::Timeout { .. }
+                | ClientError::ConnectTimeout
+                | ClientError::Disconnected
+                | ClientError::Poisoned(_)
+                | ClientError::ApiVersionsRejected { .. }
+        )
+    }
+}
+
+/// Why a connection was poisoned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PoisonCause {
+    /// A response carried a correlation id that matches no request in flight.
+    UnknownCorrelationId(i32),
+    /// A response frame was too short for its header, or the header did not decode.
+    MalformedHeader(DecodeError),
+    /// The size prefix of a response frame was negative or above the maximum frame size.
+    Frame(DecodeError),
+    /// A request of this API timed out; the connection was closed with it.
+    RequestTimedOut(ApiKey),
+}
+
+impl fmt::Display for PoisonCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PoisonCause::UnknownCorrelationId(id) => {
+                write!(f, "response with unknown correlation id {id}")
+            }
+            PoisonCause::MalformedHeader(e) => write!(f, "malformed response header: {e}"),
+            PoisonCause::Frame(e) => write!(f, "bad response frame: {e}"),
+            PoisonCause::RequestTimedOut(api) => write!(f, "{api:?} request timed out"),
+        }
+    }
+}
