@@ -120,6 +120,18 @@ pub enum ClientError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// The client or producer configuration is unusable (names the property).
+    #[error(transparent)]
+    Configuration(#[from] crate::config::ConfigError),
+}
+
+impl From<crate::tls::TlsError> for ClientError {
+    fn from(e: crate::tls::TlsError) -> Self {
+        ClientError::Tls {
+            context: "TLS setup",
+            source: Some(Arc::new(e)),
+        }
+    }
 }
 
 impl ClientError {

@@ -12,7 +12,10 @@
 //!   handshake; a private tokio driver task owns the socket and moves bytes.
 //! - [`sasl`]: sans-io SASL mechanisms (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER) as
 //!   state machines that take the broker's bytes and return the client's next message.
-//! - [`tls`]: TLS settings and the rustls connector.
+//! - [`tls`]: TLS settings (trust roots, client certificate, host name verification) turned
+//!   into a rustls connector.
+//! - [`config`]: typed client and producer configuration, also built from the standard Kafka
+//!   client property names.
 //! - [`cluster`]: the sans-io cluster view: the metadata cache (brokers, leaders, leader epochs,
 //!   topic ids) and the backoff/retry policy.
 //! - [`producer`]: the producer's sans-io core — partitioners (Kafka's murmur2 mapping, KIP-480
@@ -33,6 +36,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod cluster;
+pub mod config;
 pub mod connection;
 pub mod error;
 pub mod producer;

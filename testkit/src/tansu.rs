@@ -57,12 +57,28 @@ impl Tansu {
 
     /// Starts a broker on a free loopback port and waits until it answers ApiVersions.
     pub fn start() -> Result<Tansu, StartError> {
+        Self::start_inner(None)
+    }
+
+    /// Like [`start`](Tansu::start), but the broker advertises `host:port` in Metadata and
+    /// FindCoordinator instead of its own address: for a proxy in front of it (the TLS
+    /// terminator of [`crate::stunnel`]), so clients that follow metadata come back through
+    /// the proxy.
+    pub fn start_with_advertised(host: &str, port: u16) -> Result<Tansu, StartError> {
+        Self::start_inner(Some((host, port)))
+    }
+
+    fn start_inner(advertised: Option<(&str, u16)>) -> Result<Tansu, StartError> {
         let bin = Self::binary();
         if !bin.is_file() {
             return Err(StartError::NotInstalled(bin));
         }
         let port = free_port()?;
         let url = format!("tcp://127.0.0.1:{port}");
+        let advertised_url = match advertised {
+            Some((host, port)) => format!("tcp://{host}:{port}"),
+            None => url.clone(),
+        };
         // A small shell watchdog kills the broker when the test process that started it exits,
         // even if it dies without running destructors.
         let script = r#"bin=$1; shift; parent=$1; shift
@@ -80,7 +96,7 @@ kill "$child" 2>/dev/null; wait "$child" 2>/dev/null"#;
                 "--listener-url",
                 &url,
                 "--advertised-listener-url",
-                &url,
+                &advertised_url,
                 "--silent",
             ])
             .args(["--storage-engine", "memory://tansu/"])

@@ -74,7 +74,11 @@ async fn start_tls(
         .await
         .map_err(|e| ClientError::Tls {
             context: "TLS handshake",
-            source: Some(Arc::new(e)),
+            // Prefer the rustls error (an unknown issuer, a name mismatch) over the io wrapper.
+            source: Some(match crate::tls::TlsError::from_io(&e) {
+                Some(tls) => Arc::new(tls),
+                None => Arc::new(e),
+            }),
         })
 }
 
