@@ -4,6 +4,8 @@
 //! - [`tansu`]: starts tansu, an independent Kafka-compatible broker written in Rust, on a free
 //!   loopback port (in-memory storage), waits until it answers ApiVersions, and kills it when
 //!   dropped or when the test process exits.
+//! - [`mock`]: our own mock cluster (so far its sans-io classic group coordinator,
+//!   [`mock::group`]).
 //! - [`select`]: picks the broker a test runs against: `KAFKA_BOOTSTRAP_SERVERS` when set,
 //!   otherwise one started here.
 //!
@@ -11,6 +13,7 @@
 //! addresses; nothing here talks to a broker on the test's behalf beyond the readiness probe.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod mock;
 pub mod select;
 pub mod tansu;
 
