@@ -8,6 +8,8 @@
 //!   certificates, an unrelated CA) for TLS tests.
 //! - [`stunnel`]: a TLS broker, stunnel terminating TLS in front of tansu, optionally
 //!   requiring client certificates.
+//! - [`mock`]: our own mock cluster (so far its sans-io classic group coordinator,
+//!   [`mock::group`]).
 //! - [`select`]: picks the broker a test runs against: `KAFKA_BOOTSTRAP_SERVERS` when set,
 //!   otherwise one started here.
 //!
@@ -17,6 +19,7 @@
 
 pub mod certs;
 mod process;
+pub mod mock;
 pub mod select;
 pub mod stunnel;
 pub mod tansu;

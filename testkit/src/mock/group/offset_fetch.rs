@@ -1,0 +1,196 @@
+//! OffsetFetch (key 9): committed offsets of one group (v1-7) or several (v8+), all of a
+//! group's partitions when the topics are null (v2+), and `require_stable` (v7+).
+
+use gregor_protocol::ErrorCode;
+use gregor_protocol::messages::offset_fetch::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use gregor_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse};
+
+use super::state::Group;
+use super::{GroupCoordinator, RequestCtx};
+
+/// One partition's answer.
+struct PartitionOffset {
+    partition: i32,
+    offset: i64,
+    leader_epoch: i32,
+    metadata: String,
+    error: ErrorCode,
+}
+
+impl PartitionOffset {
+    fn none(partition: i32, error: ErrorCode) -> PartitionOffset {
+        PartitionOffset {
+            partition,
+            offset: -1,
+            leader_epoch: -1,
+            metadata: String::new(),
+            error,
+        }
+    }
+}
+
+/// The requested topics, or `None` for all of the group's.
+type Wanted<'a> = Option<Vec<(&'a str, &'a [i32])>>;
+
+pub(super) fn handle(
+    c: &GroupCoordinator,
+    ctx: &RequestCtx<'_>,
+    req: &OffsetFetchRequest,
+) -> OffsetFetchResponse {
+    let v = ctx.api_version;
+    let stable = v >= 7 && req.require_stable;
+    if v >= 8 {
+        let groups = req
+            .groups
+            .iter()
+            .map(|rg| {
+                let wanted: Wanted<'_> = rg.topics.as_ref().map(|ts| {
+                    ts.iter()
+                        .map(|t| (t.name.as_str(), t.partition_indexes.as_slice()))
+                        .collect()
+                });
+                let (topics, error) = match group_error(ctx, &rg.group_id) {
+                    Some(e) => (Vec::new(), e),
+                    None => {
+                        let found = lookup(c.groups.get(&rg.group_id), wanted, stable);
+                        (found, ErrorCode::None)
+                    }
+                };
+                OffsetFetchResponseGroup {
+                    group_id: rg.group_id.clone(),
+                    topics: topics
+                        .into_iter()
+                        .map(|(name, parts)| OffsetFetchResponseTopics {
+                            name,
+                            partitions: parts
+                                .into_iter()
+                                .map(|p| OffsetFetchResponsePartitions {
+                                    partition_index: p.partition,
+                                    committed_offset: p.offset,
+                                    committed_leader_epoch: p.leader_epoch,
+                                    metadata: Some(p.metadata),
+                                    error_code: p.error.code(),
+                                    ..Default::default()
+                                })
+                                .collect(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    error_code: error.code(),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        return OffsetFetchResponse {
+            groups,
+            ..Default::default()
+        };
+    }
+    let wanted: Wanted<'_> = req.topics.as_ref().map(|ts| {
+        ts.iter()
+            .map(|t| (t.name.as_str(), t.partition_indexes.as_slice()))
+            .collect()
+    });
+    let (topics, error) = match group_error(ctx, &req.group_id) {
+        // Version 1 has no top-level error: every requested partition carries it.
+        Some(e) if v < 2 => {
+            let topics = wanted
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, parts)| {
+                    let parts = parts.iter().map(|p| PartitionOffset::none(*p, e)).collect();
+                    (name.to_owned(), parts)
+                })
+                .collect();
+            (topics, ErrorCode::None)
+        }
+        Some(e) => (Vec::new(), e),
+        None => (
+            lookup(c.groups.get(&req.group_id), wanted, stable),
+            ErrorCode::None,
+        ),
+    };
+    OffsetFetchResponse {
+        topics: topics
+            .into_iter()
+            .map(|(name, parts)| OffsetFetchResponseTopic {
+                name,
+                partitions: parts
+                    .into_iter()
+                    .map(|p| OffsetFetchResponsePartition {
+                        partition_index: p.partition,
+                        committed_offset: p.offset,
+                        committed_leader_epoch: if v >= 5 { p.leader_epoch } else { -1 },
+                        metadata: Some(p.metadata),
+                        error_code: p.error.code(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .collect(),
+        error_code: if v >= 2 { error.code() } else { 0 },
+        ..Default::default()
+    }
+}
+
+fn group_error(ctx: &RequestCtx<'_>, group_id: &str) -> Option<ErrorCode> {
+    if !ctx.coordinates(group_id) {
+        Some(ErrorCode::NotCoordinator)
+    } else if group_id.is_empty() {
+        Some(ErrorCode::InvalidGroupId)
+    } else {
+        None
+    }
+}
+
+/// The committed offsets asked for (-1 where none; `UNSTABLE_OFFSET_COMMIT` where a
+/// transactional commit is pending and stable offsets are required).
+fn lookup(
+    g: Option<&Group>,
+    wanted: Wanted<'_>,
+    stable: bool,
+) -> Vec<(String, Vec<PartitionOffset>)> {
+    let entry = |topic: &str, partition: i32| -> PartitionOffset {
+        let Some(g) = g else {
+            return PartitionOffset::none(partition, ErrorCode::None);
+        };
+        let key = (topic.to_owned(), partition);
+        if stable && g.pending_txn.contains(&key) {
+            return PartitionOffset::none(partition, ErrorCode::UnstableOffsetCommit);
+        }
+        match g.offsets.get(&key) {
+            Some(o) => PartitionOffset {
+                partition,
+                offset: o.offset,
+                leader_epoch: o.leader_epoch,
+                metadata: o.metadata.clone(),
+                error: ErrorCode::None,
+            },
+            None => PartitionOffset::none(partition, ErrorCode::None),
+        }
+    };
+    match wanted {
+        Some(topics) => topics
+            .into_iter()
+            .map(|(name, parts)| {
+                let parts = parts.iter().map(|p| entry(name, *p)).collect();
+                (name.to_owned(), parts)
+            })
+            .collect(),
+        None => {
+            let mut out: Vec<(String, Vec<PartitionOffset>)> = Vec::new();
+            for (topic, partition) in g.map(|g| g.offsets.keys()).into_iter().flatten() {
+                let p = entry(topic, *partition);
+                match out.last_mut() {
+                    Some((t, parts)) if t == topic => parts.push(p),
+                    _ => out.push((topic.clone(), vec![p])),
+                }
+            }
+            out
+        }
+    }
+}
