@@ -1,6 +1,11 @@
 //! gregor-testkit: brokers for gregor's tests.
 //!
 //! # Layout
+//! - [`mock`]: `MockCluster`, our own in-process Kafka cluster: N brokers on loopback speaking
+//!   the protocol with Apache Kafka's semantics (gregor-protocol codecs both ways), a sans-io
+//!   state behind one lock, and a control API for fault injection (interceptions, brokers down
+//!   and up, leader moves, compaction, truncation, transactions). The binary
+//!   `gregor-mock-cluster` serves one from the command line.
 //! - [`tansu`]: starts tansu, an independent Kafka-compatible broker written in Rust, on a free
 //!   loopback port (in-memory storage), waits until it answers ApiVersions, and kills it when
 //!   dropped or when the test process exits.
@@ -9,8 +14,10 @@
 //!
 //! Data flows one way: a test asks [`select::TestBroker::start`] for a broker and gets bootstrap
 //! addresses; nothing here talks to a broker on the test's behalf beyond the readiness probe.
+//! The mock cluster is driven the same way by clients, plus its control API.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod mock;
 pub mod select;
 pub mod tansu;
 
