@@ -241,8 +241,8 @@ impl MockCluster {
     }
 
     /// Opens a transaction: appends `records` as a transactional batch of a new producer id.
-    /// The last stable offset stays at its first offset until [`end_transaction`]
-    /// (Self::end_transaction).
+    /// The last stable offset stays at its first offset until
+    /// [`end_transaction`](Self::end_transaction).
     pub async fn open_transaction(
         &self,
         topic: &str,
@@ -309,8 +309,12 @@ impl MockCluster {
         Ok(txn.offsets)
     }
 
-    /// Compacts the partition (see [`PartitionLog::compact`](super::log::PartitionLog::compact)):
-    /// older records of a key go, leaving offset gaps. Returns how many records were removed.
+    /// Compacts the whole partition as Kafka's cleaner would: of the records sharing a key only
+    /// the latest stays, leaving offset gaps; records without a key and transaction markers stay.
+    /// Batches that lose records are re-encoded (same base offset, last offset delta, producer
+    /// fields, epoch and codec): the one place the mock rewrites records. A batch left empty is
+    /// dropped, unless it has a producer id (kept empty for its sequence state). Returns how many
+    /// records were removed.
     pub async fn compact(&self, topic: &str, partition: i32) -> Result<usize, ControlError> {
         self.with_state(|st| Ok(part(st, topic, partition)?.log.compact()?))
             .await
