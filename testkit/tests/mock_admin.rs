@@ -353,3 +353,60 @@ async fn producer_ids_sasl_and_the_group_stub() {
     assert_eq!(hb.error_code, ErrorCode::CoordinatorNotAvailable.code());
     let _ = <HeartbeatRequest as Request>::API_KEY;
 }
+
+#[tokio::test]
+async fn delete_records_moves_the_log_start_offset() {
+    use gregor_protocol::messages::delete_records::{DeleteRecordsPartition, DeleteRecordsTopic};
+    use gregor_testkit::mock::MockRecord;
+
+    let c = MockCluster::builder()
+        .brokers(2)
+        .topic("t", 1)
+        .start()
+        .await
+        .unwrap();
+    c.produce(
+        "t",
+        0,
+        &[MockRecord::kv("a", "1"), MockRecord::kv("b", "2")],
+    )
+    .await
+    .unwrap();
+    c.produce("t", 0, &[MockRecord::kv("c", "3")])
+        .await
+        .unwrap();
+    let req = |offset| DeleteRecordsRequest {
+        topics: vec![DeleteRecordsTopic {
+            name: "t".into(),
+            partitions: vec![DeleteRecordsPartition {
+                partition_index: 0,
+                offset,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        timeout_ms: 1000,
+        ..Default::default()
+    };
+    let mut leader = leader_client(&c, "t", 0).await;
+    let answer = |resp: DeleteRecordsResponse| {
+        let p = &resp.topics[0].partitions[0];
+        (p.error_code, p.low_watermark)
+    };
+    assert_eq!(answer(leader.call(&req(1), 2).await), (0, 1));
+    assert_eq!(
+        answer(leader.call(&req(9), 2).await),
+        (ErrorCode::OffsetOutOfRange.code(), -1)
+    );
+    assert_eq!(
+        answer(leader.call(&req(-1), 2).await),
+        (0, 3),
+        "-1: up to the high watermark"
+    );
+    let mut other = RawClient::to_broker(&c, non_leader(&c, "t", 0).await).await;
+    assert_eq!(
+        answer(other.call(&req(3), 2).await),
+        (ErrorCode::NotLeaderOrFollower.code(), -1)
+    );
+    assert_eq!(c.partition_info("t", 0).await.unwrap().log_start_offset, 3);
+}
