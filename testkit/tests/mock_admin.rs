@@ -181,7 +181,7 @@ async fn metadata_auto_creates_when_enabled() {
     let md = metadata(&mut client, &["fresh"]).await;
     assert_eq!(
         md.topics[0].error_code,
-        ErrorCode::LeaderNotAvailable.code()
+        ErrorCode::UnknownTopicOrPartition.code()
     );
     let md = metadata(&mut client, &["fresh"]).await;
     assert_eq!(md.topic("fresh").unwrap().partitions.len(), 2);
@@ -191,6 +191,10 @@ async fn metadata_auto_creates_when_enabled() {
     assert_eq!(
         md.topics[0].error_code,
         ErrorCode::UnknownTopicOrPartition.code()
+    );
+    assert!(
+        c.partition_info("other", 0).await.is_err(),
+        "the request forbade creation"
     );
 }
 

@@ -167,6 +167,12 @@ async fn truncation_shows_a_diverging_epoch() {
     let data = &resp.responses[0].partitions[0];
     assert_eq!(data.diverging_epoch.epoch, -1);
     assert_eq!(records_of(data), vec![(4, "n".into(), "1".into())]);
+    // An epoch the log never had is out of range.
+    let mut part = fetch_partition(0, 4, 1 << 20);
+    part.last_fetched_epoch = 9;
+    let resp = client.call(&fetch_request("t", vec![part], 0, 1), 12).await;
+    let code = resp.responses[0].partitions[0].error_code;
+    assert_eq!(code, ErrorCode::OffsetOutOfRange.code());
 }
 
 #[tokio::test]

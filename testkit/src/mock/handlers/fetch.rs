@@ -12,10 +12,11 @@
 //!   (`UNKNOWN_TOPIC_ID` for an id, v13+); `current_leader_epoch` older than the leader's →
 //!   `FENCED_LEADER_EPOCH`, newer → `UNKNOWN_LEADER_EPOCH`; not the leader →
 //!   `NOT_LEADER_OR_FOLLOWER` (with the current leader, v12+, and its endpoint, v16+). With a
-//!   `last_fetched_epoch` (v12+), if the log's end offset for that epoch is below
-//!   `fetch_offset` or the epoch is unknown, the answer is the `diverging_epoch` (the log's
-//!   epoch and end offset) and no records. An offset below the log start or past the log end →
-//!   `OFFSET_OUT_OF_RANGE`. Error answers carry -1 offsets, as Kafka's do; others carry the high
+//!   `last_fetched_epoch` (v12+): an epoch the log cannot place (newer than any it knows), or
+//!   an offset below the log start → `OFFSET_OUT_OF_RANGE`; if the log's end offset for that
+//!   epoch is below `fetch_offset`, or its largest epoch up to that one is older, the answer is
+//!   the `diverging_epoch` (that epoch and end offset) and no records. An offset below the log
+//!   start or past the log end → `OFFSET_OUT_OF_RANGE`. Error answers carry -1 offsets, as Kafka's do; others carry the high
 //!   watermark, the last stable offset and the log start offset.
 //! - `read_committed` reads stop at the last stable offset and list the aborted transactions
 //!   overlapping the returned range (`read_uncommitted`: a null list).
@@ -36,6 +37,7 @@ use gregor_protocol::messages::{FetchRequest, FetchResponse};
 use gregor_protocol::primitives::Uuid;
 
 use super::{Ctx, Handle, Reply};
+use crate::mock::log::{UNDEFINED_EPOCH, UNDEFINED_OFFSET};
 use crate::mock::session::{FetchContext, FetchPartitionReq, Forgotten};
 use crate::mock::state::ClusterState;
 
@@ -303,6 +305,11 @@ fn read_partition(
         let (epoch, end) = log
             .epochs()
             .end_offset_for(req.last_fetched_epoch, log.log_end_offset());
+        // Kafka: an epoch the log cannot place, or an offset below the log start, is out of
+        // range whatever the epochs say.
+        if epoch == UNDEFINED_EPOCH || end == UNDEFINED_OFFSET || req.fetch_offset < log_start {
+            return error_data(state, req, v, ErrorCode::OffsetOutOfRange);
+        }
         if epoch < req.last_fetched_epoch || end < req.fetch_offset {
             data.diverging_epoch = EpochEndOffset {
                 epoch,

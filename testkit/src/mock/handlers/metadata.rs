@@ -7,8 +7,9 @@
 //!
 //! An unknown topic asked for by name is `UNKNOWN_TOPIC_OR_PARTITION` (`INVALID_TOPIC_EXCEPTION`
 //! for an invalid name), unless auto-creation is on in the cluster *and* allowed by the request
-//! (always allowed before v4): then it is created and, as Kafka answers while creating,
-//! reported with `LEADER_NOT_AVAILABLE` and no partitions; the next request sees it. An unknown
+//! (always allowed before v4): then it is created and, as a KRaft broker answers while the
+//! controller creates it, reported with `UNKNOWN_TOPIC_OR_PARTITION` and no partitions; the next
+//! request sees it. An unknown
 //! topic id is `UNKNOWN_TOPIC_ID` with a null name. Authorized operations, when asked for
 //! (v8+), are all topic operations (no authorizer).
 
@@ -110,11 +111,10 @@ impl Handle for MetadataRequest {
                         } else if auto {
                             let partitions = cx.state.config.default_partitions;
                             let err = match cx.state.create_topic(name, partitions, -1, &[]) {
-                                Ok(_) => ErrorCode::LeaderNotAvailable,
+                                Ok(_) => ErrorCode::UnknownTopicOrPartition,
                                 Err((code, _)) => code,
                             };
-                            let id = cx.state.topic(name).map_or(Uuid::ZERO, |t| t.id);
-                            topics.push(missing(Some(name.into()), id, err, v));
+                            topics.push(missing(Some(name.into()), Uuid::ZERO, err, v));
                         } else {
                             let e = ErrorCode::UnknownTopicOrPartition;
                             topics.push(missing(Some(name.into()), Uuid::ZERO, e, v));
