@@ -273,6 +273,29 @@ async fn kip_74_first_batch_comes_even_if_too_large() {
         1,
         "the partial tail is not a record"
     );
+
+    // The request's max_bytes bounds the whole response: what partition 0 took is gone for
+    // partition 1, whose first batch then no longer fits.
+    let mut req = fetch_request(
+        "t",
+        vec![
+            fetch_partition(0, 0, 1 << 20),
+            fetch_partition(1, 0, 1 << 20),
+        ],
+        0,
+        1,
+    );
+    req.max_bytes = limit;
+    let resp = client.call(&req, 12).await;
+    let t = resp.topic("t").unwrap();
+    assert_eq!(records_of(t.partition(0).unwrap()).len(), 1);
+    assert!(records_of(t.partition(1).unwrap()).is_empty());
+    let total: usize = t
+        .partitions
+        .iter()
+        .map(|p| p.records.as_ref().map_or(0, |r| r.len()))
+        .sum();
+    assert!(total <= limit as usize);
 }
 
 #[tokio::test]
