@@ -1,6 +1,11 @@
 //! gregor-testkit: brokers for gregor's tests.
 //!
 //! # Layout
+//! - [`mock`]: `MockCluster`, our own in-process Kafka cluster: N brokers on loopback speaking
+//!   the protocol with Apache Kafka's semantics (gregor-protocol codecs both ways), a sans-io
+//!   state behind one lock, and a control API for fault injection (interceptions, brokers down
+//!   and up, leader moves, compaction, truncation, transactions). The binary
+//!   `gregor-mock-cluster` serves one from the command line.
 //! - [`tansu`]: starts tansu, an independent Kafka-compatible broker written in Rust, on a free
 //!   loopback port (in-memory storage), waits until it answers ApiVersions, and kills it when
 //!   dropped or when the test process exits.
@@ -8,18 +13,17 @@
 //!   certificates, an unrelated CA) for TLS tests.
 //! - [`stunnel`]: a TLS broker, stunnel terminating TLS in front of tansu, optionally
 //!   requiring client certificates.
-//! - [`mock`]: our own mock cluster (so far its sans-io classic group coordinator,
-//!   [`mock::group`]).
 //! - [`select`]: picks the broker a test runs against: `KAFKA_BOOTSTRAP_SERVERS` when set,
 //!   otherwise one started here.
 //!
 //! Data flows one way: a test asks [`select::TestBroker::start`] for a broker and gets bootstrap
 //! addresses; nothing here talks to a broker on the test's behalf beyond the readiness probe.
+//! The mock cluster is driven the same way by clients, plus its control API.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod certs;
-mod process;
 pub mod mock;
+mod process;
 pub mod select;
 pub mod stunnel;
 pub mod tansu;

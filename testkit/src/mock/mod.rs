@@ -1,8 +1,72 @@
-//! Our own in-process mock Kafka cluster.
+//! `MockCluster`: an in-process Kafka cluster for tests, written for gregor.
+//!
+//! N brokers, each a real TCP listener on 127.0.0.1, speak the Kafka protocol with Apache
+//! Kafka's semantics, built on gregor-protocol's codecs in both directions. A test drives it
+//! through its clients and, at the same time, through the control API: interceptions, brokers
+//! down and up, leadership moves, compaction, record deletion, truncation, transactions and
+//! direct produces.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use gregor_protocol::{ApiKey, ErrorCode};
+//! use gregor_testkit::mock::{Action, Intercept, MockCluster, MockRecord};
+//!
+//! let cluster = MockCluster::builder().brokers(3).topic("t", 4).start().await?;
+//! let bootstrap = cluster.bootstrap(); // "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3"
+//! cluster.produce("t", 0, &[MockRecord::kv("k", "v")]).await?;
+//! cluster
+//!     .intercept(ApiKey::Fetch, Intercept::once(Action::Error(ErrorCode::NotLeaderOrFollower)))
+//!     .await;
+//! cluster.move_leader("t", 0, 2).await?;
+//! # let _ = bootstrap; Ok(()) }
+//! ```
 //!
 //! # Layout
-//! - [`group`]: the classic group coordinator (FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
-//!   LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups, ListGroups) as a sans-io state
-//!   machine: requests and `now` in, responses (some deferred) out.
+//! - [`cluster`](MockCluster): the builder, start, brokers down and up, shutdown (drop stops it);
+//!   `control`: the rest of the control API ([`MockCluster::produce`], ...).
+//! - `conn`: the async shell: listeners and connection tasks (frames in, responses out).
+//! - [`group`]: the classic group coordinator as a sans-io state machine (requests and `now`
+//!   in, responses, some deferred, out).
+//! - `handlers`: one module per API, sans-io, and the dispatch table generated with
+//!   `gregor_protocol::for_each_api!`; `handlers::group_stub` is the hook the group
+//!   coordinator replaces (every group API answers `COORDINATOR_NOT_AVAILABLE` until then).
+//! - `state`: the cluster state (brokers, topics, partitions, producer ids, sessions, rules);
+//!   `log`: a partition's log (batches as received, offsets, leader epoch cache, producer and
+//!   transaction state, compaction); `session`: fetch sessions (KIP-227); `intercept`: rules.
+//! - `error_response`: an error answer for every API (for [`Action::Error`] and the stub).
+//!
+//! # Concurrency rule
+//! The whole cluster state is one plain struct (sans-io: no I/O, no clock; handlers get
+//! `now` passed in) behind **one** `tokio::sync::Mutex`. Every request is handled with the lock
+//! held from decoding to the encoded response, and every control call holds it for its whole
+//! change, so each is atomic with respect to all others; the lock is never held across any other
+//! `.await`. After a change the data-change counter is published on a `watch` channel; a fetch
+//! waiting for data (long poll) holds no lock, and re-reads under the lock when the counter
+//! moves or its `max_wait_ms` deadline (tokio time, so `tokio::time::pause` applies) passes.
+//! Each connection handles its requests one at a time, so responses go out in request order.
+//!
+//! # Deviations from Kafka
+//! Every replica is always in sync (the high watermark is the log end offset, `acks` -1 and 1
+//! behave alike); consumers fetch from leaders only (no KIP-392 follower fetching); there is no
+//! transaction coordinator (transactional batches are accepted; markers come from the control
+//! API), no quotas, no authorizer (Metadata reports every topic operation as allowed), no
+//! log-append-time topics, and topic configs are accepted and ignored. Compaction runs only
+//! when asked for, over the whole log. Broker ids are 1..=n.
 
+mod cluster;
+mod conn;
+mod control;
+mod error_response;
 pub mod group;
+pub(crate) mod handlers;
+mod intercept;
+pub(crate) mod log;
+mod record;
+pub(crate) mod session;
+pub(crate) mod state;
+
+pub use cluster::{MockCluster, MockClusterBuilder, StartError};
+pub use control::{ControlError, OpenTransaction, PartitionInfo, Truncated};
+pub use intercept::{Action, Intercept, InterceptId, Observer, SeenRequest};
+pub use log::MaintainError;
+pub use record::MockRecord;

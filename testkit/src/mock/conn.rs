@@ -1,0 +1,268 @@
+//! The async shell: listeners and connection tasks. They only move bytes and wait on timers;
+//! every decision is made by the sans-io handlers under the state lock.
+//!
+//! A connection task reads frames with [`FrameReader`], peeks the API key and version, decodes
+//! the header in the version that API uses, applies the interception rules, dispatches under the
+//! lock, and writes the response. Requests are handled one at a time, so a connection's
+//! responses leave in request order (Kafka mutes a connection while a request is in flight;
+//! this is the same). A parked fetch waits, without the lock, for a change notification, its
+//! deadline, or the broker stopping.
+//!
+//! Kafka's rules for what cannot be served, followed here: an unknown API key, a request header
+//! or body that does not decode, or an unsupported version of any API but ApiVersions closes
+//! the connection (Kafka's network layer throws while parsing the request and closes the
+//! channel, without a response). An unsupported ApiVersions version is answered (see
+//! [`unsupported_version_response`]). Oversized frames (above 100 MiB, Kafka's
+//! `socket.request.max.bytes`) close the connection too.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use gregor_protocol::frame::FrameReader;
+use gregor_protocol::header::RequestHeader;
+use gregor_protocol::messages::{ApiVersionsRequest, FetchRequest};
+use gregor_protocol::{ApiKey, DecodeError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{Mutex, watch};
+use tokio::task::JoinSet;
+
+use super::handlers::{
+    self, Ctx, DispatchError, Outcome, encode_response, unsupported_version_response,
+};
+use super::intercept::{Action, SeenRequest};
+use super::state::ClusterState;
+
+/// The largest request frame accepted (Kafka's `socket.request.max.bytes`, 100 MiB).
+pub(crate) const MAX_FRAME: usize = 104_857_600;
+
+/// What every task shares: the state behind its one lock, and the change notifier.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    /// The cluster state. Never held across an `.await` other than its own acquisition.
+    pub state: Mutex<ClusterState>,
+    /// Carries `change_seq` whenever data or leadership changed; parked fetches wait on it.
+    pub changes: watch::Sender<u64>,
+}
+
+impl Inner {
+    /// Publishes the state's change counter if it moved past `before`.
+    pub(crate) fn publish(&self, state: &ClusterState, before: u64) {
+        if state.change_seq != before {
+            self.changes.send_replace(state.change_seq);
+        }
+    }
+}
+
+/// The current time as the sans-io core sees it: tokio's clock (pausable in tests).
+pub(crate) fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// Binds a listener with `SO_REUSEADDR`, so a broker taken down can listen on its port again.
+pub(crate) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+/// Resolves when the broker is told to stop (or the cluster is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // An error means the sender is gone: stop as well.
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Accepts connections until told to stop; then closes the listener and every connection, and
+/// waits for their tasks to end.
+pub(crate) async fn accept_loop(
+    inner: Arc<Inner>,
+    broker: i32,
+    listener: TcpListener,
+    stop: watch::Receiver<bool>,
+) {
+    let mut conns = JoinSet::new();
+    let mut stop_rx = stop.clone();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    conns.spawn(serve(inner.clone(), broker, stream, peer, stop.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!(broker, error = %e, "mock broker: accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            () = stopped(&mut stop_rx) => break,
+        }
+    }
+    drop(listener);
+    conns.shutdown().await;
+}
+
+/// Why a connection was closed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnError {
+    /// The socket failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// A frame's size prefix was invalid.
+    #[error("invalid frame: {0}")]
+    Frame(DecodeError),
+    /// The request header did not decode.
+    #[error("invalid request header: {0}")]
+    Header(DecodeError),
+    /// The API key is not one the mock serves.
+    #[error("unknown API key {0}")]
+    UnknownApi(i16),
+    /// The version is outside the API's served range.
+    #[error("unsupported version {version} of {api:?}")]
+    UnsupportedVersion {
+        /// The API.
+        api: ApiKey,
+        /// The version asked for.
+        version: i16,
+    },
+    /// Decoding the body or encoding the response failed.
+    #[error(transparent)]
+    Dispatch(#[from] DispatchError),
+    /// A handler or an interception closed the connection.
+    #[error("closed: {0}")]
+    Closed(String),
+    /// The broker stopped.
+    #[error("broker stopped")]
+    Stopped,
+}
+
+async fn serve(
+    inner: Arc<Inner>,
+    broker: i32,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) {
+    match serve_conn(&inner, broker, stream, &mut stop).await {
+        Ok(()) | Err(ConnError::Stopped) => {}
+        Err(e) => tracing::info!(broker, %peer, error = %e, "mock broker: closing connection"),
+    }
+}
+
+async fn serve_conn(
+    inner: &Inner,
+    broker: i32,
+    stream: TcpStream,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<(), ConnError> {
+    let (mut rd, mut wr) = stream.into_split();
+    let mut frames = FrameReader::new(MAX_FRAME);
+    loop {
+        let frame = loop {
+            if let Some(f) = frames.poll_frame().map_err(ConnError::Frame)? {
+                break f;
+            }
+            let need = frames.bytes_needed().max(8192);
+            frames.buffer_mut().reserve(need);
+            tokio::select! {
+                n = rd.read_buf(frames.buffer_mut()) => {
+                    if n? == 0 {
+                        return Ok(());
+                    }
+                }
+                () = stopped(stop) => return Err(ConnError::Stopped),
+            }
+        };
+        if let Some(out) = handle_frame(inner, broker, frame, stop).await? {
+            wr.write_all(&out).await?;
+        }
+    }
+}
+
+async fn handle_frame(
+    inner: &Inner,
+    broker: i32,
+    frame: Bytes,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<Option<Bytes>, ConnError> {
+    let (code, version, correlation_id) =
+        RequestHeader::peek_key_version(&frame).map_err(ConnError::Header)?;
+    let key = ApiKey::from_code(code).ok_or(ConnError::UnknownApi(code))?;
+    let range = handlers::versions(key).ok_or(ConnError::UnknownApi(code))?;
+    if !range.contains(version) {
+        if key == ApiKey::ApiVersions {
+            let resp = unsupported_version_response();
+            let out = encode_response::<ApiVersionsRequest>(&resp, 0, correlation_id)?;
+            return Ok(Some(out));
+        }
+        return Err(ConnError::UnsupportedVersion { api: key, version });
+    }
+    let header_version =
+        handlers::request_header_version(key, version).ok_or(ConnError::UnknownApi(code))?;
+    let mut body = frame;
+    let header = RequestHeader::decode(&mut body, header_version).map_err(ConnError::Header)?;
+    let seen = SeenRequest {
+        broker,
+        api_key: key,
+        api_version: version,
+        correlation_id,
+        client_id: header.client_id,
+        body: body.clone(),
+    };
+    let action = inner.state.lock().await.intercepts.on_request(&seen);
+    let mut error = None;
+    match action {
+        Action::DropConnection => {
+            return Err(ConnError::Closed(
+                "an interception dropped the connection".into(),
+            ));
+        }
+        Action::Delay(d) => tokio::select! {
+            () = tokio::time::sleep(d) => {}
+            () = stopped(stop) => return Err(ConnError::Stopped),
+        },
+        Action::Error(code) => error = Some(code),
+        Action::PassThrough => {}
+    }
+    // Subscribe before reading, so a change made after the read is never missed.
+    let mut changes = inner.changes.subscribe();
+    let outcome = {
+        let mut st = inner.state.lock().await;
+        let before = st.change_seq;
+        let mut cx = Ctx {
+            state: &mut st,
+            broker,
+            version,
+            now: now(),
+        };
+        let outcome = handlers::dispatch(&mut cx, key, correlation_id, body, error)?;
+        inner.publish(&st, before);
+        outcome
+    };
+    match outcome {
+        Outcome::Respond(out) => Ok(Some(out)),
+        Outcome::NoResponse => Ok(None),
+        Outcome::Close(why) => Err(ConnError::Closed(why)),
+        Outcome::Park(mut pending) => loop {
+            let deadline = tokio::time::Instant::from_std(pending.deadline());
+            tokio::select! {
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return Err(ConnError::Stopped);
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => {}
+                () = stopped(stop) => return Err(ConnError::Stopped),
+            }
+            let mut st = inner.state.lock().await;
+            if let Some(resp) = pending.poll(&mut st, now()) {
+                let out =
+                    encode_response::<FetchRequest>(&resp, pending.version(), correlation_id)?;
+                return Ok(Some(out));
+            }
+        },
+    }
+}
