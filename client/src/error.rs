@@ -123,6 +123,28 @@ pub enum ClientError {
     /// The client or producer configuration is unusable (names the property).
     #[error(transparent)]
     Configuration(#[from] crate::config::ConfigError),
+    /// A broker id that the cluster metadata does not list (not even after a refresh).
+    #[error("broker {broker} is not in the cluster metadata")]
+    UnknownBroker {
+        /// The broker id asked for.
+        broker: i32,
+    },
+    /// There is no broker to send a request to: the cluster metadata lists none.
+    #[error("no broker available: the cluster metadata lists none")]
+    NoBrokerAvailable,
+    /// A call asked for something (`feature`) that needs a newer version of `api` than the
+    /// one negotiated with the broker; nothing was sent.
+    #[error("{feature} needs {api:?} v{needs} or newer; the broker speaks up to v{negotiated}")]
+    FeatureNotSupported {
+        /// The API.
+        api: ApiKey,
+        /// What needs the newer version.
+        feature: &'static str,
+        /// The oldest version that has it.
+        needs: i16,
+        /// The version negotiated with the broker.
+        negotiated: i16,
+    },
 }
 
 impl From<crate::tls::TlsError> for ClientError {

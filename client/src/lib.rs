@@ -2,7 +2,8 @@
 //! client.
 //!
 //! This crate is being built. What exists so far: broker connections with version negotiation
-//! and SASL authentication.
+//! and SASL authentication, the cluster client (metadata, connection pool, routing, retries),
+//! admin calls, and the producer's sans-io core.
 //!
 //! # Layout
 //! - [`error`]: [`ClientError`], the error of everything in this crate.
@@ -18,6 +19,12 @@
 //!   client property names.
 //! - [`cluster`]: the sans-io cluster view: the metadata cache (brokers, leaders, leader epochs,
 //!   topic ids) and the backoff/retry policy.
+//! - [`client`]: [`Client`], the cluster client: bootstrap, the metadata task that owns the
+//!   [`cluster::MetadataCache`], the connection pool (one connection per broker and
+//!   [`Purpose`], reconnect backoff, idle reaping), routing (leader, coordinator, any broker)
+//!   and the retry helper with its policy ([`client::retry`]).
+//! - [`admin`]: [`Admin`], administrative calls over a [`Client`] (topics, partitions,
+//!   offsets, groups), each built for the version negotiated with the broker it goes to.
 //! - [`producer`]: the producer's sans-io core — partitioners (Kafka's murmur2 mapping, KIP-480
 //!   sticky), the record accumulator, idempotent sequence bookkeeping, Produce request building.
 //!
@@ -33,8 +40,21 @@
 //! the raw body → decoded by the caller with the version it sent. The task never decodes a
 //! body, so it only moves bytes; a caller that gives up leaves its answer to be read and
 //! dropped, keeping the stream in step.
+//!
+//! [`Client::connect`] builds [`ConnectOptions`] from the [`config::ClientConfig`], loads the
+//! metadata of all topics from the first bootstrap address that answers, and starts the
+//! metadata task. A call through the client then goes: route (the partition's leader from the
+//! current metadata snapshot, the group's coordinator from FindCoordinator, or any broker) →
+//! [`Client::connection`] takes the pooled connection of that broker and purpose (opening one
+//! after the reconnect backoff if needed) → [`Connection::send`] as above. Failures come back
+//! to [`Client::retry_until`] (or an admin call's retry rounds), which retries retriable broker
+//! errors and connection failures until the deadline, asking the metadata task for a refresh
+//! first when the error says the metadata is stale; the metadata task publishes the new
+//! snapshot, and the next attempt routes with it.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod admin;
+pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod connection;
@@ -43,5 +63,7 @@ pub mod producer;
 pub mod sasl;
 pub mod tls;
 
+pub use admin::Admin;
+pub use client::{Client, CoordinatorKind, Purpose};
 pub use connection::{ConnectOptions, Connection};
 pub use error::{ClientError, PoisonCause};

@@ -13,21 +13,27 @@
 //!   certificates, an unrelated CA) for TLS tests.
 //! - [`stunnel`]: a TLS broker, stunnel terminating TLS in front of tansu, optionally
 //!   requiring client certificates.
+//! - [`proxy`]: [`ChaosProxy`], a loopback TCP proxy in front of a broker that tests can
+//!   break on purpose (cut every connection, stall all traffic) and that counts the
+//!   connections it accepts.
 //! - [`select`]: picks the broker a test runs against: `KAFKA_BOOTSTRAP_SERVERS` when set,
 //!   otherwise one started here.
 //!
 //! Data flows one way: a test asks [`select::TestBroker::start`] for a broker and gets bootstrap
-//! addresses; nothing here talks to a broker on the test's behalf beyond the readiness probe.
+//! addresses; nothing here talks to a broker on the test's behalf beyond the readiness probe
+//! (the proxy only forwards bytes).
 //! The mock cluster is driven the same way by clients, plus its control API.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod certs;
 pub mod mock;
 mod process;
+pub mod proxy;
 pub mod select;
 pub mod stunnel;
 pub mod tansu;
 
+pub use proxy::ChaosProxy;
 pub use select::TestBroker;
 pub use stunnel::{TlsBroker, TlsBrokerOptions};
 pub use tansu::Tansu;

@@ -1,0 +1,401 @@
+//! Admin calls against a real broker: tansu started on loopback (install it with
+//! `.ci/install-tansu.sh`), or the cluster in `KAFKA_BOOTSTRAP_SERVERS`.
+//!
+//! tansu 0.6.0 gets some things wrong: ListOffsets LATEST answers the last batch's base
+//! offset + 1 instead of the high watermark; lookups by timestamp ignore the timestamp;
+//! OffsetFetch returns an empty metadata string whatever was committed; DeleteRecords closes
+//! the connection although it is listed in ApiVersions. The tests of those are ignored here and
+//! run against brokers that get them right (`cargo test -- --ignored` with
+//! `KAFKA_BOOTSTRAP_SERVERS`; our MockCluster in issue 4).
+
+mod cluster_support;
+
+use cluster_support::{broker, client, create_topic, produce, unique};
+use gregor_client::admin::{
+    CreateTopicsOptions, FetchOffsetsOptions, IsolationLevel, ListGroupsOptions, NewTopic,
+    OffsetAndMetadata, OffsetSpec, TopicPartition,
+};
+use gregor_client::{Admin, ClientError};
+use gregor_protocol::messages::CreatePartitionsRequest;
+use gregor_protocol::{ApiKey, ErrorCode, Request};
+
+async fn admin() -> (gregor_testkit::TestBroker, Admin) {
+    let broker = broker().await;
+    let admin = Admin::new(client(&broker.bootstrap()).await);
+    (broker, admin)
+}
+
+fn tp(topic: &str, partition: i32) -> TopicPartition {
+    TopicPartition::new(topic, partition)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_topics_and_reports_already_exists_per_topic() {
+    let (_broker, admin) = admin().await;
+    let topic = unique("created");
+    let compacted = unique("compacted");
+    let results = admin
+        .create_topics(
+            vec![
+                NewTopic::new(&topic, 3, 1),
+                NewTopic::new(&compacted, 1, 1).config("cleanup.policy", "compact"),
+            ],
+            CreateTopicsOptions::default().wait_for_leaders(true),
+        )
+        .await
+        .unwrap();
+    let created = results[&topic].as_ref().expect("created");
+    if let Some(n) = created.num_partitions {
+        assert_eq!(n, 3);
+    }
+    results[&compacted].as_ref().expect("created with a config");
+    let snapshot = admin.client().metadata();
+    assert_eq!(
+        snapshot.partition_count(&topic),
+        Some(3),
+        "waited for metadata"
+    );
+    if let Some(id) = created.topic_id {
+        assert_eq!(snapshot.topic(&topic).unwrap().id, id);
+    }
+
+    let again = admin
+        .create_topics(
+            vec![NewTopic::new(&topic, 3, 1)],
+            CreateTopicsOptions::default(),
+        )
+        .await
+        .unwrap();
+    let error = again[&topic].as_ref().unwrap_err();
+    assert_eq!(error.code, ErrorCode::TopicAlreadyExists);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletes_topics_and_reports_unknown_ones() {
+    let (_broker, admin) = admin().await;
+    let topic = unique("doomed");
+    create_topic(&admin, &topic, 1).await;
+    let missing = unique("never-created");
+    let results = admin
+        .delete_topics(&[topic.clone(), missing.clone()])
+        .await
+        .unwrap();
+    results[&topic].as_ref().expect("deleted");
+    assert_eq!(
+        results[&missing].as_ref().unwrap_err().code,
+        ErrorCode::UnknownTopicOrPartition
+    );
+    let snapshot = admin.client().refresh_metadata(None).await.unwrap();
+    assert!(
+        snapshot.topic(&topic).is_none(),
+        "a full refresh forgets the deleted topic"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_partitions_where_the_broker_supports_it() {
+    let (_broker, admin) = admin().await;
+    let topic = unique("growing");
+    create_topic(&admin, &topic, 1).await;
+    let conn = admin.client().any_broker().await.unwrap();
+    let supported = conn.version_for::<CreatePartitionsRequest>().is_ok();
+    let result = admin.create_partitions(&[(topic.clone(), 3)], false).await;
+    if !supported {
+        // tansu 0.6.0 does not list CreatePartitions (API 37).
+        match result {
+            Err(ClientError::UnsupportedApi { api, broker, .. }) => {
+                assert_eq!(api, CreatePartitionsRequest::API_KEY);
+                assert_eq!(broker, None);
+            }
+            other => panic!("expected UnsupportedApi, got {other:?}"),
+        }
+        return;
+    }
+    result.unwrap()[&topic].as_ref().expect("partitions added");
+    let shrink = admin
+        .create_partitions(&[(topic.clone(), 2)], false)
+        .await
+        .unwrap();
+    assert_eq!(
+        shrink[&topic].as_ref().unwrap_err().code,
+        ErrorCode::InvalidPartitions
+    );
+    let snapshot = admin
+        .client()
+        .refresh_metadata(Some(std::slice::from_ref(&topic)))
+        .await
+        .unwrap();
+    assert_eq!(snapshot.partition_count(&topic), Some(3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_and_fetches_offsets_without_joining_the_group() {
+    let (_broker, admin) = admin().await;
+    let topic = unique("committed");
+    create_topic(&admin, &topic, 3).await;
+    let group = unique("offsets-only");
+    let results = admin
+        .commit_offsets(
+            &group,
+            &[
+                (
+                    tp(&topic, 0),
+                    OffsetAndMetadata::new(5).with_metadata("checkpoint-a"),
+                ),
+                (tp(&topic, 1), OffsetAndMetadata::new(7)),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 2);
+    for (partition, result) in &results {
+        assert_eq!(result, &Ok(()), "{partition}");
+    }
+
+    let asked = [tp(&topic, 0), tp(&topic, 1), tp(&topic, 2)];
+    let fetched = admin
+        .fetch_offsets(&group, Some(&asked), FetchOffsetsOptions::default())
+        .await
+        .unwrap();
+    let p0 = fetched[&tp(&topic, 0)].as_ref().unwrap().as_ref().unwrap();
+    assert_eq!(p0.offset, 5);
+    let p1 = fetched[&tp(&topic, 1)].as_ref().unwrap().as_ref().unwrap();
+    assert_eq!(p1.offset, 7);
+    assert_eq!(fetched[&tp(&topic, 2)], Ok(None), "nothing committed there");
+
+    let all = admin
+        .fetch_offsets(&group, None, FetchOffsetsOptions::default())
+        .await
+        .unwrap();
+    let committed: Vec<(TopicPartition, i64)> = all
+        .into_iter()
+        .filter_map(|(tp, r)| Some((tp, r.ok()??.offset)))
+        .collect();
+    assert_eq!(committed, [(tp(&topic, 0), 5), (tp(&topic, 1), 7)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "tansu 0.6.0 deviates: OffsetFetch answers an empty metadata string whatever was \
+            committed; runs on MockCluster (issue 4) or KAFKA_BOOTSTRAP_SERVERS (the metadata \
+            round trip against a scripted broker is in cluster_fake.rs)"]
+async fn committed_metadata_comes_back_with_the_offset() {
+    let (_broker, admin) = admin().await;
+    let topic = unique("with-metadata");
+    create_topic(&admin, &topic, 1).await;
+    let group = unique("metadata-group");
+    let committed = admin
+        .commit_offsets(
+            &group,
+            &[(
+                tp(&topic, 0),
+                OffsetAndMetadata::new(3).with_metadata("checkpoint-a"),
+            )],
+        )
+        .await
+        .unwrap();
+    assert_eq!(committed[&tp(&topic, 0)], Ok(()));
+    let fetched = admin
+        .fetch_offsets(
+            &group,
+            Some(&[tp(&topic, 0)]),
+            FetchOffsetsOptions::default(),
+        )
+        .await
+        .unwrap();
+    let p0 = fetched[&tp(&topic, 0)].as_ref().unwrap().as_ref().unwrap();
+    assert_eq!((p0.offset, p0.metadata.as_str()), (3, "checkpoint-a"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_earliest_offsets_from_each_leader() {
+    let (_broker, admin) = admin().await;
+    let client = admin.client();
+    let topic = unique("earliest");
+    create_topic(&admin, &topic, 2).await;
+    for batch in 0..3 {
+        let base = produce(client, &topic, 0, &["a", "b"]).await;
+        assert_eq!(base, batch * 2);
+    }
+    let missing = unique("no-such-topic");
+    let offsets = admin
+        .list_offsets(
+            &[
+                (tp(&topic, 0), OffsetSpec::Earliest),
+                (tp(&topic, 1), OffsetSpec::Earliest),
+                (tp(&topic, 7), OffsetSpec::Earliest),
+                (tp(&missing, 0), OffsetSpec::Earliest),
+            ],
+            IsolationLevel::ReadUncommitted,
+        )
+        .await
+        .unwrap();
+    assert_eq!(offsets[&tp(&topic, 0)].unwrap().offset, 0);
+    assert_eq!(
+        offsets[&tp(&topic, 1)].unwrap().offset,
+        0,
+        "empty partition"
+    );
+    assert_eq!(
+        offsets[&tp(&topic, 7)],
+        Err(ErrorCode::UnknownTopicOrPartition)
+    );
+    assert_eq!(
+        offsets[&tp(&missing, 0)],
+        Err(ErrorCode::UnknownTopicOrPartition)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "tansu 0.6.0 deviates: ListOffsets LATEST answers the last batch's base offset + 1 \
+            instead of the high watermark; runs on MockCluster (issue 4) or KAFKA_BOOTSTRAP_SERVERS"]
+async fn lists_latest_offsets_at_the_high_watermark() {
+    let (_broker, admin) = admin().await;
+    let topic = unique("latest");
+    create_topic(&admin, &topic, 1).await;
+    for _ in 0..3 {
+        produce(admin.client(), &topic, 0, &["a", "b"]).await;
+    }
+    let offsets = admin
+        .list_offsets(
+            &[(tp(&topic, 0), OffsetSpec::Latest)],
+            IsolationLevel::ReadUncommitted,
+        )
+        .await
+        .unwrap();
+    assert_eq!(offsets[&tp(&topic, 0)].unwrap().offset, 6);
+    let committed = admin
+        .list_offsets(
+            &[(tp(&topic, 0), OffsetSpec::Latest)],
+            IsolationLevel::ReadCommitted,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        committed[&tp(&topic, 0)].unwrap().offset,
+        6,
+        "no open transaction"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "tansu 0.6.0 deviates: offsets-for-times ignores the timestamp; runs on MockCluster \
+            (issue 4) or KAFKA_BOOTSTRAP_SERVERS"]
+async fn lists_offsets_by_timestamp_and_max_timestamp() {
+    let (_broker, admin) = admin().await;
+    let topic = unique("by-time");
+    create_topic(&admin, &topic, 1).await;
+    // Each produced batch carries timestamp 1_700_000_000_000 (cluster_support::produce).
+    produce(admin.client(), &topic, 0, &["a", "b"]).await;
+    let offsets = admin
+        .list_offsets(
+            &[(tp(&topic, 0), OffsetSpec::Timestamp(1_700_000_000_001))],
+            IsolationLevel::ReadUncommitted,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        offsets[&tp(&topic, 0)].unwrap().offset,
+        -1,
+        "no record that late"
+    );
+    let offsets = admin
+        .list_offsets(
+            &[(tp(&topic, 0), OffsetSpec::Timestamp(1_600_000_000_000))],
+            IsolationLevel::ReadUncommitted,
+        )
+        .await
+        .unwrap();
+    let found = offsets[&tp(&topic, 0)].unwrap();
+    assert_eq!(
+        (found.offset, found.timestamp),
+        (0, Some(1_700_000_000_000))
+    );
+    let max = admin
+        .list_offsets(
+            &[(tp(&topic, 0), OffsetSpec::MaxTimestamp)],
+            IsolationLevel::ReadUncommitted,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        max[&tp(&topic, 0)].unwrap().timestamp,
+        Some(1_700_000_000_000)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "tansu 0.6.0 deviates: it lists DeleteRecords v0-2 but closes the connection on every \
+            DeleteRecords request; runs on MockCluster (issue 4) or KAFKA_BOOTSTRAP_SERVERS \
+            (per-leader DeleteRecords against scripted brokers is in cluster_fake.rs)"]
+async fn deletes_records_below_an_offset() {
+    let (_broker, admin) = admin().await;
+    let topic = unique("truncated");
+    create_topic(&admin, &topic, 1).await;
+    for _ in 0..3 {
+        produce(admin.client(), &topic, 0, &["a", "b"]).await;
+    }
+    let deleted = admin.delete_records(&[(tp(&topic, 0), 2)]).await.unwrap();
+    assert_eq!(deleted[&tp(&topic, 0)], Ok(2), "the new low watermark");
+    let earliest = admin
+        .list_offsets(
+            &[(tp(&topic, 0), OffsetSpec::Earliest)],
+            IsolationLevel::ReadUncommitted,
+        )
+        .await
+        .unwrap();
+    assert_eq!(earliest[&tp(&topic, 0)].unwrap().offset, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_and_describes_groups() {
+    let (_broker, admin) = admin().await;
+    let topic = unique("grouped");
+    create_topic(&admin, &topic, 1).await;
+    let group = unique("described");
+    admin
+        .commit_offsets(&group, &[(tp(&topic, 0), OffsetAndMetadata::new(1))])
+        .await
+        .unwrap();
+    let listed = admin
+        .list_groups(&ListGroupsOptions::default())
+        .await
+        .unwrap();
+    assert!(listed.errors.is_empty(), "{:?}", listed.errors);
+    for g in &listed.groups {
+        assert!(admin.client().metadata().broker(g.coordinator).is_some());
+    }
+    let described = admin
+        .describe_groups(std::slice::from_ref(&group))
+        .await
+        .unwrap();
+    match &described[&group] {
+        Ok(d) => {
+            assert_eq!(d.group_id, group);
+            assert!(d.members.is_empty(), "nobody joined");
+            assert!(admin.client().metadata().broker(d.coordinator).is_some());
+        }
+        Err(code) => assert_eq!(*code, ErrorCode::GroupIdNotFound),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn features_the_negotiated_version_lacks_are_typed_errors() {
+    let (_broker, admin) = admin().await;
+    let conn = admin.client().any_broker().await.unwrap();
+    let groups = conn.versions().broker_range(ApiKey::ListGroups.code());
+    let filter = ListGroupsOptions::default().types(["consumer"]);
+    let result = admin.list_groups(&filter).await;
+    match groups {
+        Some(range) if range.max < 5 => assert!(matches!(
+            result,
+            Err(ClientError::FeatureNotSupported {
+                api: ApiKey::ListGroups,
+                needs: 5,
+                ..
+            })
+        )),
+        _ => {
+            result.expect("the type filter is supported");
+        }
+    }
+}
