@@ -123,6 +123,9 @@ pub enum ClientError {
     /// The client or producer configuration is unusable (names the property).
     #[error(transparent)]
     Configuration(#[from] crate::config::ConfigError),
+    /// The producer refused a record, or could not deliver it.
+    #[error(transparent)]
+    Producer(#[from] crate::producer::ProducerError),
 }
 
 impl From<crate::tls::TlsError> for ClientError {

@@ -1,8 +1,8 @@
 //! gregor-client: connections, authentication, metadata and the producer for the gregor Kafka
 //! client.
 //!
-//! This crate is being built. What exists so far: broker connections with version negotiation
-//! and SASL authentication.
+//! This crate is being built. What exists so far: broker connections with version negotiation,
+//! TLS and SASL authentication, configuration, the metadata cache, and the producer.
 //!
 //! # Layout
 //! - [`error`]: [`ClientError`], the error of everything in this crate.
@@ -18,8 +18,10 @@
 //!   client property names.
 //! - [`cluster`]: the sans-io cluster view: the metadata cache (brokers, leaders, leader epochs,
 //!   topic ids) and the backoff/retry policy.
-//! - [`producer`]: the producer's sans-io core — partitioners (Kafka's murmur2 mapping, KIP-480
-//!   sticky), the record accumulator, idempotent sequence bookkeeping, Produce request building.
+//! - [`producer`]: the async [`Producer`](producer::Producer) (one sender task per producer) on
+//!   a sans-io core — partitioners (Kafka's murmur2 mapping, KIP-480 sticky), the record
+//!   accumulator, idempotent sequence bookkeeping, Produce request building, and the sender's
+//!   decisions (retries, metadata refreshes, in-flight limits).
 //!
 //! # Data flow
 //! [`Connection::connect`] opens TCP (then TLS), spawns the connection task, and runs the
