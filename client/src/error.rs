@@ -145,6 +145,9 @@ pub enum ClientError {
         /// The version negotiated with the broker.
         negotiated: i16,
     },
+    /// The producer refused a record, or could not deliver it.
+    #[error(transparent)]
+    Producer(#[from] crate::producer::ProducerError),
 }
 
 impl From<crate::tls::TlsError> for ClientError {

@@ -1,9 +1,9 @@
 //! gregor-client: connections, authentication, metadata and the producer for the gregor Kafka
 //! client.
 //!
-//! This crate is being built. What exists so far: broker connections with version negotiation
-//! and SASL authentication, the cluster client (metadata, connection pool, routing, retries),
-//! admin calls, and the producer's sans-io core.
+//! This crate is being built. What exists so far: broker connections with version negotiation,
+//! TLS and SASL authentication, configuration, the cluster client (metadata, connection pool,
+//! routing, retries), admin calls, and the producer.
 //!
 //! # Layout
 //! - [`error`]: [`ClientError`], the error of everything in this crate.
@@ -25,8 +25,10 @@
 //!   and the retry helper with its policy ([`client::retry`]).
 //! - [`admin`]: [`Admin`], administrative calls over a [`Client`] (topics, partitions,
 //!   offsets, groups), each built for the version negotiated with the broker it goes to.
-//! - [`producer`]: the producer's sans-io core — partitioners (Kafka's murmur2 mapping, KIP-480
-//!   sticky), the record accumulator, idempotent sequence bookkeeping, Produce request building.
+//! - [`producer`]: the async [`Producer`](producer::Producer) (one sender task per producer) on
+//!   a sans-io core — partitioners (Kafka's murmur2 mapping, KIP-480 sticky), the record
+//!   accumulator, idempotent sequence bookkeeping, Produce request building, and the sender's
+//!   decisions (retries, metadata refreshes, in-flight limits).
 //!
 //! # Data flow
 //! [`Connection::connect`] opens TCP (then TLS), spawns the connection task, and runs the

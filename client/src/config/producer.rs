@@ -14,6 +14,7 @@ const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_millis(120_000);
 const DEFAULT_RETRIES: u32 = i32::MAX as u32;
 const DEFAULT_BUFFER_MEMORY: u64 = 32 * 1024 * 1024;
 const DEFAULT_MAX_REQUEST_SIZE: usize = 1024 * 1024;
+const DEFAULT_MAX_BLOCK: Duration = Duration::from_millis(60_000);
 /// The most requests in flight per connection for which the broker keeps idempotent
 /// producer state (it remembers the last five batches per partition).
 const MAX_IDEMPOTENT_IN_FLIGHT: u32 = 5;
@@ -123,6 +124,7 @@ pub struct ProducerConfig {
     partitioner: Partitioner,
     buffer_memory: u64,
     max_request_size: usize,
+    max_block: Duration,
 }
 
 impl ProducerConfig {
@@ -211,6 +213,12 @@ impl ProducerConfig {
     pub fn max_request_size(&self) -> usize {
         self.max_request_size
     }
+
+    /// How long `send` may wait for room in the buffer or for the topic's metadata before it
+    /// fails (`max.block.ms`).
+    pub fn max_block(&self) -> Duration {
+        self.max_block
+    }
 }
 
 /// Builds a [`ProducerConfig`]. Unset producer settings take the Java client's defaults
@@ -229,6 +237,7 @@ pub struct ProducerConfigBuilder {
     pub(super) partitioner: Partitioner,
     pub(super) buffer_memory: u64,
     pub(super) max_request_size: usize,
+    pub(super) max_block: Duration,
 }
 
 impl ProducerConfigBuilder {
@@ -247,6 +256,7 @@ impl ProducerConfigBuilder {
             partitioner: Partitioner::default(),
             buffer_memory: DEFAULT_BUFFER_MEMORY,
             max_request_size: DEFAULT_MAX_REQUEST_SIZE,
+            max_block: DEFAULT_MAX_BLOCK,
         }
     }
 
@@ -322,6 +332,12 @@ impl ProducerConfigBuilder {
         self
     }
 
+    /// How long `send` may wait for buffer room or metadata (default 60 s).
+    pub fn max_block(mut self, max_block: Duration) -> Self {
+        self.max_block = max_block;
+        self
+    }
+
     /// Checks the settings and makes the configuration.
     pub fn build(&self) -> Result<ProducerConfig, ConfigError> {
         let client = self.client.build()?;
@@ -363,6 +379,7 @@ impl ProducerConfigBuilder {
             partitioner: self.partitioner,
             buffer_memory: self.buffer_memory,
             max_request_size: self.max_request_size,
+            max_block: self.max_block,
         })
     }
 

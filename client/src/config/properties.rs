@@ -52,6 +52,7 @@ pub const PRODUCER_KEYS: &[&str] = &[
     "partitioner",
     "buffer.memory",
     "max.request.size",
+    "max.block.ms",
 ];
 
 /// Kafka `INT` settings.
@@ -317,6 +318,7 @@ impl ProducerConfigBuilder {
             }
             "buffer.memory" => self.buffer_memory = whole(key, value, LONG_MAX)?,
             "max.request.size" => self.max_request_size = int_usize(key, value)?,
+            "max.block.ms" => self.max_block = millis(key, value, LONG_MAX)?,
             _ => return Ok(false),
         }
         Ok(true)

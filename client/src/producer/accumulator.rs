@@ -316,6 +316,16 @@ impl<C> Accumulator<C> {
             .min()
     }
 
+    /// When the oldest queued batch reaches `delivery_timeout` (for [`expire`](Self::expire)'s
+    /// timer). `None` if nothing is queued.
+    pub fn next_expiry(&self) -> Option<Instant> {
+        self.queues
+            .values()
+            .flat_map(|q| q.iter())
+            .map(|b| b.created + self.config.delivery_timeout)
+            .min()
+    }
+
     /// Takes the batches to send to each broker: `leaders` maps a broker id to the partitions
     /// it leads. For each broker, the first batch of each partition not in retry backoff,
     /// until the batches would exceed `max_request_size` (the first always goes). Pass only

@@ -1,8 +1,37 @@
-//! The producer's sans-io core: partitioning, batching, idempotence and Produce requests.
+//! The producer: [`Producer`], an async shell, on top of a sans-io core (partitioning,
+//! batching, idempotence, Produce requests, and the sender's decisions).
 //!
-//! Nothing here does I/O or reads a clock: every time-dependent call takes `now: Instant`, and
-//! every network outcome comes in as an event. The async producer built on top of it only moves
-//! bytes and sets timers. The parts, in the order a record meets them:
+//! ```no_run
+//! # async fn example(transport: impl gregor_client::producer::ProducerTransport) -> Result<(), gregor_client::ClientError> {
+//! use gregor_client::config::{ClientConfig, ProducerConfig};
+//! use gregor_client::producer::{Producer, ProducerRecord};
+//!
+//! let client = ClientConfig::builder().bootstrap_servers(["localhost:9092"]);
+//! let producer = Producer::new(transport, ProducerConfig::builder(client).build()?)?;
+//! let delivery = producer
+//!     .send(ProducerRecord::new("orders", "created").with_key("order-17"))
+//!     .await?;
+//! let written = delivery.await?;
+//! println!("{}-{} @ {}", written.topic, written.partition, written.offset);
+//! producer.close().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The async part:
+//! - [`Producer`] (`handle`): `send` / `flush` / `close`; records go to the sender task through
+//!   a channel, and each comes back as a [`DeliveryFuture`] resolving to [`RecordMetadata`].
+//! - [`sender`]: the sender's sans-io core, [`SenderCore`](sender::SenderCore): it takes
+//!   appends and network events with `now` and returns actions (load metadata, connect, send a
+//!   Produce request, resolve a record).
+//! - `task`: the tokio task that owns the core, carries out its actions through a
+//!   [`ProducerTransport`] and feeds back the results. It is the only owner of the state below.
+//! - [`transport`]: what the producer needs from the cluster (leaders, metadata refreshes,
+//!   connections), implemented by the cluster client and by tests.
+//!
+//! Nothing in the core does I/O or reads a clock: every time-dependent call takes `now:
+//! Instant`, and every network outcome comes in as an event. The parts, in the order a record
+//! meets them:
 //!
 //! - [`partitioner`]: picks the partition of a record. Keyed records go where Kafka's Java client
 //!   puts them (`murmur2(key) & 0x7fffffff % partitions`); records without a key follow the sticky
@@ -31,26 +60,37 @@ use std::sync::Arc;
 
 pub mod accumulator;
 pub mod batch;
+mod client_transport;
+pub mod error;
+mod handle;
 pub mod idempotence;
 pub mod partitioner;
 pub mod produce_request;
+pub mod record;
+pub mod sender;
+mod task;
+pub mod transport;
 
 pub use accumulator::{
     Accumulator, AccumulatorConfig, AppendError, AppendRejected, AppendResult, Drained,
 };
 pub use batch::{BatchRecord, ProducerBatch};
+pub use error::ProducerError;
+pub use handle::Producer;
 pub use idempotence::{
     BatchDecision, BatchSequence, Idempotence, IdentityChange, ProducerIdentity,
     non_idempotent_decision,
 };
 pub use partitioner::{
-    DefaultPartitioner, Partitioner, StickyPartitioner, TopicPartitions, murmur2,
-    partition_for_key, to_positive,
+    DefaultPartitioner, Partitioner, RoundRobinPartitioner, StickyPartitioner, TopicPartitions,
+    murmur2, partition_for_key, to_positive,
 };
 pub use produce_request::{
     LeaderHint, PartitionOutcome, ProduceRequestError, RecordError, build_produce_request,
     match_produce_response,
 };
+pub use record::{DeliveryFuture, ProducerRecord, RecordMetadata};
+pub use transport::{PartitionInfo, ProducerTransport};
 
 /// A topic name and a partition index.
 ///

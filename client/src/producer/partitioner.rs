@@ -277,6 +277,54 @@ impl Partitioner for DefaultPartitioner {
     }
 }
 
+/// Every record, keyed or not, to the next partition of its topic in turn: among the
+/// partitions that have a leader when there are any, else among all (Java's
+/// `RoundRobinPartitioner`, without its habit of skipping a partition when a batch fills).
+#[derive(Debug, Clone, Default)]
+pub struct RoundRobinPartitioner {
+    next: HashMap<Arc<str>, u32>,
+}
+
+impl RoundRobinPartitioner {
+    /// A round-robin partitioner; each topic starts at its first partition.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Partitioner for RoundRobinPartitioner {
+    fn partition(
+        &mut self,
+        topic: &str,
+        _key: Option<&[u8]>,
+        _value: Option<&[u8]>,
+        partitions: &TopicPartitions<'_>,
+    ) -> Option<i32> {
+        if partitions.count <= 0 {
+            return None;
+        }
+        let counter = match self.next.get_mut(topic) {
+            Some(c) => c,
+            None => self.next.entry(Arc::from(topic)).or_insert(0),
+        };
+        let turn = *counter;
+        *counter = counter.wrapping_add(1);
+        let available: Vec<i32> = partitions
+            .available
+            .iter()
+            .copied()
+            .filter(|&p| (0..partitions.count).contains(&p))
+            .collect();
+        if available.is_empty() {
+            let count = u32::try_from(partitions.count).unwrap_or(1);
+            i32::try_from(turn % count).ok()
+        } else {
+            let len = u32::try_from(available.len()).unwrap_or(u32::MAX);
+            available.get(usize::try_from(turn % len).ok()?).copied()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,6 +35,7 @@ fn producer_sizes_and_durations() {
         ("max.request.size", "2097152"),
         ("retries", "3"),
         ("delivery.timeout.ms", "60000"),
+        ("max.block.ms", "1500"),
     ])
     .unwrap();
     assert_eq!(p.linger(), Duration::from_millis(20));
@@ -43,6 +44,7 @@ fn producer_sizes_and_durations() {
     assert_eq!(p.max_request_size(), 2_097_152);
     assert_eq!(p.retries(), 3);
     assert_eq!(p.delivery_timeout(), Duration::from_secs(60));
+    assert_eq!(p.max_block(), Duration::from_millis(1500));
     for key in [
         "linger.ms",
         "batch.size",
@@ -51,6 +53,7 @@ fn producer_sizes_and_durations() {
         "retries",
         "delivery.timeout.ms",
         "max.in.flight.requests.per.connection",
+        "max.block.ms",
     ] {
         for bad in ["-1", "x", "1e3"] {
             assert_invalid(producer(&[(key, bad)]), key);
