@@ -13,8 +13,11 @@
 //!   certificates, an unrelated CA) for TLS tests.
 //! - [`stunnel`]: a TLS broker, stunnel terminating TLS in front of tansu, optionally
 //!   requiring client certificates.
+//! - `rdkafka_mock` (feature `rdkafka-mock`): librdkafka's mock cluster as a broker, run on
+//!   a thread of its own.
 //! - [`select`]: picks the broker a test runs against: `KAFKA_BOOTSTRAP_SERVERS` when set,
-//!   otherwise one started here.
+//!   otherwise one started here; or a chosen [`BrokerKind`] (our mock, librdkafka's mock,
+//!   tansu, external), so one test can run against several.
 //!
 //! Data flows one way: a test asks [`select::TestBroker::start`] for a broker and gets bootstrap
 //! addresses; nothing here talks to a broker on the test's behalf beyond the readiness probe.
@@ -24,10 +27,12 @@
 pub mod certs;
 pub mod mock;
 mod process;
+#[cfg(feature = "rdkafka-mock")]
+pub mod rdkafka_mock;
 pub mod select;
 pub mod stunnel;
 pub mod tansu;
 
-pub use select::TestBroker;
+pub use select::{BrokerKind, MockBroker, SelectError, TestBroker};
 pub use stunnel::{TlsBroker, TlsBrokerOptions};
 pub use tansu::Tansu;
