@@ -16,8 +16,11 @@
 //! - [`proxy`]: [`ChaosProxy`], a loopback TCP proxy in front of a broker that tests can
 //!   break on purpose (cut every connection, stall all traffic) and that counts the
 //!   connections it accepts.
+//! - `rdkafka_mock` (feature `rdkafka-mock`): librdkafka's mock cluster as a broker, run on
+//!   a thread of its own.
 //! - [`select`]: picks the broker a test runs against: `KAFKA_BOOTSTRAP_SERVERS` when set,
-//!   otherwise one started here.
+//!   otherwise one started here; or a chosen [`BrokerKind`] (our mock, librdkafka's mock,
+//!   tansu, external), so one test can run against several.
 //!
 //! Data flows one way: a test asks [`select::TestBroker::start`] for a broker and gets bootstrap
 //! addresses; nothing here talks to a broker on the test's behalf beyond the readiness probe
@@ -29,11 +32,13 @@ pub mod certs;
 pub mod mock;
 mod process;
 pub mod proxy;
+#[cfg(feature = "rdkafka-mock")]
+pub mod rdkafka_mock;
 pub mod select;
 pub mod stunnel;
 pub mod tansu;
 
 pub use proxy::ChaosProxy;
-pub use select::TestBroker;
+pub use select::{BrokerKind, MockBroker, SelectError, TestBroker};
 pub use stunnel::{TlsBroker, TlsBrokerOptions};
 pub use tansu::Tansu;

@@ -10,6 +10,8 @@ use tokio::task::JoinHandle;
 
 use super::conn::{Inner, accept_loop, bind};
 use super::control::ControlError;
+use super::group::GroupConfig;
+use super::group_shell::{GroupShell, group_timer};
 use super::state::{BrokerInfo, ClusterConfig, ClusterState};
 
 /// Why a cluster did not start.
@@ -121,9 +123,18 @@ impl MockClusterBuilder {
         self
     }
 
+    /// The group coordinator's settings (Kafka's `group.*` broker configs). Tests with short
+    /// consumer session timeouts lower [`GroupConfig::min_session_timeout`] (6 s by default).
+    pub fn group_config(mut self, config: GroupConfig) -> Self {
+        self.config.group = config;
+        self
+    }
+
     /// Binds every broker's listener, creates the topics and starts serving on the current
-    /// tokio runtime.
+    /// tokio runtime (its tasks, including those started later by
+    /// [`MockCluster::broker_up`], run there, whichever runtime later control calls come from).
     pub async fn start(self) -> Result<MockCluster, StartError> {
+        let runtime = tokio::runtime::Handle::current();
         if self.brokers == 0 || self.brokers > 1000 {
             return Err(StartError::Invalid(format!("{} brokers", self.brokers)));
         }
@@ -163,13 +174,15 @@ impl MockClusterBuilder {
         let inner = Arc::new(Inner {
             state: Mutex::new(state),
             changes,
+            groups: GroupShell::default(),
         });
+        let timer = runtime.spawn(group_timer(inner.clone()));
         let addrs = listeners.iter().map(|(id, addr, _)| (*id, *addr)).collect();
         let runtimes = listeners
             .into_iter()
             .map(|(id, addr, listener)| {
                 let (stop, stop_rx) = watch::channel(false);
-                let task = tokio::spawn(accept_loop(inner.clone(), id, listener, stop_rx));
+                let task = runtime.spawn(accept_loop(inner.clone(), id, listener, stop_rx));
                 BrokerRuntime {
                     id,
                     addr,
@@ -182,6 +195,8 @@ impl MockClusterBuilder {
             inner,
             runtimes: Mutex::new(runtimes),
             addrs,
+            runtime,
+            timer,
         })
     }
 }
@@ -215,9 +230,20 @@ pub struct MockCluster {
     pub(crate) inner: Arc<Inner>,
     pub(crate) runtimes: Mutex<Vec<BrokerRuntime>>,
     addrs: Vec<(i32, SocketAddr)>,
+    /// The runtime the cluster was started on; every task of the cluster runs there.
+    runtime: tokio::runtime::Handle,
+    /// The group coordinator's timer task.
+    timer: JoinHandle<()>,
 }
 
 impl MockCluster {
+    /// The cluster's time: its runtime's tokio clock (paused with it), whichever runtime the
+    /// caller runs on.
+    pub(crate) fn now(&self) -> std::time::Instant {
+        let _in_cluster_runtime = self.runtime.enter();
+        super::conn::now()
+    }
+
     /// Settings for a new cluster: one broker, no topics.
     pub fn builder() -> MockClusterBuilder {
         MockClusterBuilder {
@@ -253,7 +279,8 @@ impl MockCluster {
     /// Takes broker `id` down: its listener closes (connecting is refused) and its connections
     /// are dropped; Metadata stops listing it, and partitions it leads report no leader
     /// (leadership does not move by itself; see [`MockCluster::move_leader`]). Its fetch
-    /// sessions are lost. Returns once the port is closed.
+    /// sessions are lost. The groups it coordinated move to the next live broker (see
+    /// [`MockCluster::coordinator_of`]). Returns once the port is closed.
     pub async fn broker_down(&self, id: i32) -> Result<(), ControlError> {
         let mut runtimes = self.runtimes.lock().await;
         let rt = runtimes
@@ -263,7 +290,9 @@ impl MockCluster {
         rt.halt().await;
         let mut st = self.inner.state.lock().await;
         let before = st.change_seq;
-        st.set_broker_up(id, false);
+        let now = self.now();
+        st.set_broker_up_at(id, false, now);
+        self.inner.groups.pump(&mut st, now);
         self.inner.publish(&st, before);
         Ok(())
     }
@@ -281,21 +310,22 @@ impl MockCluster {
         let listener = bind(rt.addr).map_err(ControlError::Io)?;
         let (stop, stop_rx) = watch::channel(false);
         rt.stop = stop;
-        rt.task = Some(tokio::spawn(accept_loop(
-            self.inner.clone(),
-            id,
-            listener,
-            stop_rx,
-        )));
+        rt.task = Some(
+            self.runtime
+                .spawn(accept_loop(self.inner.clone(), id, listener, stop_rx)),
+        );
         let mut st = self.inner.state.lock().await;
         let before = st.change_seq;
-        st.set_broker_up(id, true);
+        let now = self.now();
+        st.set_broker_up_at(id, true, now);
+        self.inner.groups.pump(&mut st, now);
         self.inner.publish(&st, before);
         Ok(())
     }
 
     /// Stops every broker and waits until all listeners and connections are closed.
     pub async fn shutdown(self) {
+        self.timer.abort();
         let mut runtimes = self.runtimes.lock().await;
         for rt in runtimes.iter_mut() {
             rt.halt().await;
@@ -305,6 +335,7 @@ impl MockCluster {
 
 impl Drop for MockCluster {
     fn drop(&mut self) {
+        self.timer.abort();
         for rt in self.runtimes.get_mut().iter_mut() {
             rt.stop.send_replace(true);
             if let Some(task) = rt.task.take() {

@@ -8,12 +8,21 @@
 //! this is the same). A parked fetch waits, without the lock, for a change notification, its
 //! deadline, or the broker stopping.
 //!
+//! A JoinGroup or SyncGroup the group coordinator parks waits, without the lock, for its
+//! ticket's completion (see [`super::group_shell`]); meanwhile the connection reads no further
+//! request, so nothing overtakes it. A client that sends a Heartbeat or an OffsetCommit on the
+//! same connection behind a parked JoinGroup gets it answered only after the JoinGroup: that is
+//! Kafka's behaviour too (the channel stays muted until the response is sent), and clients send
+//! group requests one at a time per coordinator connection in practice.
+//!
 //! Kafka's rules for what cannot be served, followed here: an unknown API key, a request header
 //! or body that does not decode, or an unsupported version of any API but ApiVersions closes
 //! the connection (Kafka's network layer throws while parsing the request and closes the
 //! channel, without a response). An unsupported ApiVersions version is answered (see
 //! [`unsupported_version_response`]). Oversized frames (above 100 MiB, Kafka's
-//! `socket.request.max.bytes`) close the connection too.
+//! `socket.request.max.bytes`) close the connection too. Bytes after a body's last field are
+//! ignored, as Kafka's parser ignores them. A request for a disabled API (ConsumerGroupHeartbeat)
+//! closes the connection, as Kafka does.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,11 +35,15 @@ use gregor_protocol::messages::{ApiVersionsRequest, FetchRequest};
 use gregor_protocol::{ApiKey, DecodeError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::oneshot;
 use tokio::sync::{Mutex, watch};
 use tokio::task::JoinSet;
 
+use super::group::{Completed, Ticket};
+use super::group_shell::GroupShell;
 use super::handlers::{
-    self, Ctx, DispatchError, Outcome, encode_response, unsupported_version_response,
+    self, Ctx, DISABLED, DispatchError, Outcome, encode_completed, encode_response,
+    unsupported_version_response,
 };
 use super::intercept::{Action, SeenRequest};
 use super::state::ClusterState;
@@ -45,6 +58,8 @@ pub(crate) struct Inner {
     pub state: Mutex<ClusterState>,
     /// Carries `change_seq` whenever data or leadership changed; parked fetches wait on it.
     pub changes: watch::Sender<u64>,
+    /// Parked group requests and the group coordinator's timer.
+    pub groups: GroupShell,
 }
 
 impl Inner {
@@ -120,6 +135,9 @@ pub(crate) enum ConnError {
     /// The API key is not one the mock serves.
     #[error("unknown API key {0}")]
     UnknownApi(i16),
+    /// The API is known but disabled here (Kafka: "Received request for disabled api key").
+    #[error("request for disabled API {0:?}")]
+    DisabledApi(ApiKey),
     /// The version is outside the API's served range.
     #[error("unsupported version {version} of {api:?}")]
     UnsupportedVersion {
@@ -146,7 +164,9 @@ async fn serve(
     peer: SocketAddr,
     mut stop: watch::Receiver<bool>,
 ) {
-    match serve_conn(&inner, broker, stream, &mut stop).await {
+    // Kafka reports a client's host as `InetAddress.toString` of an unresolved address.
+    let client_host = format!("/{}", peer.ip());
+    match serve_conn(&inner, broker, &client_host, stream, &mut stop).await {
         Ok(()) | Err(ConnError::Stopped) => {}
         Err(e) => tracing::info!(broker, %peer, error = %e, "mock broker: closing connection"),
     }
@@ -155,6 +175,7 @@ async fn serve(
 async fn serve_conn(
     inner: &Inner,
     broker: i32,
+    client_host: &str,
     stream: TcpStream,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<(), ConnError> {
@@ -176,7 +197,7 @@ async fn serve_conn(
                 () = stopped(stop) => return Err(ConnError::Stopped),
             }
         };
-        if let Some(out) = handle_frame(inner, broker, frame, stop).await? {
+        if let Some(out) = handle_frame(inner, broker, client_host, frame, stop).await? {
             wr.write_all(&out).await?;
         }
     }
@@ -185,6 +206,7 @@ async fn serve_conn(
 async fn handle_frame(
     inner: &Inner,
     broker: i32,
+    client_host: &str,
     frame: Bytes,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<Option<Bytes>, ConnError> {
@@ -192,6 +214,9 @@ async fn handle_frame(
         RequestHeader::peek_key_version(&frame).map_err(ConnError::Header)?;
     let key = ApiKey::from_code(code).ok_or(ConnError::UnknownApi(code))?;
     let range = handlers::versions(key).ok_or(ConnError::UnknownApi(code))?;
+    if DISABLED.contains(&key) {
+        return Err(ConnError::DisabledApi(key));
+    }
     if !range.contains(version) {
         if key == ApiKey::ApiVersions {
             let resp = unsupported_version_response();
@@ -232,20 +257,36 @@ async fn handle_frame(
     let outcome = {
         let mut st = inner.state.lock().await;
         let before = st.change_seq;
+        let now = now();
         let mut cx = Ctx {
             state: &mut st,
             broker,
             version,
-            now: now(),
+            client_id: seen.client_id.as_deref().unwrap_or_default(),
+            client_host,
+            now,
         };
         let outcome = handlers::dispatch(&mut cx, key, correlation_id, body, error)?;
+        // Register before pumping, in this critical section: the ticket cannot complete unseen.
+        let outcome = match outcome {
+            Outcome::Group(ticket) => Parked::Group(ticket, inner.groups.register(ticket)),
+            other => Parked::No(other),
+        };
+        inner.groups.pump(&mut st, now);
         inner.publish(&st, before);
         outcome
+    };
+    let outcome = match outcome {
+        Parked::Group(ticket, rx) => {
+            return wait_for_group(inner, ticket, rx, version, correlation_id, stop).await;
+        }
+        Parked::No(outcome) => outcome,
     };
     match outcome {
         Outcome::Respond(out) => Ok(Some(out)),
         Outcome::NoResponse => Ok(None),
         Outcome::Close(why) => Err(ConnError::Closed(why)),
+        Outcome::Group(_) => Err(ConnError::Closed("unregistered group ticket".into())),
         Outcome::Park(mut pending) => loop {
             let deadline = tokio::time::Instant::from_std(pending.deadline());
             tokio::select! {
@@ -264,5 +305,33 @@ async fn handle_frame(
                 return Ok(Some(out));
             }
         },
+    }
+}
+
+/// A dispatch outcome, with the channel of a parked group request registered.
+enum Parked {
+    Group(Ticket, oneshot::Receiver<Completed>),
+    No(Outcome),
+}
+
+/// Waits, without the lock, for a parked JoinGroup or SyncGroup's response.
+async fn wait_for_group(
+    inner: &Inner,
+    ticket: Ticket,
+    rx: oneshot::Receiver<Completed>,
+    version: i16,
+    correlation_id: i32,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<Option<Bytes>, ConnError> {
+    tokio::select! {
+        completed = rx => match completed {
+            Ok(c) => Ok(Some(encode_completed(&c, version, correlation_id)?)),
+            // The cluster is gone.
+            Err(_) => Err(ConnError::Stopped),
+        },
+        () = stopped(stop) => {
+            inner.groups.forget(ticket);
+            Err(ConnError::Stopped)
+        }
     }
 }

@@ -127,12 +127,18 @@ fn append(
 }
 
 impl MockCluster {
-    /// Runs `f` on the state under the lock, then wakes waiting fetches if it changed anything.
-    async fn with_state<T>(&self, f: impl FnOnce(&mut ClusterState) -> T) -> T {
+    /// Runs `f` on the state under the lock, then delivers what the group coordinator
+    /// completed and wakes waiting fetches if it changed anything.
+    pub(crate) async fn with_state<T>(
+        &self,
+        f: impl FnOnce(&mut ClusterState, std::time::Instant) -> T,
+    ) -> T {
         let mut st = self.inner.state.lock().await;
+        let now = self.now();
         let before = st.change_seq;
-        let out = f(&mut st);
+        let out = f(&mut st, now);
         st.touch();
+        self.inner.groups.pump(&mut st, now);
         self.inner.publish(&st, before);
         out
     }
@@ -159,7 +165,7 @@ impl MockCluster {
 
     /// Creates a topic with the default replication factor.
     pub async fn create_topic(&self, name: &str, partitions: i32) -> Result<(), ControlError> {
-        self.with_state(|st| {
+        self.with_state(|st, _| {
             st.create_topic(name, partitions, -1, &[])
                 .map(|_| ())
                 .map_err(|(code, message)| ControlError::Refused { code, message })
@@ -169,7 +175,7 @@ impl MockCluster {
 
     /// Deletes a topic.
     pub async fn delete_topic(&self, name: &str) -> Result<(), ControlError> {
-        self.with_state(|st| {
+        self.with_state(|st, _| {
             st.delete_topic(name)
                 .map(|_| ())
                 .ok_or_else(|| unknown(name, -1))
@@ -205,7 +211,7 @@ impl MockCluster {
         partition: i32,
         broker: i32,
     ) -> Result<i32, ControlError> {
-        self.with_state(|st| {
+        self.with_state(|st, _| {
             if st.broker(broker).is_none() {
                 return Err(ControlError::UnknownBroker(broker));
             }
@@ -221,7 +227,7 @@ impl MockCluster {
         topic: &str,
         partition: i32,
     ) -> Result<i32, ControlError> {
-        self.with_state(|st| {
+        self.with_state(|st, _| {
             st.bump_leader_epoch(topic, partition)
                 .ok_or_else(|| unknown(topic, partition))
         })
@@ -236,7 +242,7 @@ impl MockCluster {
         partition: i32,
         records: &[MockRecord],
     ) -> Result<Range<i64>, ControlError> {
-        self.with_state(|st| append(st, topic, partition, &BatchSpec::default(), records))
+        self.with_state(|st, _| append(st, topic, partition, &BatchSpec::default(), records))
             .await
     }
 
@@ -249,7 +255,7 @@ impl MockCluster {
         partition: i32,
         records: &[MockRecord],
     ) -> Result<OpenTransaction, ControlError> {
-        self.with_state(|st| {
+        self.with_state(|st, _| {
             let (producer_id, producer_epoch) = st.init_producer_id(None);
             let spec = BatchSpec {
                 producer_id,
@@ -276,7 +282,7 @@ impl MockCluster {
         txn: &OpenTransaction,
         commit: bool,
     ) -> Result<i64, ControlError> {
-        self.with_state(|st| {
+        self.with_state(|st, _| {
             let p = part(st, &txn.topic, txn.partition)?;
             let epoch = p.leader_epoch;
             p.log
@@ -316,7 +322,7 @@ impl MockCluster {
     /// dropped, unless it has a producer id (kept empty for its sequence state). Returns how many
     /// records were removed.
     pub async fn compact(&self, topic: &str, partition: i32) -> Result<usize, ControlError> {
-        self.with_state(|st| Ok(part(st, topic, partition)?.log.compact()?))
+        self.with_state(|st, _| Ok(part(st, topic, partition)?.log.compact()?))
             .await
     }
 
@@ -327,7 +333,7 @@ impl MockCluster {
         partition: i32,
         offset: i64,
     ) -> Result<i64, ControlError> {
-        self.with_state(|st| Ok(part(st, topic, partition)?.log.delete_records(offset)?))
+        self.with_state(|st, _| Ok(part(st, topic, partition)?.log.delete_records(offset)?))
             .await
     }
 
@@ -341,7 +347,7 @@ impl MockCluster {
         partition: i32,
         offset: i64,
     ) -> Result<Truncated, ControlError> {
-        self.with_state(|st| {
+        self.with_state(|st, _| {
             let end_offset = part(st, topic, partition)?.log.truncate(offset)?;
             let leader_epoch = st
                 .bump_leader_epoch(topic, partition)

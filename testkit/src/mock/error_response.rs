@@ -1,7 +1,7 @@
 //! An error answer for every request, as Kafka's `getErrorResponse` builds them: the code at
 //! every level of the response that has one (partitions, topics, groups, the top level), the
 //! request's topics and partitions echoed, every other field at its "unknown" value. Used by
-//! [`Action::Error`](super::Action::Error) interceptions and by the group coordinator stub.
+//! [`Action::Error`](super::Action::Error) interceptions.
 
 use gregor_protocol::messages::*;
 use gregor_protocol::messages::{

@@ -23,18 +23,33 @@
 //!
 //! # Layout
 //! - [`cluster`](MockCluster): the builder, start, brokers down and up, shutdown (drop stops it);
-//!   `control`: the rest of the control API ([`MockCluster::produce`], ...).
-//! - `conn`: the async shell: listeners and connection tasks (frames in, responses out).
+//!   `control` and `control_groups`: the rest of the control API ([`MockCluster::produce`],
+//!   [`MockCluster::move_coordinator`], ...).
+//! - `conn`: the async shell: listeners and connection tasks (frames in, responses out);
+//!   `group_shell`: delivery of parked group responses and the group coordinator's timer task.
 //! - [`group`]: the classic group coordinator as a sans-io state machine (requests and `now`
-//!   in, responses, some deferred, out).
+//!   in, responses, some deferred, out); `coordinators`: which broker coordinates which group
+//!   (Kafka's `__consumer_offsets` partition hash over the brokers, fail-over, moves).
 //! - `handlers`: one module per API, sans-io, and the dispatch table generated with
-//!   `gregor_protocol::for_each_api!`; `handlers::group_stub` is the hook the group
-//!   coordinator replaces (every group API answers `COORDINATOR_NOT_AVAILABLE` until then).
-//! - `state`: the cluster state (brokers, topics, partitions, producer ids, sessions, rules);
-//!   `log`: a partition's log (batches as received, offsets, leader epoch cache, producer and
-//!   transaction state, compaction); `session`: fetch sessions (KIP-227); `intercept`: rules.
-//! - `error_response`: an error answer for every API (for [`Action::Error`] and the stub).
+//!   `gregor_protocol::for_each_api!`; `handlers::group_apis` hands the group APIs to the
+//!   group coordinator. ConsumerGroupHeartbeat (KIP-848) is disabled: not advertised, and a
+//!   request for it closes the connection, as Kafka does for a disabled API.
+//! - `state`: the cluster state (brokers, topics, partitions, producer ids, sessions, groups,
+//!   rules); `log`: a partition's log (batches as received, offsets, leader epoch cache,
+//!   producer and transaction state, compaction); `session`: fetch sessions (KIP-227);
+//!   `intercept`: rules.
+//! - `error_response`: an error answer for every API (for [`Action::Error`]).
 //!
+//! # Consumer groups
+//! The classic protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit,
+//! OffsetFetch, DescribeGroups, ListGroups, FindCoordinator) is served by one
+//! [`group::GroupCoordinator`] in the cluster state. A parked JoinGroup or SyncGroup holds its
+//! connection's later responses back until it is answered (Kafka mutes a connection while a
+//! request is in flight, so it behaves the same). Session, rebalance and initial-delay timers
+//! run on tokio time. [`MockClusterBuilder::group_config`] sets the `group.*` configs; its
+//! default initial rebalance delay is 0 (Kafka: 3 s) and its minimum session timeout Kafka's
+//! 6 s.
+
 //! # Concurrency rule
 //! The whole cluster state is one plain struct (sans-io: no I/O, no clock; handlers get
 //! `now` passed in) behind **one** `tokio::sync::Mutex`. Every request is handled with the lock
@@ -44,6 +59,8 @@
 //! waiting for data (long poll) holds no lock, and re-reads under the lock when the counter
 //! moves or its `max_wait_ms` deadline (tokio time, so `tokio::time::pause` applies) passes.
 //! Each connection handles its requests one at a time, so responses go out in request order.
+//! The group coordinator lives in the same state; completions of parked group requests are
+//! routed to their connections in the critical section that produced them.
 //!
 //! # Deviations from Kafka
 //! Every replica is always in sync (the high watermark is the log end offset, `acks` -1 and 1
@@ -56,8 +73,11 @@
 mod cluster;
 mod conn;
 mod control;
+mod control_groups;
+mod coordinators;
 mod error_response;
 pub mod group;
+mod group_shell;
 pub(crate) mod handlers;
 mod intercept;
 pub(crate) mod log;
@@ -67,6 +87,7 @@ pub(crate) mod state;
 
 pub use cluster::{MockCluster, MockClusterBuilder, StartError};
 pub use control::{ControlError, OpenTransaction, PartitionInfo, Truncated};
+pub use group::{CommittedOffset, GroupConfig, GroupState};
 pub use intercept::{Action, Intercept, InterceptId, Observer, SeenRequest};
 pub use log::MaintainError;
 pub use record::MockRecord;

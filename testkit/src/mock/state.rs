@@ -8,6 +8,7 @@ use std::time::Duration;
 use gregor_protocol::ErrorCode;
 use gregor_protocol::primitives::Uuid;
 
+use super::group::{GroupConfig, GroupCoordinator};
 use super::intercept::InterceptTable;
 use super::log::PartitionLog;
 use super::session::SessionCache;
@@ -32,6 +33,8 @@ pub struct ClusterConfig {
     /// How long a session must be idle before any new session may evict it
     /// (`min.incremental.fetch.session.eviction.ms`, 120 s).
     pub fetch_session_eviction: Duration,
+    /// The group coordinator's settings (`group.*` broker configs).
+    pub group: GroupConfig,
 }
 
 impl Default for ClusterConfig {
@@ -44,6 +47,7 @@ impl Default for ClusterConfig {
             max_message_bytes: 1_048_588,
             fetch_session_slots: 1000,
             fetch_session_eviction: Duration::from_secs(120),
+            group: GroupConfig::default(),
         }
     }
 }
@@ -94,7 +98,7 @@ pub struct ClusterState {
     pub config: ClusterConfig,
     /// The brokers, by id order.
     pub brokers: Vec<BrokerInfo>,
-    topics: BTreeMap<String, TopicState>,
+    pub(crate) topics: BTreeMap<String, TopicState>,
     ids: HashMap<Uuid, String>,
     topic_seq: u64,
     next_producer_id: i64,
@@ -105,6 +109,10 @@ pub struct ClusterState {
     pub intercepts: InterceptTable,
     /// Bumped whenever data or leadership changes, so waiting fetches re-check.
     pub change_seq: u64,
+    /// The classic group coordinator of the whole cluster (see [`super::coordinators`]).
+    pub groups: GroupCoordinator,
+    /// Groups moved to a broker by the control API, overriding the hash placement.
+    pub(crate) coordinator_overrides: BTreeMap<String, i32>,
 }
 
 /// Kafka's rule for topic names: 1 to 249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
@@ -130,6 +138,7 @@ impl ClusterState {
                 )
             })
             .collect();
+        let groups = GroupCoordinator::new(config.group.clone());
         ClusterState {
             config,
             brokers,
@@ -141,6 +150,8 @@ impl ClusterState {
             sessions,
             intercepts: InterceptTable::default(),
             change_seq: 0,
+            groups,
+            coordinator_overrides: BTreeMap::new(),
         }
     }
 

@@ -2,8 +2,12 @@
 //! table generated from `gregor_protocol::for_each_api!`.
 //!
 //! A handler is sans-io: it gets the decoded request and a [`Ctx`] (the cluster state, the
-//! broker it arrived at, the version, `now`) and returns a [`Reply`]. The connection task
-//! encodes the response behind the right response header.
+//! broker it arrived at, the version, the client, `now`) and returns a [`Reply`]. The
+//! connection task encodes the response behind the right response header. The group APIs are
+//! adapted to the group coordinator in `group_apis`.
+//!
+//! APIs in [`DISABLED`] are compiled into the table but not served: ApiVersions leaves them out
+//! and a request for one closes the connection, as Kafka does for a disabled API key.
 
 mod api_versions;
 mod create_partitions;
@@ -11,7 +15,7 @@ mod create_topics;
 mod delete_records;
 mod delete_topics;
 pub(crate) mod fetch;
-pub(crate) mod group_stub;
+mod group_apis;
 mod init_producer_id;
 mod list_offsets;
 mod metadata;
@@ -29,7 +33,10 @@ use gregor_protocol::{
     ApiKey, DecodeError, EncodeError, ErrorCode, Message, Request, VersionRange,
 };
 
+use gregor_protocol::messages::{JoinGroupRequest, SyncGroupRequest};
+
 use super::error_response::ErrorResponse;
+use super::group::{Completed, Ticket};
 use super::state::ClusterState;
 
 pub(crate) use api_versions::unsupported_version_response;
@@ -43,9 +50,17 @@ pub(crate) struct Ctx<'a> {
     pub broker: i32,
     /// The request's version.
     pub version: i16,
+    /// The client id of the request header (empty when null).
+    pub client_id: &'a str,
+    /// The client's address as Kafka reports it (`/127.0.0.1`).
+    pub client_host: &'a str,
     /// The current time (tokio time in the shell).
     pub now: Instant,
 }
+
+/// APIs the mock does not serve although gregor-protocol has them: ConsumerGroupHeartbeat
+/// (KIP-848's consumer protocol; only the classic group protocol is implemented).
+pub(crate) const DISABLED: &[ApiKey] = &[ApiKey::ConsumerGroupHeartbeat];
 
 /// A handler's answer.
 pub(crate) enum Reply<R> {
@@ -57,6 +72,9 @@ pub(crate) enum Reply<R> {
     Close(String),
     /// Wait for data (a Fetch long poll).
     Park(Box<PendingFetch>),
+    /// A JoinGroup or SyncGroup parked in the group coordinator: its response comes with the
+    /// ticket's completion.
+    Group(Ticket),
 }
 
 /// A request the mock broker serves.
@@ -75,6 +93,8 @@ pub(crate) enum Outcome {
     Close(String),
     /// Park a fetch; its response is encoded later with [`encode_response`].
     Park(Box<PendingFetch>),
+    /// Wait for the group coordinator to complete this ticket; see [`encode_completed`].
+    Group(Ticket),
 }
 
 /// Why a request could not be served: the connection is closed.
@@ -134,7 +154,20 @@ fn finish<R: Request>(
         Reply::NoResponse => Outcome::NoResponse,
         Reply::Close(why) => Outcome::Close(why),
         Reply::Park(p) => Outcome::Park(p),
+        Reply::Group(t) => Outcome::Group(t),
     })
+}
+
+/// Frames a parked group request's response.
+pub(crate) fn encode_completed(
+    completed: &Completed,
+    version: i16,
+    correlation_id: i32,
+) -> Result<Bytes, DispatchError> {
+    match completed {
+        Completed::JoinGroup(r) => encode_response::<JoinGroupRequest>(r, version, correlation_id),
+        Completed::SyncGroup(r) => encode_response::<SyncGroupRequest>(r, version, correlation_id),
+    }
 }
 
 macro_rules! dispatch_table {
@@ -155,18 +188,24 @@ macro_rules! dispatch_table {
             }
         }
 
-        /// Every API with its served versions, for ApiVersions.
+        /// Every served API (all but [`DISABLED`]) with its versions, for ApiVersions.
         pub(crate) fn supported_apis() -> Vec<ApiVersion> {
-            vec![$(ApiVersion {
+            let all = [$(ApiVersion {
                 api_key: ApiKey::$key.code(),
                 min_version: <$req as Message>::VERSIONS.min,
                 max_version: <$req as Message>::VERSIONS.max,
                 ..ApiVersion::default()
-            },)*]
+            },)*];
+            all.into_iter()
+                .filter(|a| !DISABLED.iter().any(|d| d.code() == a.api_key))
+                .collect()
         }
 
         /// Decodes a request body and answers it: with `error` if an interception says so,
-        /// else through its handler.
+        /// else through its handler. Bytes after the body's last field are ignored, as Kafka
+        /// ignores them (librdkafka 2.12 sends three stray bytes in an all-topics Metadata
+        /// v9+ request: the 4-byte array-count placeholder it leaves in place for a null
+        /// compact array).
         pub(crate) fn dispatch(
             cx: &mut Ctx<'_>,
             key: ApiKey,
@@ -177,8 +216,16 @@ macro_rules! dispatch_table {
             let version = cx.version;
             match key {
                 $(ApiKey::$key => {
-                    let req = <$req as Message>::decode_exact(body, version)
+                    let mut body = body;
+                    let req = <$req as Message>::decode(&mut body, version)
                         .map_err(|source| DispatchError::Decode { api: key, version, source })?;
+                    if !body.is_empty() {
+                        // Kafka reads a request's fields and ignores what follows them.
+                        tracing::debug!(
+                            api = ?key, version, trailing = body.len(),
+                            "mock broker: ignoring bytes after the request body"
+                        );
+                    }
                     let reply = match error {
                         Some(code) => Reply::Respond(req.error_response(version, code)),
                         None => <$req as Handle>::handle(req, cx),
