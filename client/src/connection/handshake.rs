@@ -199,12 +199,19 @@ impl Handshake {
         };
         let code = ErrorCode::from_code(i16::from_be_bytes(*raw));
         if code == ErrorCode::UnsupportedVersion {
-            let refusal = ApiVersionsResponse::decode_exact(body, 0)?;
             let ours = ApiVersionsRequest::VERSIONS;
-            let fallback = ApiVersionTable::from_response(&refusal)
-                .choose_within(ApiKey::ApiVersions, ours)
-                // A broker that lists nothing for ApiVersions speaks at least v0.
-                .unwrap_or(0);
+            let fallback = match ApiVersionsResponse::decode_exact(body, 0) {
+                Ok(refusal) => ApiVersionTable::from_response(&refusal)
+                    .choose_within(ApiKey::ApiVersions, ours)
+                    // A broker that lists nothing for ApiVersions speaks at least v0.
+                    .unwrap_or(0),
+                // The refusal should be in the v0 format; some brokers (librdkafka's mock
+                // cluster) write it otherwise. v0 is the version every broker speaks.
+                Err(e) => {
+                    debug!(error = %e, "undecodable ApiVersions refusal; falling back to v0");
+                    0
+                }
+            };
             if retried || fallback >= version {
                 return Err(ClientError::Broker {
                     api: ApiKey::ApiVersions,

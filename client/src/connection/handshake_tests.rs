@@ -334,3 +334,17 @@ fn a_failing_mechanism_sends_its_last_message_then_reports_its_own_error() {
         "{err:?}"
     );
 }
+
+#[test]
+fn an_undecodable_refusal_falls_back_to_v0() {
+    // librdkafka's mock cluster answers an unsupported ApiVersions version with error 35 but a
+    // body that is not in the v0 format (here: a one-byte count); v0 is still safe to ask.
+    let mut handshake = Handshake::new(None, 4);
+    handshake.start().unwrap();
+    let malformed = Bytes::from_static(&[0, 35, 1, 0, 18, 0, 0, 0, 2, 0, 0, 0, 0]);
+    let retry = expect_send(handshake.on_response(malformed.clone()).unwrap());
+    assert_eq!(retry.version(), 0);
+    // A second undecodable refusal, now at v0, is final.
+    let err = handshake.on_response(malformed).unwrap_err();
+    assert!(matches!(err, ClientError::Broker { api: ApiKey::ApiVersions, code: ErrorCode::UnsupportedVersion }));
+}
