@@ -346,5 +346,11 @@ fn an_undecodable_refusal_falls_back_to_v0() {
     assert_eq!(retry.version(), 0);
     // A second undecodable refusal, now at v0, is final.
     let err = handshake.on_response(malformed).unwrap_err();
-    assert!(matches!(err, ClientError::Broker { api: ApiKey::ApiVersions, code: ErrorCode::UnsupportedVersion }));
+    assert!(matches!(
+        err,
+        ClientError::Broker {
+            api: ApiKey::ApiVersions,
+            code: ErrorCode::UnsupportedVersion
+        }
+    ));
 }
