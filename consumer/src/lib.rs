@@ -1,1 +1,4 @@
 //! gregor-consumer (work in progress).
+
+pub mod placement;
+pub mod store;
