@@ -1,4 +1,25 @@
-//! gregor-consumer (work in progress).
+//! gregor-consumer: the consumer side of the gregor Kafka client.
+//!
+//! This crate is being built. What exists so far is the sans-io planning core of a
+//! Spark-Streaming-style *direct stream*: each batch is a set of offset ranges, one per
+//! partition, planned from the latest offsets and per-partition rate limits, optionally
+//! throttled by a backpressure rate estimator. Nothing here does I/O.
+//!
+//! # Layout
+//! - [`range`]: [`range::TopicPartition`], [`range::OffsetRange`] (`from` inclusive, `until`
+//!   exclusive), [`range::ConsumedRange`] (a range with the records actually read) and
+//!   [`range::merge_until`] (the offsets a commit stores).
+//! - [`rate`]: [`rate::RateLimits`] (max/min records/s per partition, with per-partition
+//!   overrides), [`rate::plan_batch`] (the next batch's ranges) and
+//!   [`rate::PidRateEstimator`] (the backpressure PID rate estimator).
+//! - [`store`]: where offsets live — the compare-and-set [`store::OffsetStore`] ("the stored end
+//!   of each partition equals this batch's start", so a repeated or skipped range is refused),
+//!   in memory or in an atomic, versioned [`store::CheckpointFile`].
+//! - [`placement`]: which of N worker tasks processes each partition (consistent, by leader,
+//!   or a fixed map).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod placement;
+pub mod range;
+pub mod rate;
 pub mod store;
