@@ -302,3 +302,26 @@ async fn oversized_answers_poison_the_connection() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn bytes_after_a_complete_response_body_are_ignored() {
+    // librdkafka's mock cluster writes bytes after Metadata v9+'s tagged fields; the client
+    // reads the body it knows and ignores the rest, as Kafka's Java client does.
+    let (conn, mut broker) = connected(&opts()).await;
+    let task = ask(&conn, "trailing");
+    let req = broker.expect().await;
+    let mut frame = response_frame::<MetadataRequest>(
+        req.correlation_id,
+        req.version,
+        &metadata_naming(&requested_topics(&req)),
+    );
+    frame.extend_from_slice(&[0, 0, 0, 0, 0, 0xff, 0x7f]);
+    let size = i32::try_from(frame.len() - 4).unwrap();
+    frame[..4].copy_from_slice(&size.to_be_bytes());
+    broker.send_raw(&frame).await;
+    assert_eq!(answered(task).await, ["trailing"]);
+    // The frame was consumed whole: the next answer is read from the right place.
+    let next = ask(&conn, "after");
+    assert_eq!(broker.echo_metadata().await, ["after"]);
+    assert_eq!(answered(next).await, ["after"]);
+}

@@ -25,6 +25,7 @@ use gregor_protocol::{ApiKey, DecodeError, ErrorCode, Message, VersionRange};
 use tracing::{debug, warn};
 
 use super::core::{HeaderTemplate, RequestFrame};
+use super::decode::decode_response;
 use super::driver::DriverHandle;
 use super::versions::ApiVersionTable;
 use crate::error::ClientError;
@@ -200,6 +201,7 @@ impl Handshake {
         let code = ErrorCode::from_code(i16::from_be_bytes(*raw));
         if code == ErrorCode::UnsupportedVersion {
             let ours = ApiVersionsRequest::VERSIONS;
+            // Strict here: a refusal in another format must not pass for a v0 one.
             let fallback = match ApiVersionsResponse::decode_exact(body, 0) {
                 Ok(refusal) => ApiVersionTable::from_response(&refusal)
                     .choose_within(ApiKey::ApiVersions, ours)
@@ -229,7 +231,7 @@ impl Handshake {
             };
             return Ok(HandshakeStep::Send(api_versions_request(fallback)));
         }
-        let response = ApiVersionsResponse::decode_exact(body, version)?;
+        let response = decode_response::<ApiVersionsResponse>(body, version)?;
         let code = ErrorCode::from_code(response.error_code);
         if code.is_err() {
             return Err(ClientError::Broker {
@@ -261,7 +263,7 @@ impl Handshake {
     }
 
     fn on_sasl_handshake(&mut self, body: Bytes) -> Result<HandshakeStep, ClientError> {
-        let response = SaslHandshakeResponse::decode_exact(body, SASL_HANDSHAKE_VERSIONS.max)?;
+        let response = decode_response::<SaslHandshakeResponse>(body, SASL_HANDSHAKE_VERSIONS.max)?;
         let session = self.session()?;
         let mechanism = session.mechanism();
         let code = ErrorCode::from_code(response.error_code);
@@ -288,7 +290,7 @@ impl Handshake {
         body: Bytes,
         version: i16,
     ) -> Result<HandshakeStep, ClientError> {
-        let response = SaslAuthenticateResponse::decode_exact(body, version)?;
+        let response = decode_response::<SaslAuthenticateResponse>(body, version)?;
         let code = ErrorCode::from_code(response.error_code);
         if code.is_err() {
             return Err(ClientError::SaslAuthentication {

@@ -15,13 +15,16 @@
 //! - [`versions`]: the broker's version table and the choice of versions;
 //! - [`handshake`]: the sans-io handshake (ApiVersions, then SASL);
 //! - `driver` (private): the tokio task that moves bytes between a socket and the core;
-//! - `connect` (private): TCP, then TLS, then the handshake, with the ApiVersions v0 retry.
+//! - `connect` (private): TCP, then TLS, then the handshake, with the ApiVersions v0 retry;
+//! - `decode` (private): response bodies, ignoring bytes after a complete body as Kafka's Java
+//!   client does (some brokers write them).
 
 pub mod core;
 pub mod handshake;
 pub mod versions;
 
 mod connect;
+mod decode;
 mod driver;
 
 use std::sync::Arc;
@@ -173,7 +176,7 @@ impl Connection {
     ) -> Result<R::Response, ClientError> {
         let frame = RequestFrame::encode(self.driver.header(), req, version)?;
         let body = self.driver.request(frame).await?;
-        Ok(R::Response::decode_exact(body, version)?)
+        Ok(decode::decode_response::<R::Response>(body, version)?)
     }
 
     /// Sends a request the broker does not answer (Produce with `acks = 0`) in the negotiated

@@ -97,6 +97,34 @@ pub async fn create_topic(admin: &Admin, topic: &str, partitions: i32) {
     results[topic].as_ref().expect("topic created");
 }
 
+/// Creates `topic` on `broker`: through the mock's control API on librdkafka's mock cluster,
+/// which does not serve CreateTopics, else with [`create_topic`]. Waits until the client's
+/// metadata names a leader for every partition.
+pub async fn create_topic_on(broker: &TestBroker, admin: &Admin, topic: &str, partitions: i32) {
+    if broker.kind() != BrokerKind::RdkafkaMock {
+        return create_topic(admin, topic, partitions).await;
+    }
+    broker
+        .create_topic(topic, partitions)
+        .await
+        .expect("the mock creates the topic");
+    within("leaders for the new topic", async {
+        loop {
+            let snapshot = admin
+                .client()
+                .refresh_metadata(Some(&[topic.to_owned()]))
+                .await
+                .expect("Metadata answered");
+            let led = (0..partitions).all(|p| snapshot.leader(topic, p).is_some());
+            if snapshot.partition_count(topic) == Some(partitions as usize) && led {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
 /// Produces one batch of `values` to `topic`'s `partition` with a Produce request built by
 /// hand (acks = all); returns the batch's base offset.
 pub async fn produce(client: &Client, topic: &str, partition: i32, values: &[&str]) -> i64 {
