@@ -17,85 +17,161 @@ pub trait ErrorResponse: Request {
     fn error_response(&self, version: i16, code: ErrorCode) -> Self::Response;
 }
 
-impl ErrorResponse for ProduceRequest {
-    fn error_response(&self, _version: i16, code: ErrorCode) -> ProduceResponse {
-        let responses = self
-            .topic_data
-            .iter()
-            .map(|t| produce::TopicProduceResponse {
-                name: t.name.clone(),
-                topic_id: t.topic_id,
-                partition_responses: t
-                    .partition_data
+/// Per-topic results echoing the request's topics (`for t in <iterator>`), each with its
+/// partitions (`<field>: for p in <the request topic's field>`) carrying `$code`. Fields not
+/// named hold their defaults.
+macro_rules! partition_errors {
+    (
+        $code:ident, for $t:ident in $topics:expr => $($topic_ty:ident)::+ { $($tf:ident: $tv:expr),* $(,)? },
+        $parts_out:ident: for $p:ident in $parts_in:ident => $($part_ty:ident)::+ { $($pf:ident: $pv:expr),* $(,)? } $(,)?
+    ) => {
+        $topics
+            .map(|$t| $($topic_ty)::+ {
+                $($tf: $tv,)*
+                $parts_out: $t
+                    .$parts_in
                     .iter()
-                    .map(|p| produce::PartitionProduceResponse {
-                        index: p.index,
-                        error_code: code.code(),
-                        base_offset: -1,
+                    .map(|$p| $($part_ty)::+ {
+                        error_code: $code.code(),
+                        $($pf: $pv,)*
                         ..Default::default()
                     })
                     .collect(),
                 ..Default::default()
             })
-            .collect();
-        ProduceResponse {
-            responses,
-            ..Default::default()
+            .collect()
+    };
+}
+
+/// Entries echoing the request's topics or groups (`for x in <iterator>`), each carrying
+/// `$code`. Fields not named hold their defaults.
+macro_rules! entry_errors {
+    ($code:ident, for $x:ident in $items:expr => $($entry_ty:ident)::+ { $($f:ident: $v:expr),* $(,)? }) => {
+        $items
+            .map(|$x| $($entry_ty)::+ {
+                error_code: $code.code(),
+                $($f: $v,)*
+                ..Default::default()
+            })
+            .collect()
+    };
+}
+
+/// `impl ErrorResponse` for responses whose only error code is at the top level, whatever the
+/// version: the code there, the fields named, every other field at its default.
+macro_rules! top_level_errors {
+    ($($req:ty => $resp:ident { $($f:ident: $v:expr),* $(,)? };)*) => {$(
+        impl ErrorResponse for $req {
+            fn error_response(&self, _version: i16, code: ErrorCode) -> $resp {
+                $resp {
+                    error_code: code.code(),
+                    $($f: $v,)*
+                    ..Default::default()
+                }
+            }
         }
-    }
+    )*};
+}
+
+/// `impl ErrorResponse` for responses made of one list echoing a list of the request, the
+/// same in every version: with a `partitions` clause each entry is a topic whose partitions
+/// carry the code ([`partition_errors!`]), else each entry carries it ([`entry_errors!`]).
+macro_rules! list_errors {
+    ($(
+        $req:ty => $resp:ident { $list:ident: for $t:ident in $source:ident
+            => $($topic_ty:ident)::+ { $($tf:ident: $tv:expr),* $(,)? }
+            $(, partitions $parts_out:ident: for $p:ident in $parts_in:ident
+                => $($part_ty:ident)::+ { $($pf:ident: $pv:expr),* $(,)? })? $(,)?
+        };
+    )*) => {$(
+        impl ErrorResponse for $req {
+            fn error_response(&self, _version: i16, code: ErrorCode) -> $resp {
+                $resp {
+                    $list: list_errors!(@list code, for $t in self.$source.iter()
+                        => $($topic_ty)::+ { $($tf: $tv),* }
+                        $(, $parts_out: for $p in $parts_in => $($part_ty)::+ { $($pf: $pv),* })?),
+                    ..Default::default()
+                }
+            }
+        }
+    )*};
+    (@list $code:ident, for $t:ident in $items:expr => $($topic_ty:ident)::+ { $($tf:ident: $tv:expr),* },
+        $parts_out:ident: for $p:ident in $parts_in:ident => $($part_ty:ident)::+ { $($pf:ident: $pv:expr),* }) => {
+        partition_errors!($code, for $t in $items => $($topic_ty)::+ { $($tf: $tv),* },
+            $parts_out: for $p in $parts_in => $($part_ty)::+ { $($pf: $pv),* })
+    };
+    (@list $code:ident, for $t:ident in $items:expr => $($topic_ty:ident)::+ { $($tf:ident: $tv:expr),* }) => {
+        entry_errors!($code, for $t in $items => $($topic_ty)::+ { $($tf: $tv),* })
+    };
+}
+
+list_errors! {
+    ProduceRequest => ProduceResponse { responses: for t in topic_data
+        => produce::TopicProduceResponse { name: t.name.clone(), topic_id: t.topic_id },
+        partitions partition_responses: for p in partition_data
+        => produce::PartitionProduceResponse { index: p.index, base_offset: -1 }
+    };
+    ListOffsetsRequest => ListOffsetsResponse { topics: for t in topics
+        => list_offsets::ListOffsetsTopicResponse { name: t.name.clone() },
+        partitions partitions: for p in partitions
+        => list_offsets::ListOffsetsPartitionResponse { partition_index: p.partition_index }
+    };
+    OffsetCommitRequest => OffsetCommitResponse { topics: for t in topics
+        => offset_commit::OffsetCommitResponseTopic { name: t.name.clone() },
+        partitions partitions: for p in partitions
+        => offset_commit::OffsetCommitResponsePartition { partition_index: p.partition_index }
+    };
+    DeleteRecordsRequest => DeleteRecordsResponse { topics: for t in topics
+        => delete_records::DeleteRecordsTopicResult { name: t.name.clone() },
+        partitions partitions: for p in partitions
+        => delete_records::DeleteRecordsPartitionResult {
+            partition_index: p.partition_index,
+            low_watermark: -1,
+        }
+    };
+    OffsetForLeaderEpochRequest => OffsetForLeaderEpochResponse { topics: for t in topics
+        => offset_for_leader_epoch::OffsetForLeaderTopicResult { topic: t.topic.clone() },
+        partitions partitions: for p in partitions
+        => offset_for_leader_epoch::EpochEndOffset { partition: p.partition }
+    };
+    DescribeGroupsRequest => DescribeGroupsResponse { groups: for g in groups
+        => describe_groups::DescribedGroup { group_id: g.clone() }
+    };
+    CreateTopicsRequest => CreateTopicsResponse { topics: for t in topics
+        => create_topics::CreatableTopicResult { name: t.name.clone(), error_message: None }
+    };
+    CreatePartitionsRequest => CreatePartitionsResponse { results: for t in topics
+        => create_partitions::CreatePartitionsTopicResult {
+            name: t.name.clone(),
+            error_message: None,
+        }
+    };
+}
+
+top_level_errors! {
+    HeartbeatRequest => HeartbeatResponse {};
+    LeaveGroupRequest => LeaveGroupResponse {};
+    SyncGroupRequest => SyncGroupResponse {};
+    ListGroupsRequest => ListGroupsResponse {};
+    SaslHandshakeRequest => SaslHandshakeResponse {};
+    ConsumerGroupHeartbeatRequest => ConsumerGroupHeartbeatResponse {};
+    InitProducerIdRequest => InitProducerIdResponse { producer_id: -1, producer_epoch: -1 };
+    SaslAuthenticateRequest => SaslAuthenticateResponse { error_message: None };
 }
 
 impl ErrorResponse for FetchRequest {
     fn error_response(&self, version: i16, code: ErrorCode) -> FetchResponse {
-        let responses = self
-            .topics
-            .iter()
-            .map(|t| fetch::FetchableTopicResponse {
-                topic: t.topic.clone(),
-                topic_id: t.topic_id,
-                partitions: t
-                    .partitions
-                    .iter()
-                    .map(|p| fetch::PartitionData {
-                        partition_index: p.partition,
-                        error_code: code.code(),
-                        high_watermark: -1,
-                        records: Some(bytes::Bytes::new()),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-            .collect();
         FetchResponse {
             error_code: if version >= 7 { code.code() } else { 0 },
-            responses,
-            ..Default::default()
-        }
-    }
-}
-
-impl ErrorResponse for ListOffsetsRequest {
-    fn error_response(&self, _version: i16, code: ErrorCode) -> ListOffsetsResponse {
-        let topics = self
-            .topics
-            .iter()
-            .map(|t| list_offsets::ListOffsetsTopicResponse {
-                name: t.name.clone(),
-                partitions: t
-                    .partitions
-                    .iter()
-                    .map(|p| list_offsets::ListOffsetsPartitionResponse {
-                        partition_index: p.partition_index,
-                        error_code: code.code(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-            .collect();
-        ListOffsetsResponse {
-            topics,
+            responses: partition_errors!(code,
+                for t in self.topics.iter()
+                => fetch::FetchableTopicResponse { topic: t.topic.clone(), topic_id: t.topic_id },
+                partitions: for p in partitions => fetch::PartitionData {
+                    partition_index: p.partition,
+                    high_watermark: -1,
+                    records: Some(bytes::Bytes::new()),
+                }
+            ),
             ..Default::default()
         }
     }
@@ -103,50 +179,18 @@ impl ErrorResponse for ListOffsetsRequest {
 
 impl ErrorResponse for MetadataRequest {
     fn error_response(&self, version: i16, code: ErrorCode) -> MetadataResponse {
-        let topics = self
-            .topics
-            .iter()
-            .flatten()
-            .map(|t| metadata::MetadataResponseTopic {
-                error_code: code.code(),
-                name: if version >= 12 {
-                    t.name.clone()
-                } else {
-                    Some(t.name.clone().unwrap_or_default())
-                },
-                topic_id: t.topic_id,
-                ..Default::default()
-            })
-            .collect();
         MetadataResponse {
-            topics,
+            topics: entry_errors!(code,
+                for t in self.topics.iter().flatten() => metadata::MetadataResponseTopic {
+                    name: if version >= 12 {
+                        t.name.clone()
+                    } else {
+                        Some(t.name.clone().unwrap_or_default())
+                    },
+                    topic_id: t.topic_id,
+                }
+            ),
             error_code: if version >= 13 { code.code() } else { 0 },
-            ..Default::default()
-        }
-    }
-}
-
-impl ErrorResponse for OffsetCommitRequest {
-    fn error_response(&self, _version: i16, code: ErrorCode) -> OffsetCommitResponse {
-        let topics = self
-            .topics
-            .iter()
-            .map(|t| offset_commit::OffsetCommitResponseTopic {
-                name: t.name.clone(),
-                partitions: t
-                    .partitions
-                    .iter()
-                    .map(|p| offset_commit::OffsetCommitResponsePartition {
-                        partition_index: p.partition_index,
-                        error_code: code.code(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-            .collect();
-        OffsetCommitResponse {
-            topics,
             ..Default::default()
         }
     }
@@ -155,41 +199,23 @@ impl ErrorResponse for OffsetCommitRequest {
 impl ErrorResponse for OffsetFetchRequest {
     fn error_response(&self, version: i16, code: ErrorCode) -> OffsetFetchResponse {
         if version >= 8 {
-            let groups = self
-                .groups
-                .iter()
-                .map(|g| offset_fetch::OffsetFetchResponseGroup {
-                    group_id: g.group_id.clone(),
-                    error_code: code.code(),
-                    ..Default::default()
-                })
-                .collect();
             return OffsetFetchResponse {
-                groups,
+                groups: entry_errors!(code,
+                    for g in self.groups.iter()
+                    => offset_fetch::OffsetFetchResponseGroup { group_id: g.group_id.clone() }
+                ),
                 ..Default::default()
             };
         }
-        let topics = self
-            .topics
-            .iter()
-            .flatten()
-            .map(|t| offset_fetch::OffsetFetchResponseTopic {
-                name: t.name.clone(),
-                partitions: t
-                    .partition_indexes
-                    .iter()
-                    .map(|&p| offset_fetch::OffsetFetchResponsePartition {
-                        partition_index: p,
-                        committed_offset: -1,
-                        error_code: code.code(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-            .collect();
         OffsetFetchResponse {
-            topics,
+            topics: partition_errors!(code,
+                for t in self.topics.iter().flatten()
+                => offset_fetch::OffsetFetchResponseTopic { name: t.name.clone() },
+                partitions: for p in partition_indexes => offset_fetch::OffsetFetchResponsePartition {
+                    partition_index: *p,
+                    committed_offset: -1,
+                }
+            ),
             error_code: if version >= 2 { code.code() } else { 0 },
             ..Default::default()
         }
@@ -199,20 +225,15 @@ impl ErrorResponse for OffsetFetchRequest {
 impl ErrorResponse for FindCoordinatorRequest {
     fn error_response(&self, version: i16, code: ErrorCode) -> FindCoordinatorResponse {
         if version >= 4 {
-            let coordinators = self
-                .coordinator_keys
-                .iter()
-                .map(|k| find_coordinator::Coordinator {
-                    key: k.clone(),
-                    node_id: -1,
-                    port: -1,
-                    error_code: code.code(),
-                    error_message: None,
-                    ..Default::default()
-                })
-                .collect();
             return FindCoordinatorResponse {
-                coordinators,
+                coordinators: entry_errors!(code,
+                    for k in self.coordinator_keys.iter() => find_coordinator::Coordinator {
+                        key: k.clone(),
+                        node_id: -1,
+                        port: -1,
+                        error_message: None,
+                    }
+                ),
                 ..Default::default()
             };
         }
@@ -245,69 +266,6 @@ impl ErrorResponse for JoinGroupRequest {
     }
 }
 
-impl ErrorResponse for HeartbeatRequest {
-    fn error_response(&self, _version: i16, code: ErrorCode) -> HeartbeatResponse {
-        HeartbeatResponse {
-            error_code: code.code(),
-            ..Default::default()
-        }
-    }
-}
-
-impl ErrorResponse for LeaveGroupRequest {
-    fn error_response(&self, _version: i16, code: ErrorCode) -> LeaveGroupResponse {
-        LeaveGroupResponse {
-            error_code: code.code(),
-            ..Default::default()
-        }
-    }
-}
-
-impl ErrorResponse for SyncGroupRequest {
-    fn error_response(&self, _version: i16, code: ErrorCode) -> SyncGroupResponse {
-        SyncGroupResponse {
-            error_code: code.code(),
-            ..Default::default()
-        }
-    }
-}
-
-impl ErrorResponse for DescribeGroupsRequest {
-    fn error_response(&self, _version: i16, code: ErrorCode) -> DescribeGroupsResponse {
-        let groups = self
-            .groups
-            .iter()
-            .map(|g| describe_groups::DescribedGroup {
-                error_code: code.code(),
-                group_id: g.clone(),
-                ..Default::default()
-            })
-            .collect();
-        DescribeGroupsResponse {
-            groups,
-            ..Default::default()
-        }
-    }
-}
-
-impl ErrorResponse for ListGroupsRequest {
-    fn error_response(&self, _version: i16, code: ErrorCode) -> ListGroupsResponse {
-        ListGroupsResponse {
-            error_code: code.code(),
-            ..Default::default()
-        }
-    }
-}
-
-impl ErrorResponse for SaslHandshakeRequest {
-    fn error_response(&self, _version: i16, code: ErrorCode) -> SaslHandshakeResponse {
-        SaslHandshakeResponse {
-            error_code: code.code(),
-            ..Default::default()
-        }
-    }
-}
-
 impl ErrorResponse for ApiVersionsRequest {
     fn error_response(&self, _version: i16, code: ErrorCode) -> ApiVersionsResponse {
         let api_keys = if code == ErrorCode::UnsupportedVersion {
@@ -328,151 +286,23 @@ impl ErrorResponse for ApiVersionsRequest {
     }
 }
 
-impl ErrorResponse for CreateTopicsRequest {
-    fn error_response(&self, _version: i16, code: ErrorCode) -> CreateTopicsResponse {
-        let topics = self
-            .topics
-            .iter()
-            .map(|t| create_topics::CreatableTopicResult {
-                name: t.name.clone(),
-                error_code: code.code(),
-                error_message: None,
-                ..Default::default()
-            })
-            .collect();
-        CreateTopicsResponse {
-            topics,
-            ..Default::default()
-        }
-    }
-}
-
 impl ErrorResponse for DeleteTopicsRequest {
     fn error_response(&self, version: i16, code: ErrorCode) -> DeleteTopicsResponse {
         let responses = if version >= 6 {
-            self.topics
-                .iter()
-                .map(|t| delete_topics::DeletableTopicResult {
+            entry_errors!(code,
+                for t in self.topics.iter() => delete_topics::DeletableTopicResult {
                     name: t.name.clone(),
                     topic_id: t.topic_id,
-                    error_code: code.code(),
-                    ..Default::default()
-                })
-                .collect()
+                }
+            )
         } else {
-            self.topic_names
-                .iter()
-                .map(|n| delete_topics::DeletableTopicResult {
-                    name: Some(n.clone()),
-                    error_code: code.code(),
-                    ..Default::default()
-                })
-                .collect()
+            entry_errors!(code,
+                for n in self.topic_names.iter()
+                => delete_topics::DeletableTopicResult { name: Some(n.clone()) }
+            )
         };
         DeleteTopicsResponse {
             responses,
-            ..Default::default()
-        }
-    }
-}
-
-impl ErrorResponse for DeleteRecordsRequest {
-    fn error_response(&self, _version: i16, code: ErrorCode) -> DeleteRecordsResponse {
-        let topics = self
-            .topics
-            .iter()
-            .map(|t| delete_records::DeleteRecordsTopicResult {
-                name: t.name.clone(),
-                partitions: t
-                    .partitions
-                    .iter()
-                    .map(|p| delete_records::DeleteRecordsPartitionResult {
-                        partition_index: p.partition_index,
-                        low_watermark: -1,
-                        error_code: code.code(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-            .collect();
-        DeleteRecordsResponse {
-            topics,
-            ..Default::default()
-        }
-    }
-}
-
-impl ErrorResponse for InitProducerIdRequest {
-    fn error_response(&self, _version: i16, code: ErrorCode) -> InitProducerIdResponse {
-        InitProducerIdResponse {
-            error_code: code.code(),
-            producer_id: -1,
-            producer_epoch: -1,
-            ..Default::default()
-        }
-    }
-}
-
-impl ErrorResponse for OffsetForLeaderEpochRequest {
-    fn error_response(&self, _version: i16, code: ErrorCode) -> OffsetForLeaderEpochResponse {
-        let topics = self
-            .topics
-            .iter()
-            .map(|t| offset_for_leader_epoch::OffsetForLeaderTopicResult {
-                topic: t.topic.clone(),
-                partitions: t
-                    .partitions
-                    .iter()
-                    .map(|p| offset_for_leader_epoch::EpochEndOffset {
-                        error_code: code.code(),
-                        partition: p.partition,
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-            .collect();
-        OffsetForLeaderEpochResponse {
-            topics,
-            ..Default::default()
-        }
-    }
-}
-
-impl ErrorResponse for SaslAuthenticateRequest {
-    fn error_response(&self, _version: i16, code: ErrorCode) -> SaslAuthenticateResponse {
-        SaslAuthenticateResponse {
-            error_code: code.code(),
-            error_message: None,
-            ..Default::default()
-        }
-    }
-}
-
-impl ErrorResponse for CreatePartitionsRequest {
-    fn error_response(&self, _version: i16, code: ErrorCode) -> CreatePartitionsResponse {
-        let results = self
-            .topics
-            .iter()
-            .map(|t| create_partitions::CreatePartitionsTopicResult {
-                name: t.name.clone(),
-                error_code: code.code(),
-                error_message: None,
-                ..Default::default()
-            })
-            .collect();
-        CreatePartitionsResponse {
-            results,
-            ..Default::default()
-        }
-    }
-}
-
-impl ErrorResponse for ConsumerGroupHeartbeatRequest {
-    fn error_response(&self, _version: i16, code: ErrorCode) -> ConsumerGroupHeartbeatResponse {
-        ConsumerGroupHeartbeatResponse {
-            error_code: code.code(),
             ..Default::default()
         }
     }
