@@ -136,6 +136,24 @@ impl TestPki {
         })
     }
 
+    /// A rustls server configuration presenting the `localhost` server certificate (chain:
+    /// that certificate), without client authentication: for
+    /// [`MockClusterBuilder::tls`](crate::mock::MockClusterBuilder::tls).
+    pub fn server_config(&self) -> Result<std::sync::Arc<rustls::ServerConfig>, rustls::Error> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let pem = |e: rustls::pki_types::pem::Error| rustls::Error::General(e.to_string());
+        let chain =
+            vec![CertificateDer::from_pem_slice(self.server_cert_pem.as_bytes()).map_err(pem)?];
+        let key = PrivateKeyDer::from_pem_slice(self.server_key_pem.as_bytes()).map_err(pem)?;
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)?;
+        Ok(std::sync::Arc::new(config))
+    }
+
     /// Writes every PEM to a fresh directory under the system temporary directory.
     pub fn write(&self) -> std::io::Result<PkiFiles> {
         let dir = TempDir::new("pki")?;

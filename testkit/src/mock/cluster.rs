@@ -8,10 +8,11 @@ use gregor_protocol::ErrorCode;
 use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 
-use super::conn::{Inner, accept_loop, bind};
+use super::conn::{Inner, Security, accept_loop, bind};
 use super::control::ControlError;
 use super::group::GroupConfig;
 use super::group_shell::{GroupShell, group_timer};
+use super::sasl::MockSasl;
 use super::state::{BrokerInfo, ClusterConfig, ClusterState};
 
 /// Why a cluster did not start.
@@ -48,6 +49,8 @@ pub struct MockClusterBuilder {
     base_port: Option<u16>,
     topics: Vec<(String, i32, i16)>,
     config: ClusterConfig,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    sasl: Option<MockSasl>,
 }
 
 impl MockClusterBuilder {
@@ -130,6 +133,21 @@ impl MockClusterBuilder {
         self
     }
 
+    /// Serve TLS on every listener with `config` (for example
+    /// [`TestPki::server_config`](crate::certs::TestPki::server_config)); with
+    /// [`sasl`](Self::sasl) too, the listeners are SASL_SSL.
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Authenticate every connection with SASL (see [`MockSasl`]); without [`tls`](Self::tls)
+    /// the listeners are SASL_PLAINTEXT.
+    pub fn sasl(mut self, sasl: MockSasl) -> Self {
+        self.sasl = Some(sasl);
+        self
+    }
+
     /// Binds every broker's listener, creates the topics and starts serving on the current
     /// tokio runtime (its tasks, including those started later by
     /// [`MockCluster::broker_up`], run there, whichever runtime later control calls come from).
@@ -175,6 +193,10 @@ impl MockClusterBuilder {
             state: Mutex::new(state),
             changes,
             groups: GroupShell::default(),
+            security: Security {
+                tls: self.tls.map(tokio_rustls::TlsAcceptor::from),
+                sasl: self.sasl.map(Arc::new),
+            },
         });
         let timer = runtime.spawn(group_timer(inner.clone()));
         let addrs = listeners.iter().map(|(id, addr, _)| (*id, *addr)).collect();
@@ -251,6 +273,8 @@ impl MockCluster {
             base_port: None,
             topics: Vec::new(),
             config: ClusterConfig::default(),
+            tls: None,
+            sasl: None,
         }
     }
 

@@ -31,9 +31,11 @@ use std::time::Instant;
 use bytes::Bytes;
 use gregor_protocol::frame::FrameReader;
 use gregor_protocol::header::RequestHeader;
-use gregor_protocol::messages::{ApiVersionsRequest, FetchRequest};
-use gregor_protocol::{ApiKey, DecodeError};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use gregor_protocol::messages::{
+    ApiVersionsRequest, FetchRequest, SaslAuthenticateRequest, SaslHandshakeRequest,
+};
+use gregor_protocol::{ApiKey, DecodeError, Message};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::oneshot;
 use tokio::sync::{Mutex, watch};
@@ -46,6 +48,7 @@ use super::handlers::{
     unsupported_version_response,
 };
 use super::intercept::{Action, SeenRequest};
+use super::sasl::{Authenticator, MockSasl, Then};
 use super::state::ClusterState;
 
 /// The largest request frame accepted (Kafka's `socket.request.max.bytes`, 100 MiB).
@@ -60,6 +63,17 @@ pub(crate) struct Inner {
     pub changes: watch::Sender<u64>,
     /// Parked group requests and the group coordinator's timer.
     pub groups: GroupShell,
+    /// TLS and SASL on the listeners.
+    pub security: Security,
+}
+
+/// What the listeners wrap their connections in.
+#[derive(Default)]
+pub(crate) struct Security {
+    /// TLS, when set.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// SASL authentication, when set.
+    pub sasl: Option<Arc<MockSasl>>,
 }
 
 impl Inner {
@@ -155,6 +169,69 @@ pub(crate) enum ConnError {
     /// The broker stopped.
     #[error("broker stopped")]
     Stopped,
+    /// The TLS handshake failed.
+    #[error("TLS handshake: {0}")]
+    Tls(std::io::Error),
+    /// A request other than ApiVersions and SASL's before authentication.
+    #[error("unauthenticated {0:?} request")]
+    Unauthenticated(ApiKey),
+}
+
+impl std::fmt::Debug for Security {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Security")
+            .field("tls", &self.tls.is_some())
+            .field("sasl", &self.sasl)
+            .finish()
+    }
+}
+
+/// A frame on a connection that has not authenticated: SaslHandshake and SaslAuthenticate are
+/// answered here (with what to do next), ApiVersions goes on to the handlers (`None`), and
+/// anything else closes the connection, as Kafka's `SaslServerAuthenticator` does.
+fn authenticate_frame(
+    auth: &mut Authenticator,
+    frame: &Bytes,
+) -> Result<Option<(Bytes, Then)>, ConnError> {
+    let (code, version, correlation_id) =
+        RequestHeader::peek_key_version(frame).map_err(ConnError::Header)?;
+    let key = ApiKey::from_code(code).ok_or(ConnError::UnknownApi(code))?;
+    let expected = if auth.expects_authenticate() {
+        ApiKey::SaslAuthenticate
+    } else {
+        ApiKey::SaslHandshake
+    };
+    if key == ApiKey::ApiVersions {
+        return Ok(None);
+    }
+    if key != expected {
+        return Err(ConnError::Unauthenticated(key));
+    }
+    let range = handlers::versions(key).ok_or(ConnError::UnknownApi(code))?;
+    if !range.contains(version) {
+        return Err(ConnError::UnsupportedVersion { api: key, version });
+    }
+    let header_version =
+        handlers::request_header_version(key, version).ok_or(ConnError::UnknownApi(code))?;
+    let mut body = frame.clone();
+    RequestHeader::decode(&mut body, header_version).map_err(ConnError::Header)?;
+    let malformed = |source| DispatchError::Decode {
+        api: key,
+        version,
+        source,
+    };
+    let answer = if key == ApiKey::SaslHandshake {
+        let req = SaslHandshakeRequest::decode(&mut body, version).map_err(malformed)?;
+        let (resp, then) = auth.handshake(&req);
+        let out = encode_response::<SaslHandshakeRequest>(&resp, version, correlation_id)?;
+        (out, then)
+    } else {
+        let req = SaslAuthenticateRequest::decode(&mut body, version).map_err(malformed)?;
+        let (resp, then) = auth.authenticate(&req);
+        let out = encode_response::<SaslAuthenticateRequest>(&resp, version, correlation_id)?;
+        (out, then)
+    };
+    Ok(Some(answer))
 }
 
 async fn serve(
@@ -166,21 +243,35 @@ async fn serve(
 ) {
     // Kafka reports a client's host as `InetAddress.toString` of an unresolved address.
     let client_host = format!("/{}", peer.ip());
-    match serve_conn(&inner, broker, &client_host, stream, &mut stop).await {
+    let served = match inner.security.tls.clone() {
+        None => serve_conn(&inner, broker, &client_host, stream, &mut stop).await,
+        Some(acceptor) => {
+            let accepted = tokio::select! {
+                accepted = acceptor.accept(stream) => accepted,
+                () = stopped(&mut stop) => return,
+            };
+            match accepted {
+                Ok(tls) => serve_conn(&inner, broker, &client_host, tls, &mut stop).await,
+                Err(e) => Err(ConnError::Tls(e)),
+            }
+        }
+    };
+    match served {
         Ok(()) | Err(ConnError::Stopped) => {}
         Err(e) => tracing::info!(broker, %peer, error = %e, "mock broker: closing connection"),
     }
 }
 
-async fn serve_conn(
+async fn serve_conn<S: AsyncRead + AsyncWrite>(
     inner: &Inner,
     broker: i32,
     client_host: &str,
-    stream: TcpStream,
+    stream: S,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<(), ConnError> {
-    let (mut rd, mut wr) = stream.into_split();
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let mut frames = FrameReader::new(MAX_FRAME);
+    let mut auth = inner.security.sasl.clone().map(Authenticator::new);
     loop {
         let frame = loop {
             if let Some(f) = frames.poll_frame().map_err(ConnError::Frame)? {
@@ -197,6 +288,16 @@ async fn serve_conn(
                 () = stopped(stop) => return Err(ConnError::Stopped),
             }
         };
+        if let Some(auth) = auth.as_mut().filter(|a| !a.is_done()) {
+            if let Some((out, then)) = authenticate_frame(auth, &frame)? {
+                wr.write_all(&out).await?;
+                if then == Then::Close {
+                    wr.shutdown().await?;
+                    return Err(ConnError::Closed("SASL authentication failed".into()));
+                }
+                continue;
+            }
+        }
         if let Some(out) = handle_frame(inner, broker, client_host, frame, stop).await? {
             wr.write_all(&out).await?;
         }

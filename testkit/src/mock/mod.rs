@@ -39,6 +39,8 @@
 //!   producer and transaction state, compaction); `session`: fetch sessions (KIP-227);
 //!   `intercept`: rules.
 //! - `error_response`: an error answer for every API (for [`Action::Error`]).
+//! - `sasl`: SASL PLAIN and SCRAM-SHA-256/512 on the listeners ([`MockSasl`]), before requests
+//!   reach the handlers; TLS ([`MockClusterBuilder::tls`]) wraps the connections in `conn`.
 //!
 //! # Consumer groups
 //! The classic protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit,
@@ -82,6 +84,7 @@ pub(crate) mod handlers;
 mod intercept;
 pub(crate) mod log;
 mod record;
+mod sasl;
 pub(crate) mod session;
 pub(crate) mod state;
 
@@ -91,3 +94,4 @@ pub use group::{CommittedOffset, GroupConfig, GroupState};
 pub use intercept::{Action, Intercept, InterceptId, Observer, SeenRequest};
 pub use log::MaintainError;
 pub use record::MockRecord;
+pub use sasl::{MockSasl, SaslMechanism};

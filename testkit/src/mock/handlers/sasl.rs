@@ -1,8 +1,8 @@
 //! SaslHandshake (17) and SaslAuthenticate (36).
 //!
-//! The mock's listeners are PLAINTEXT. On such a listener Kafka's request handler answers
-//! both with `ILLEGAL_SASL_STATE` (SASL is only negotiated by the authenticator of a SASL
-//! listener, before requests reach the handler); so does the mock.
+//! SASL is negotiated by a SASL listener's authenticator (the `sasl` module) before requests
+//! reach the handlers. Requests that do reach them (on a PLAINTEXT or SSL listener, or after
+//! authentication) are answered with `ILLEGAL_SASL_STATE`, as Kafka's request handler does.
 
 use gregor_protocol::ErrorCode;
 use gregor_protocol::messages::{
@@ -24,7 +24,7 @@ impl Handle for SaslAuthenticateRequest {
     fn handle(self, _cx: &mut Ctx<'_>) -> Reply<SaslAuthenticateResponse> {
         Reply::Respond(SaslAuthenticateResponse {
             error_code: ErrorCode::IllegalSaslState.code(),
-            error_message: Some("SASL is not enabled on this listener".into()),
+            error_message: Some("SASL is not expected on this connection now".into()),
             ..SaslAuthenticateResponse::default()
         })
     }
