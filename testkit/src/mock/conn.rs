@@ -298,8 +298,8 @@ async fn serve_conn<S: AsyncRead + AsyncWrite>(
                 continue;
             }
         }
-        if let Some(out) = handle_frame(inner, broker, client_host, frame, stop).await? {
-            wr.write_all(&out).await?;
+        if let Some(chunks) = handle_frame(inner, broker, client_host, frame, stop).await? {
+            write_chunks(&mut wr, chunks).await?;
         }
     }
 }
@@ -310,7 +310,7 @@ async fn handle_frame(
     client_host: &str,
     frame: Bytes,
     stop: &mut watch::Receiver<bool>,
-) -> Result<Option<Bytes>, ConnError> {
+) -> Result<Option<Vec<Bytes>>, ConnError> {
     let (code, version, correlation_id) =
         RequestHeader::peek_key_version(&frame).map_err(ConnError::Header)?;
     let key = ApiKey::from_code(code).ok_or(ConnError::UnknownApi(code))?;
@@ -322,7 +322,7 @@ async fn handle_frame(
         if key == ApiKey::ApiVersions {
             let resp = unsupported_version_response();
             let out = encode_response::<ApiVersionsRequest>(&resp, 0, correlation_id)?;
-            return Ok(Some(out));
+            return Ok(Some(vec![out]));
         }
         return Err(ConnError::UnsupportedVersion { api: key, version });
     }
@@ -367,10 +367,12 @@ async fn handle_frame(
             client_host,
             now,
         };
+        cx.state.stash.clear();
         let outcome = handlers::dispatch(&mut cx, key, correlation_id, body, error)?;
         // Register before pumping, in this critical section: the ticket cannot complete unseen.
         let outcome = match outcome {
             Outcome::Group(ticket) => Parked::Group(ticket, inner.groups.register(ticket)),
+            Outcome::Respond(out) => Parked::Send(st.stash.splice(out)),
             other => Parked::No(other),
         };
         inner.groups.pump(&mut st, now);
@@ -379,12 +381,14 @@ async fn handle_frame(
     };
     let outcome = match outcome {
         Parked::Group(ticket, rx) => {
-            return wait_for_group(inner, ticket, rx, version, correlation_id, stop).await;
+            let out = wait_for_group(inner, ticket, rx, version, correlation_id, stop).await?;
+            return Ok(out.map(|out| vec![out]));
         }
+        Parked::Send(chunks) => return Ok(Some(chunks)),
         Parked::No(outcome) => outcome,
     };
     match outcome {
-        Outcome::Respond(out) => Ok(Some(out)),
+        Outcome::Respond(out) => Ok(Some(vec![out])),
         Outcome::NoResponse => Ok(None),
         Outcome::Close(why) => Err(ConnError::Closed(why)),
         Outcome::Group(_) => Err(ConnError::Closed("unregistered group ticket".into())),
@@ -403,16 +407,50 @@ async fn handle_frame(
             if let Some(resp) = pending.poll(&mut st, now()) {
                 let out =
                     encode_response::<FetchRequest>(&resp, pending.version(), correlation_id)?;
-                return Ok(Some(out));
+                return Ok(Some(st.stash.splice(out)));
             }
         },
     }
 }
 
-/// A dispatch outcome, with the channel of a parked group request registered.
+/// A dispatch outcome, with the channel of a parked group request registered, or a response
+/// cut into chunks.
 enum Parked {
     Group(Ticket, oneshot::Receiver<Completed>),
+    Send(Vec<Bytes>),
     No(Outcome),
+}
+
+/// Writes a response's chunks (see [`super::splice`]) with vectored writes.
+async fn write_chunks<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    mut chunks: Vec<Bytes>,
+) -> std::io::Result<()> {
+    if let [one] = chunks.as_slice() {
+        return wr.write_all(one).await;
+    }
+    let mut first = 0;
+    while first < chunks.len() {
+        let slices: Vec<std::io::IoSlice<'_>> = chunks[first..]
+            .iter()
+            .take(256)
+            .map(|c| std::io::IoSlice::new(c))
+            .collect();
+        let mut written = wr.write_vectored(&slices).await?;
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while written > 0 {
+            let chunk = &mut chunks[first];
+            let n = written.min(chunk.len());
+            bytes::Buf::advance(chunk, n);
+            written -= n;
+            if chunk.is_empty() {
+                first += 1;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Waits, without the lock, for a parked JoinGroup or SyncGroup's response.

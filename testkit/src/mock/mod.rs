@@ -38,6 +38,7 @@
 //!   rules); `log`: a partition's log (batches as received, offsets, leader epoch cache,
 //!   producer and transaction state, compaction); `session`: fetch sessions (KIP-227);
 //!   `intercept`: rules.
+//! - `splice`: fetch responses written as chunks, the stored batches among them uncopied.
 //! - `error_response`: an error answer for every API (for [`Action::Error`]).
 //! - `sasl`: SASL PLAIN and SCRAM-SHA-256/512 on the listeners ([`MockSasl`]), before requests
 //!   reach the handlers; TLS ([`MockClusterBuilder::tls`]) wraps the connections in `conn`.
@@ -86,6 +87,7 @@ pub(crate) mod log;
 mod record;
 mod sasl;
 pub(crate) mod session;
+mod splice;
 pub(crate) mod state;
 
 pub use cluster::{MockCluster, MockClusterBuilder, StartError};

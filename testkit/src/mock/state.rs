@@ -12,6 +12,7 @@ use super::group::{GroupConfig, GroupCoordinator};
 use super::intercept::InterceptTable;
 use super::log::PartitionLog;
 use super::session::SessionCache;
+use super::splice::Stash;
 
 /// Settings of a mock cluster.
 #[derive(Debug, Clone)]
@@ -113,6 +114,8 @@ pub struct ClusterState {
     pub groups: GroupCoordinator,
     /// Groups moved to a broker by the control API, overriding the hash placement.
     pub(crate) coordinator_overrides: BTreeMap<String, i32>,
+    /// Stored batches of the fetch response being built (see [`super::splice`]).
+    pub(crate) stash: Stash,
 }
 
 /// Kafka's rule for topic names: 1 to 249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
@@ -152,6 +155,7 @@ impl ClusterState {
             change_seq: 0,
             groups,
             coordinator_overrides: BTreeMap::new(),
+            stash: Stash::default(),
         }
     }
 

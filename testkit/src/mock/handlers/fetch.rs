@@ -137,6 +137,8 @@ impl PendingFetch {
 
     /// Reads every partition; returns the response if the fetch is complete at `now`.
     pub(crate) fn poll(&mut self, state: &mut ClusterState, now: Instant) -> Option<FetchResponse> {
+        // Reads of an earlier poll that did not complete are not sent.
+        state.stash.clear();
         let mut results = Vec::with_capacity(self.partitions.len());
         let mut limit = self.max_bytes;
         let mut min_one = true;
@@ -144,7 +146,7 @@ impl PendingFetch {
         let mut urgent =
             matches!(self.context, FetchContext::Error(_)) || self.partitions.is_empty();
         for req in &self.partitions {
-            let data = read_partition(
+            let (data, size) = read_partition(
                 state,
                 self.broker,
                 self.version,
@@ -153,7 +155,6 @@ impl PendingFetch {
                 min_one,
                 self.read_committed,
             );
-            let size = data.records.as_ref().map_or(0, Bytes::len);
             if size > 0 {
                 min_one = false;
             }
@@ -273,14 +274,14 @@ fn read_partition(
     limit: usize,
     min_one: bool,
     read_committed: bool,
-) -> PartitionData {
+) -> (PartitionData, usize) {
     if req.topic.is_empty() && v >= 13 {
-        return error_data(state, req, v, ErrorCode::UnknownTopicId);
+        return (error_data(state, req, v, ErrorCode::UnknownTopicId), 0);
     }
     let p =
         match state.leader_partition(&req.topic, req.partition, broker, req.current_leader_epoch) {
             Ok(p) => p,
-            Err(code) => return error_data(state, req, v, code),
+            Err(code) => return (error_data(state, req, v, code), 0),
         };
     let log = &p.log;
     let (hw, lso, log_start) = (
@@ -308,7 +309,7 @@ fn read_partition(
         // Kafka: an epoch the log cannot place, or an offset below the log start, is out of
         // range whatever the epochs say.
         if epoch == UNDEFINED_EPOCH || end == UNDEFINED_OFFSET || req.fetch_offset < log_start {
-            return error_data(state, req, v, ErrorCode::OffsetOutOfRange);
+            return (error_data(state, req, v, ErrorCode::OffsetOutOfRange), 0);
         }
         if epoch < req.last_fetched_epoch || end < req.fetch_offset {
             data.diverging_epoch = EpochEndOffset {
@@ -316,17 +317,18 @@ fn read_partition(
                 end_offset: end,
                 ..EpochEndOffset::default()
             };
-            return data;
+            return (data, 0);
         }
     }
     if req.fetch_offset < log_start || req.fetch_offset > log.log_end_offset() {
-        return error_data(state, req, v, ErrorCode::OffsetOutOfRange);
+        return (error_data(state, req, v, ErrorCode::OffsetOutOfRange), 0);
     }
     let upper = if read_committed { lso } else { hw };
     let max = usize::try_from(req.max_bytes).unwrap_or(0).min(limit);
-    let records = log.read(req.fetch_offset, max, min_one, upper);
-    if read_committed && !records.is_empty() {
-        let end = log.read_upper_bound(req.fetch_offset, records.len());
+    let parts = log.read_parts(req.fetch_offset, max, min_one, upper);
+    let size: usize = parts.iter().map(Bytes::len).sum();
+    if read_committed && size > 0 {
+        let end = log.read_upper_bound(req.fetch_offset, size);
         data.aborted_transactions = Some(
             log.aborted_between(req.fetch_offset, end)
                 .into_iter()
@@ -338,6 +340,6 @@ fn read_partition(
                 .collect(),
         );
     }
-    data.records = Some(records);
-    data
+    data.records = Some(state.stash.records(parts));
+    (data, size)
 }

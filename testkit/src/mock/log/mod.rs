@@ -354,7 +354,31 @@ impl PartitionLog {
     /// returned whole even if larger than `max_bytes` (KIP-74); otherwise a first batch that
     /// does not fit gives an empty read, and a later batch that does not fit is cut at the limit
     /// (the client drops the partial tail).
+    #[cfg(test)]
     pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool, upper: i64) -> Bytes {
+        let parts = self.read_parts(offset, max_bytes, min_one, upper);
+        match parts.len() {
+            0 => Bytes::new(),
+            1 => parts.into_iter().next().unwrap_or_default(),
+            _ => {
+                let mut out = BytesMut::with_capacity(parts.iter().map(Bytes::len).sum());
+                for p in &parts {
+                    out.extend_from_slice(p);
+                }
+                out.freeze()
+            }
+        }
+    }
+
+    /// [`read`](Self::read) as the stored batches themselves (shared, not copied), the last
+    /// one possibly cut.
+    pub fn read_parts(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one: bool,
+        upper: i64,
+    ) -> Vec<Bytes> {
         let start = self.index_for(offset);
         let mut parts: Vec<Bytes> = Vec::new();
         let mut budget = max_bytes;
@@ -376,17 +400,7 @@ impl PartitionLog {
                 break;
             }
         }
-        match parts.len() {
-            0 => Bytes::new(),
-            1 => parts.swap_remove(0),
-            _ => {
-                let mut out = BytesMut::with_capacity(parts.iter().map(Bytes::len).sum());
-                for p in &parts {
-                    out.extend_from_slice(p);
-                }
-                out.freeze()
-            }
-        }
+        parts
     }
 
     /// The offset after the last complete batch of a read that started at `offset` and returned
