@@ -1,0 +1,183 @@
+//! Produce behaviours of every available broker kind (`GREGOR_TEST_BROKERS`, else all that can
+//! start here), measured with hand-made Produce requests on gregor's connections: the
+//! idempotent producer's duplicate and out-of-order detection, and acks=0 getting no answer.
+//! These fill testkit's conformance table; a known deviation is skipped on that broker only.
+
+mod cluster_support;
+
+use bytes::BytesMut;
+use cluster_support::{client, create_topic_on, deviates, unique, within};
+use gregor_client::{Admin, Client, Connection, Purpose};
+use gregor_protocol::ErrorCode;
+use gregor_protocol::messages::produce::{PartitionProduceData, TopicProduceData};
+use gregor_protocol::messages::{InitProducerIdRequest, ProduceRequest};
+use gregor_protocol::records::{BatchSpec, NewRecord, encode_batch};
+use gregor_testkit::{BrokerKind, TestBroker};
+
+struct Subject {
+    broker: TestBroker,
+    client: Client,
+    topic: String,
+    conn: Connection,
+}
+
+async fn subjects() -> Vec<Subject> {
+    let mut out = Vec::new();
+    for kind in BrokerKind::from_env() {
+        let broker = TestBroker::start_kind_async(kind)
+            .await
+            .unwrap_or_else(|e| panic!("a {kind} broker: {e}"));
+        let client = client(&broker.bootstrap()).await;
+        let topic = unique("produced");
+        create_topic_on(&broker, &Admin::new(client.clone()), &topic, 1).await;
+        let (leader, _) = client.leader(&topic, 0).await.expect("leader");
+        let conn = client
+            .connection(leader, Purpose::Produce)
+            .await
+            .expect("produce connection");
+        out.push(Subject {
+            broker,
+            client,
+            topic,
+            conn,
+        });
+    }
+    out
+}
+
+fn request(s: &Subject, version: i16, acks: i16, spec: &BatchSpec, n: usize) -> ProduceRequest {
+    let records: Vec<NewRecord<'_>> = (0..n)
+        .map(|_| NewRecord::new(None, Some(b"value")).with_timestamp(1_700_000_000_000))
+        .collect();
+    let mut batch = BytesMut::new();
+    encode_batch(spec, &records, &mut batch).expect("batch encodes");
+    let topic_id = s
+        .client
+        .metadata()
+        .topic(&s.topic)
+        .map(|t| t.id)
+        .unwrap_or_default();
+    ProduceRequest {
+        transactional_id: None,
+        acks,
+        timeout_ms: 10_000,
+        topic_data: vec![TopicProduceData {
+            name: if version < 13 {
+                s.topic.clone()
+            } else {
+                String::new()
+            },
+            topic_id: if version >= 13 {
+                topic_id
+            } else {
+                Default::default()
+            },
+            partition_data: vec![PartitionProduceData {
+                index: 0,
+                records: Some(batch.freeze()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// Produces `n` records with `spec` (acks = all); returns the error and base offset.
+async fn produce(s: &Subject, spec: &BatchSpec, n: usize) -> (ErrorCode, i64) {
+    let response = within("Produce", s.conn.send_with(|v| request(s, v, -1, spec, n)))
+        .await
+        .expect("Produce answered");
+    let p = &response.responses[0].partition_responses[0];
+    (ErrorCode::from_code(p.error_code), p.base_offset)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_producers_are_deduplicated_and_sequenced() {
+    for s in subjects().await {
+        let kind = s.broker.kind();
+        if deviates(
+            &s.broker,
+            BrokerKind::RdkafkaMock,
+            "librdkafka's mock cluster (2.12.1) deviates: it checks sequences of transactional producers only; an idempotent producer's retry is appended again",
+        ) {
+            continue;
+        }
+        let id = within(
+            "InitProducerId",
+            s.conn.send(InitProducerIdRequest {
+                transactional_id: None,
+                transaction_timeout_ms: 60_000,
+                producer_id: -1,
+                producer_epoch: -1,
+                ..Default::default()
+            }),
+        )
+        .await
+        .expect("InitProducerId answered");
+        assert_eq!(
+            ErrorCode::from_code(id.error_code),
+            ErrorCode::None,
+            "{kind}"
+        );
+        let spec = |base_sequence| BatchSpec {
+            producer_id: id.producer_id,
+            producer_epoch: id.producer_epoch,
+            base_sequence,
+            ..BatchSpec::default()
+        };
+        assert_eq!(
+            produce(&s, &spec(0), 2).await,
+            (ErrorCode::None, 0),
+            "{kind}"
+        );
+        // A retry of the same batch is acknowledged with its first offset, not appended again.
+        let duplicate = produce(&s, &spec(0), 2).await;
+        if !deviates(
+            &s.broker,
+            BrokerKind::Tansu,
+            "tansu 0.6.0 deviates: a retry of the last batch gets DUPLICATE_SEQUENCE_NUMBER (Kafka: no error and the batch's offset); it is not appended again",
+        ) {
+            assert_eq!(duplicate, (ErrorCode::None, 0), "{kind}: duplicate");
+        }
+        assert_eq!(
+            produce(&s, &spec(2), 2).await,
+            (ErrorCode::None, 2),
+            "{kind}"
+        );
+        let (gap, _) = produce(&s, &spec(9), 1).await;
+        assert_eq!(
+            gap,
+            ErrorCode::OutOfOrderSequenceNumber,
+            "{kind}: sequence gap"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_zero_gets_no_answer() {
+    for s in subjects().await {
+        if deviates(
+            &s.broker,
+            BrokerKind::Tansu,
+            "tansu 0.6.0 deviates: it answers acks=0 Produce requests",
+        ) || deviates(
+            &s.broker,
+            BrokerKind::RdkafkaMock,
+            "librdkafka's mock cluster (2.12.1) deviates: it answers acks=0 Produce requests",
+        ) {
+            continue;
+        }
+        let kind = s.broker.kind();
+        let version = s.conn.version_for::<ProduceRequest>().unwrap();
+        let unacked = request(&s, version, 0, &BatchSpec::default(), 3);
+        within("acks=0 Produce", s.conn.send_no_response(unacked))
+            .await
+            .expect("sent");
+        // The next answer on the connection is this request's (an answer to the acks=0 one
+        // would be a correlation id the connection does not know), after the three records.
+        let (code, base) = produce(&s, &BatchSpec::default(), 1).await;
+        assert_eq!((code, base), (ErrorCode::None, 3), "{kind}");
+        assert!(!s.conn.is_closed(), "{kind}");
+    }
+}
