@@ -251,3 +251,94 @@ async fn one_member_joins_syncs_heartbeats_commits_and_leaves() {
         eprintln!("{kind}: classic group round passed (JoinGroup v{version})");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_static_member_fences_its_old_incarnation() {
+    for kind in BrokerKind::from_env() {
+        let broker = TestBroker::start_kind_async(kind)
+            .await
+            .unwrap_or_else(|e| panic!("a {kind} broker: {e}"));
+        let client = client(&broker.bootstrap()).await;
+        let topic = unique("static");
+        create_topic_on(&broker, &Admin::new(client.clone()), &topic, 1).await;
+        let group = unique("static-group");
+        let conn = coordinator(&client, &group).await;
+        let mut version = conn.version_for::<JoinGroupRequest>().unwrap();
+        if kind == BrokerKind::RdkafkaMock {
+            // See the deviation recorded by the test above.
+            version = version.min(5);
+        }
+        if version < 5 {
+            eprintln!("{kind}: JoinGroup v{version} has no group instance id");
+            continue;
+        }
+        let join = || JoinGroupRequest {
+            group_id: group.clone(),
+            session_timeout_ms: 10_000,
+            // The old incarnation never rejoins: a short rebalance keeps the rejoin quick.
+            rebalance_timeout_ms: 3_000,
+            member_id: String::new(),
+            group_instance_id: Some("instance-1".into()),
+            protocol_type: "consumer".into(),
+            protocols: vec![JoinGroupRequestProtocol {
+                name: "range".into(),
+                metadata: subscription(&topic),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let first = within("JoinGroup", conn.send_versioned(&join(), version))
+            .await
+            .expect("JoinGroup answered");
+        assert_eq!(
+            code(first.error_code),
+            ErrorCode::None,
+            "{kind}: static join"
+        );
+        let old_member = first.member_id.clone();
+        assert!(!old_member.is_empty(), "{kind}");
+        // The same instance joins again without a member id (a restart): it gets a new member
+        // id and the old one is fenced.
+        let again = within("JoinGroup", conn.send_versioned(&join(), version))
+            .await
+            .expect("JoinGroup answered");
+        assert_eq!(code(again.error_code), ErrorCode::None, "{kind}: rejoin");
+        if again.member_id == old_member
+            && deviates(
+                &broker,
+                BrokerKind::Tansu,
+                "tansu 0.6.0 deviates: a static member rejoining without a member id keeps its old one (Kafka: a new one, the old incarnation fenced)",
+            )
+        {
+            continue;
+        }
+        assert_ne!(again.member_id, old_member, "{kind}: a new member id");
+        let beat = within(
+            "Heartbeat",
+            conn.send(HeartbeatRequest {
+                group_id: group.clone(),
+                generation_id: first.generation_id,
+                member_id: old_member.clone(),
+                group_instance_id: Some("instance-1".into()),
+                ..Default::default()
+            }),
+        )
+        .await
+        .expect("Heartbeat answered");
+        if code(beat.error_code) == ErrorCode::IllegalGeneration
+            && deviates(
+                &broker,
+                BrokerKind::RdkafkaMock,
+                "librdkafka's mock cluster (2.12.1) deviates: the fenced incarnation of a static member gets ILLEGAL_GENERATION (Kafka: FENCED_INSTANCE_ID)",
+            )
+        {
+            continue;
+        }
+        assert_eq!(
+            code(beat.error_code),
+            ErrorCode::FencedInstanceId,
+            "{kind}: the old incarnation"
+        );
+        eprintln!("{kind}: static member round passed (JoinGroup v{version})");
+    }
+}
