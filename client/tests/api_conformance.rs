@@ -1,0 +1,108 @@
+//! What each available broker kind (`GREGOR_TEST_BROKERS`, else all that can start here)
+//! serves beyond the basics, as started by testkit (default configurations): SASL on its
+//! listener, and KIP-848's ConsumerGroupHeartbeat. These fill testkit's conformance table.
+
+mod cluster_support;
+
+use cluster_support::{client, create_topic_on, unique, within};
+use gregor_client::sasl::PlainConfig;
+use gregor_client::{Admin, ClientError, ConnectOptions, Connection, CoordinatorKind, Purpose};
+use gregor_protocol::messages::ConsumerGroupHeartbeatRequest;
+use gregor_protocol::{ApiKey, ErrorCode};
+use gregor_testkit::{BrokerKind, TestBroker};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_on_the_default_listener() {
+    for kind in BrokerKind::from_env() {
+        let broker = TestBroker::start_kind_async(kind)
+            .await
+            .unwrap_or_else(|e| panic!("a {kind} broker: {e}"));
+        let first = broker.bootstrap();
+        let first = first.split(',').next().unwrap().to_owned();
+        let plain = within(
+            "plaintext handshake",
+            Connection::connect(&first, &ConnectOptions::default()),
+        )
+        .await
+        .expect("ApiVersions answered");
+        let listed = plain
+            .versions()
+            .broker_range(ApiKey::SaslHandshake.code())
+            .is_some();
+        let opts = ConnectOptions {
+            sasl: Some(PlainConfig::new("alice", "secret").into()),
+            ..ConnectOptions::default()
+        };
+        let result = within("SASL handshake", Connection::connect(&first, &opts)).await;
+        match result {
+            Ok(_) => panic!("{kind}: SASL PLAIN with unknown credentials succeeded"),
+            Err(ClientError::UnsupportedApi { api, .. }) => {
+                assert!(!listed, "{kind}");
+                assert_eq!(api, ApiKey::SaslHandshake, "{kind}");
+                eprintln!("{kind}: SASL not supported (SaslHandshake not listed)");
+            }
+            Err(e) => {
+                assert!(listed, "{kind}: {e}");
+                eprintln!("{kind}: SaslHandshake listed; SASL PLAIN on the default listener: {e}");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kip_848_consumer_group_heartbeat() {
+    for kind in BrokerKind::from_env() {
+        let broker = TestBroker::start_kind_async(kind)
+            .await
+            .unwrap_or_else(|e| panic!("a {kind} broker: {e}"));
+        let client = client(&broker.bootstrap()).await;
+        let any = client.any_broker().await.expect("a broker");
+        if any.version_for::<ConsumerGroupHeartbeatRequest>().is_err() {
+            eprintln!("{kind}: ConsumerGroupHeartbeat not supported (not listed)");
+            continue;
+        }
+        let topic = unique("kip848");
+        create_topic_on(&broker, &Admin::new(client.clone()), &topic, 2).await;
+        let group = unique("kip848-group");
+        let coordinator = within(
+            "coordinator",
+            client.coordinator(CoordinatorKind::Group, &group),
+        )
+        .await
+        .expect("FindCoordinator");
+        let conn = client
+            .connection(coordinator, Purpose::Control)
+            .await
+            .expect("coordinator connection");
+        let member_id = format!("{:032x}", std::process::id() as u128 * 7_919 + 1);
+        let joined = within(
+            "ConsumerGroupHeartbeat",
+            conn.send(ConsumerGroupHeartbeatRequest {
+                group_id: group.clone(),
+                member_id: member_id.clone(),
+                member_epoch: 0,
+                rebalance_timeout_ms: 10_000,
+                subscribed_topic_names: Some(vec![topic.clone()]),
+                // An empty regex ("none"): librdkafka's mock cluster (2.12.1) aborts the whole
+                // process on an assertion when topic names come with a null regex.
+                subscribed_topic_regex: Some(String::new()),
+                topic_partitions: Some(Vec::new()),
+                ..Default::default()
+            }),
+        )
+        .await
+        .expect("ConsumerGroupHeartbeat answered");
+        assert_eq!(
+            ErrorCode::from_code(joined.error_code),
+            ErrorCode::None,
+            "{kind}: {:?}",
+            joined.error_message
+        );
+        assert!(joined.member_epoch >= 1, "{kind}: {joined:?}");
+        assert!(joined.heartbeat_interval_ms > 0, "{kind}: {joined:?}");
+        eprintln!(
+            "{kind}: ConsumerGroupHeartbeat joins (epoch {})",
+            joined.member_epoch
+        );
+    }
+}
