@@ -165,11 +165,15 @@ async fn final_errors_are_typed_and_persisting_retriable_ones_time_out() {
         ),
         other => panic!("{other:?}"),
     }
-    assert_eq!(mock.intercept_hits(id).await, 1, "final errors are not retried");
+    assert_eq!(
+        mock.intercept_hits(id).await,
+        1,
+        "final errors are not retried"
+    );
     assert!(commits.committed().await.is_empty());
 
-    let short = KafkaCommits::new(client.clone(), unique("group"))
-        .with_timeout(Duration::from_millis(400));
+    let short =
+        KafkaCommits::new(client.clone(), unique("group")).with_timeout(Duration::from_millis(400));
     let id = mock
         .intercept(
             ApiKey::OffsetCommit,
@@ -184,7 +188,10 @@ async fn final_errors_are_typed_and_persisting_retriable_ones_time_out() {
             if partitions[0].1 == ErrorCode::RequestTimedOut),
         "{err:?}"
     );
-    assert!(mock.intercept_hits(id).await >= 2, "retried before giving up");
+    assert!(
+        mock.intercept_hits(id).await >= 2,
+        "retried before giving up"
+    );
     mock.remove_intercept(id).await;
 }
 

@@ -183,7 +183,10 @@ impl KafkaCommits {
     /// # Errors
     /// [`CommitError::Client`] if the request failed, [`CommitError::Rejected`] for
     /// partitions the coordinator answered with an error.
-    pub async fn load(&self, partitions: &[TopicPartition]) -> Result<PartitionOffsets, CommitError> {
+    pub async fn load(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Result<PartitionOffsets, CommitError> {
         if partitions.is_empty() {
             return Ok(PartitionOffsets::new());
         }
