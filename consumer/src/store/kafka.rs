@@ -1,22 +1,5 @@
 //! Offsets committed to Kafka under a group id, without joining the group (Spark's
-//! `CanCommitOffsets.commitAsync`).
-//!
-//! [`KafkaCommits::commit`] takes the offset ranges of processed batches, merges them to the
-//! highest `until` per partition ([`merge_until`]) and commits those with OffsetCommit,
-//! generation -1 and an empty member id, through the group's coordinator. Commits are applied
-//! in call order: an async mutex serializes them, so a commit starts only once the previous one
-//! finished. A partition never moves backwards: the handle remembers the highest offset it
-//! committed per partition and leaves out any partition whose merged `until` is not above it
-//! (what other processes commit to the group is not known to the handle).
-//!
-//! Retriable errors are retried with a doubling backoff until the commit timeout: coordinator
-//! errors (`COORDINATOR_LOAD_IN_PROGRESS`, `NOT_COORDINATOR`, ...) and lost connections by
-//! [`Admin::commit_offsets`] itself, other retriable per-partition errors here. Final errors
-//! are typed ([`CommitError`]); partitions committed before a failure stay committed.
-//!
-//! A coordinator accepts commits from outside the group only while the group has no active
-//! members: a group used by subscribed consumers answers `UNKNOWN_MEMBER_ID` or
-//! `ILLEGAL_GENERATION` ([`CommitError::Rejected`]).
+//! `CanCommitOffsets.commitAsync`): [`KafkaCommits`].
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -72,8 +55,25 @@ fn describe(partitions: &[(TopicPartition, ErrorCode)]) -> String {
     format!("offsets refused ({})", list.join(", "))
 }
 
-/// Offsets of a direct stream committed to Kafka under a group id (see the [module
-/// docs](self)). Cheap to share behind an `Arc`; calls on one handle are serialized.
+/// Offsets of a direct stream committed to Kafka under a group id. Share it behind an `Arc`;
+/// calls on one handle are serialized.
+///
+/// [`KafkaCommits::commit`] takes the offset ranges of processed batches, merges them to the
+/// highest `until` per partition ([`merge_until`]) and commits those with OffsetCommit,
+/// generation -1 and an empty member id, through the group's coordinator. Commits are applied
+/// in call order: an async mutex serializes them, so a commit starts only once the previous one
+/// finished. A partition never moves backwards: the handle remembers the highest offset it
+/// committed per partition and leaves out any partition whose merged `until` is not above it
+/// (what other processes commit to the group is not known to the handle).
+///
+/// Retriable errors are retried with a doubling backoff until the commit timeout: coordinator
+/// errors (`COORDINATOR_LOAD_IN_PROGRESS`, `NOT_COORDINATOR`, ...) and lost connections by
+/// [`Admin::commit_offsets`] itself, other retriable per-partition errors here. Final errors
+/// are typed ([`CommitError`]); partitions committed before a failure stay committed.
+///
+/// A coordinator accepts commits from outside the group only while the group has no active
+/// members: a group used by subscribed consumers answers `UNKNOWN_MEMBER_ID` or
+/// `ILLEGAL_GENERATION` ([`CommitError::Rejected`]).
 #[derive(Debug)]
 pub struct KafkaCommits {
     admin: Admin,
