@@ -19,7 +19,14 @@
 //!   or a fixed map).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod fetch;
 pub mod placement;
 pub mod range;
 pub mod rate;
+pub mod read;
 pub mod store;
+
+pub use fetch::{
+    FetchConfig, FetchEngine, FetchError, IsolationLevel, PartitionReader, RecordChunk,
+};
+pub use read::{OnDataLoss, RangeRead, RangeRecords, ReadOptions, read_ranges};
