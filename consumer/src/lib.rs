@@ -17,6 +17,13 @@
 //!   in memory or in an atomic, versioned [`store::CheckpointFile`].
 //! - [`placement`]: which of N worker tasks processes each partition (consistent, by leader,
 //!   or a fixed map).
+//! - [`stream`]: the direct stream itself, [`stream::DirectStream`]: a
+//!   [`stream::ConsumerStrategy`] (subscribe to topics or a pattern, or assign partitions)
+//!   with starting offsets (explicit, stored, or the [`stream::StartingOffsets`] policy);
+//!   each [`stream::Batch`] exposes its offset ranges (Spark's `HasOffsetRanges`) and one
+//!   ordered reader per partition, placed on workers with [`placement`].
+//!   [`store::KafkaCommits`] commits processed ranges to Kafka under a group id without
+//!   joining the group (Spark's `CanCommitOffsets`).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod fetch;
@@ -25,6 +32,7 @@ pub mod range;
 pub mod rate;
 pub mod read;
 pub mod store;
+pub mod stream;
 
 pub use fetch::{
     FetchConfig, FetchEngine, FetchError, IsolationLevel, PartitionReader, RecordChunk,

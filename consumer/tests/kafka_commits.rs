@@ -9,10 +9,13 @@ use std::time::Duration;
 
 use gregor_consumer::range::{OffsetRange, TopicPartition};
 use gregor_consumer::store::{CommitError, KafkaCommits, PartitionOffsets};
+use gregor_consumer::stream::{
+    ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
+};
 use gregor_protocol::{ApiKey, ErrorCode};
 use gregor_testkit::BrokerKind;
 use gregor_testkit::mock::{Action, Intercept};
-use stream_support::{broker, client, create_topic, unique, within};
+use stream_support::{broker, client, create_topic, produce, unique, values, within};
 
 fn range(topic: &str, partition: i32, from: i64, until: i64) -> OffsetRange {
     OffsetRange::new(topic, partition, from, until).unwrap()
@@ -218,4 +221,64 @@ async fn concurrent_commits_apply_in_call_order() {
     second.unwrap();
     let loaded = within("load", commits.load(&tps(&topic, 1))).await.unwrap();
     assert_eq!(loaded, offsets(&[(&topic, 0, 20)]));
+}
+
+/// A stream that commits each batch's ranges resumes, after a restart, where it left off.
+async fn a_stream_resumes_from_its_commits(kind: BrokerKind) {
+    let broker = broker(kind).await;
+    let client = client(&broker).await;
+    let topic = unique("resume");
+    create_topic(&client, &topic, 2).await;
+    produce(&client, &topic, 0, &values("a", 6), 1).await;
+    produce(&client, &topic, 1, &values("b", 3), 1).await;
+    let group = unique("group");
+    let config = || {
+        DirectStreamConfig::new(ConsumerStrategy::subscribe([topic.clone()]))
+            .with_batch_interval(Duration::from_millis(10))
+            .with_starting(StartingOffsets::Earliest)
+    };
+    let commits = KafkaCommits::new(client.clone(), group.clone());
+    let stored = within("load", commits.load(&tps(&topic, 2))).await.unwrap();
+    let mut stream = within(
+        "stream",
+        DirectStream::new(client.clone(), config(), stored),
+    )
+    .await
+    .unwrap();
+    let batch = within("batch", stream.next_batch()).await.unwrap();
+    let ranges = batch.offset_ranges().to_vec();
+    assert_eq!(batch.offset_count(), 9);
+    drop(batch);
+    within("commit", commits.commit(&ranges)).await.unwrap();
+    drop(stream);
+
+    produce(&client, &topic, 1, &values("c", 2), 1).await;
+    let restarted = KafkaCommits::new(client.clone(), group);
+    let stored = within("load", restarted.load(&tps(&topic, 2)))
+        .await
+        .unwrap();
+    assert_eq!(stored, offsets(&[(&topic, 0, 6), (&topic, 1, 3)]));
+    let mut stream = within(
+        "stream",
+        DirectStream::new(client.clone(), config(), stored),
+    )
+    .await
+    .unwrap();
+    let batch = within("batch", stream.next_batch()).await.unwrap();
+    let ranges: Vec<(i32, i64, i64)> = batch
+        .offset_ranges()
+        .iter()
+        .map(|r| (r.partition(), r.from(), r.until()))
+        .collect();
+    assert_eq!(ranges, [(0, 6, 6), (1, 3, 5)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_resumes_from_its_commits_on_mock() {
+    a_stream_resumes_from_its_commits(BrokerKind::Mock).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_resumes_from_its_commits_on_tansu() {
+    a_stream_resumes_from_its_commits(BrokerKind::Tansu).await;
 }

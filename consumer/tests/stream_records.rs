@@ -1,0 +1,321 @@
+//! Direct-stream batches read through their partition readers: every record exactly once and
+//! only inside its batch's ranges, read_committed ranges ending at the last stable offset and
+//! on transaction markers, leader moves between and during batches, and placement of the
+//! readers on workers. Runs on our MockCluster and, for plain records, on tansu (one record per
+//! produced batch there, see stream_batches.rs).
+
+mod stream_support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use gregor_consumer::fetch::{FetchConfig, IsolationLevel, PartitionReader};
+use gregor_consumer::placement::Placement;
+use gregor_consumer::range::OffsetRange;
+use gregor_consumer::rate::RateLimits;
+use gregor_consumer::store::PartitionOffsets;
+use gregor_consumer::stream::{
+    ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
+};
+use gregor_testkit::BrokerKind;
+use gregor_testkit::mock::MockRecord;
+use stream_support::{broker, client, create_topic, produce, unique, values, within};
+
+/// A record as read: (offset, value).
+type Read = (i64, String);
+
+/// Reads every record of `reader`, checking each lies inside its range; returns them and
+/// whether the reader reported itself complete with that many records read.
+async fn read_all(mut reader: PartitionReader) -> Vec<Read> {
+    let range: OffsetRange = reader.range().clone();
+    let mut out = Vec::new();
+    while let Some(chunk) = within("next chunk", reader.next_chunk()).await {
+        let chunk = chunk.unwrap_or_else(|e| panic!("reading {range}: {e}"));
+        assert_eq!(chunk.topic_partition(), &range.topic_partition());
+        for record in chunk.records() {
+            assert!(
+                record.offset >= range.from() && record.offset < range.until(),
+                "record at {} outside {range}",
+                record.offset
+            );
+            let value = record
+                .value
+                .as_deref()
+                .map(|v| String::from_utf8_lossy(v).into_owned());
+            out.push((record.offset, value.unwrap_or_default()));
+        }
+    }
+    assert!(reader.is_complete(), "{range} complete");
+    let consumed = reader
+        .consumed()
+        .expect("a complete reader has its consumed range");
+    assert_eq!(consumed.range(), &range);
+    assert_eq!(consumed.records_read(), out.len() as u64);
+    out
+}
+
+fn key(topic: &str, partition: i32) -> (String, i32) {
+    (topic.to_owned(), partition)
+}
+
+async fn every_record_once(kind: BrokerKind) {
+    let broker = broker(kind).await;
+    let client = client(&broker).await;
+    let topic = unique("once");
+    create_topic(&client, &topic, 3).await;
+    let per_batch = if kind == BrokerKind::Tansu { 1 } else { 4 };
+    let mut produced: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+    for p in 0..3 {
+        let v = values(&format!("p{p}"), 10 + 5 * p as usize);
+        produce(&client, &topic, p, &v, per_batch).await;
+        produced.insert(p, v);
+    }
+    let config = DirectStreamConfig::new(ConsumerStrategy::subscribe([topic.clone()]))
+        .with_batch_interval(Duration::from_millis(20))
+        .with_starting(StartingOffsets::Earliest)
+        .with_rates(RateLimits::new().with_max_per_partition(300.0));
+    let mut stream = within(
+        "stream",
+        DirectStream::new(client.clone(), config, PartitionOffsets::new()),
+    )
+    .await
+    .unwrap();
+    let mut read: BTreeMap<i32, Vec<Read>> = BTreeMap::new();
+    let targets = BTreeMap::from([
+        (key(&topic, 0), 10),
+        (key(&topic, 1), 15),
+        (key(&topic, 2), 20),
+    ]);
+    let mut batches = 0;
+    while stream.positions() != &targets {
+        batches += 1;
+        assert!(batches < 200, "stream stuck at {:?}", stream.positions());
+        let batch = within("batch", stream.next_batch()).await.unwrap();
+        let ranges = batch.offset_ranges().to_vec();
+        let readers = batch.into_partitions();
+        assert_eq!(readers.len(), ranges.len(), "one reader per range");
+        // Partitions are read in parallel.
+        let tasks: Vec<_> = readers
+            .into_iter()
+            .map(|r| {
+                let p = r.range().partition();
+                tokio::spawn(async move { (p, read_all(r).await) })
+            })
+            .collect();
+        for task in tasks {
+            let (p, records) = task.await.unwrap();
+            read.entry(p).or_default().extend(records);
+        }
+    }
+    assert!(
+        batches >= 4,
+        "the rate limit split the backlog: {batches} batches"
+    );
+    for (p, values) in produced {
+        let expected: Vec<Read> = values
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (i as i64, v))
+            .collect();
+        assert_eq!(
+            read.remove(&p).unwrap_or_default(),
+            expected,
+            "partition {p}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_record_once_on_mock() {
+    every_record_once(BrokerKind::Mock).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_record_once_on_tansu() {
+    every_record_once(BrokerKind::Tansu).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_committed_ranges_end_at_the_lso_and_on_markers() {
+    let broker = broker(BrokerKind::Mock).await;
+    let mock = broker.mock().unwrap();
+    let client = client(&broker).await;
+    let topic = unique("txn");
+    create_topic(&client, &topic, 1).await;
+    mock.produce(
+        &topic,
+        0,
+        &[MockRecord::value("plain-0"), MockRecord::value("plain-1")],
+    )
+    .await
+    .unwrap();
+    let open = mock
+        .open_transaction(
+            &topic,
+            0,
+            &[MockRecord::value("t-2"), MockRecord::value("t-3")],
+        )
+        .await
+        .unwrap();
+    let config = DirectStreamConfig::new(ConsumerStrategy::subscribe([topic.clone()]))
+        .with_batch_interval(Duration::from_millis(20))
+        .with_starting(StartingOffsets::Earliest)
+        .with_fetch(FetchConfig::default().with_isolation(IsolationLevel::ReadCommitted));
+    let mut stream = within(
+        "stream",
+        DirectStream::new(client.clone(), config, PartitionOffsets::new()),
+    )
+    .await
+    .unwrap();
+
+    // The open transaction holds the last stable offset at its first record.
+    let batch = within("batch", stream.next_batch()).await.unwrap();
+    assert_eq!(
+        batch.offset_ranges()[0].until(),
+        2,
+        "{:?}",
+        batch.offset_ranges()
+    );
+    let mut readers = batch.into_partitions();
+    let records = read_all(readers.remove(0)).await;
+    assert_eq!(
+        records,
+        [(0, "plain-0".to_owned()), (1, "plain-1".to_owned())]
+    );
+
+    // Committed: the range ends just after the marker (offset 4), and completes on it.
+    let marker = mock.end_transaction(&open, true).await.unwrap();
+    assert_eq!(marker, 4);
+    let batch = within("batch", stream.next_batch()).await.unwrap();
+    assert_eq!(
+        (
+            batch.offset_ranges()[0].from(),
+            batch.offset_ranges()[0].until()
+        ),
+        (2, 5)
+    );
+    let records = read_all(batch.into_partitions().remove(0)).await;
+    assert_eq!(records, [(2, "t-2".to_owned()), (3, "t-3".to_owned())]);
+
+    // Aborted: its records are never delivered; the range ends on the abort marker.
+    mock.produce_transaction(&topic, 0, &[MockRecord::value("gone")], false)
+        .await
+        .unwrap();
+    let batch = within("batch", stream.next_batch()).await.unwrap();
+    assert_eq!(
+        (
+            batch.offset_ranges()[0].from(),
+            batch.offset_ranges()[0].until()
+        ),
+        (5, 7)
+    );
+    let records = read_all(batch.into_partitions().remove(0)).await;
+    assert!(records.is_empty(), "aborted records delivered: {records:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_moves_between_and_during_batches() {
+    let broker = broker(BrokerKind::Mock).await;
+    let mock = broker.mock().unwrap();
+    let client = client(&broker).await;
+    let topic = unique("moves");
+    create_topic(&client, &topic, 1).await;
+    let all = values("m", 40);
+    produce(&client, &topic, 0, &all, 2).await;
+    let config = DirectStreamConfig::new(ConsumerStrategy::subscribe([topic.clone()]))
+        .with_batch_interval(Duration::from_millis(20))
+        .with_starting(StartingOffsets::Earliest)
+        .with_rates(RateLimits::new().with_max_per_partition(1000.0));
+    let mut stream = within(
+        "stream",
+        DirectStream::new(client.clone(), config, PartitionOffsets::new()),
+    )
+    .await
+    .unwrap();
+    let leader = mock.partition_info(&topic, 0).await.unwrap().leader;
+    // Mock broker ids are 1, 2 and 3.
+    let other = |l: i32| if l == 1 { 2 } else { 1 };
+    let mut read = Vec::new();
+
+    // Between batches: the batch is planned, then the leader moves before reading.
+    let batch = within("batch", stream.next_batch()).await.unwrap();
+    assert_eq!(batch.offset_ranges()[0].count(), 20);
+    assert_eq!(batch.leaders()[&key(&topic, 0)], leader);
+    let moved_to = other(leader);
+    mock.move_leader(&topic, 0, moved_to).await.unwrap();
+    read.extend(read_all(batch.into_partitions().remove(0)).await);
+
+    // During a batch: after the first chunk.
+    let batch = within("batch", stream.next_batch()).await.unwrap();
+    assert_eq!(
+        batch.leaders()[&key(&topic, 0)],
+        moved_to,
+        "the batch saw the move"
+    );
+    let mut reader = batch.into_partitions().remove(0);
+    let range = reader.range().clone();
+    let first = within("chunk", reader.next_chunk()).await.unwrap().unwrap();
+    read.extend(first.records().map(|r| {
+        (
+            r.offset,
+            String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned(),
+        )
+    }));
+    drop(first);
+    mock.move_leader(&topic, 0, 6 - leader - moved_to)
+        .await
+        .unwrap();
+    read.extend(read_all(reader).await);
+    let expected: Vec<Read> = all
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| (i as i64, v))
+        .collect();
+    assert_eq!(read, expected);
+    assert_eq!(range.until(), 40);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_are_placed_on_workers() {
+    let broker = broker(BrokerKind::Mock).await;
+    let client = client(&broker).await;
+    let topic = unique("placed");
+    create_topic(&client, &topic, 6).await;
+    let config = DirectStreamConfig::new(ConsumerStrategy::subscribe([topic.clone()]))
+        .with_batch_interval(Duration::from_millis(20))
+        .with_starting(StartingOffsets::Earliest);
+    let mut stream = within(
+        "stream",
+        DirectStream::new(client.clone(), config, PartitionOffsets::new()),
+    )
+    .await
+    .unwrap();
+    let batch = within("batch", stream.next_batch()).await.unwrap();
+    let leaders = batch.leaders().clone();
+    assert_eq!(
+        leaders.len(),
+        6,
+        "every partition has a leader: {leaders:?}"
+    );
+    let by_leader = batch.leader_placement();
+    let workers = batch.placed(&by_leader, 3).unwrap();
+    assert_eq!(workers.iter().map(Vec::len).sum::<usize>(), 6);
+    for list in &workers {
+        let mut seen: Vec<i32> = list
+            .iter()
+            .map(|r| leaders[&key(&topic, r.range().partition())])
+            .collect();
+        seen.dedup();
+        assert!(
+            seen.len() <= 1,
+            "one leader per worker with 3 leaders: {seen:?}"
+        );
+    }
+    let batch = within("batch", stream.next_batch()).await.unwrap();
+    let workers = batch.placed(&Placement::Consistent, 4).unwrap();
+    let sizes: Vec<usize> = workers.iter().map(Vec::len).collect();
+    assert!(
+        sizes.iter().all(|&n| n == 1 || n == 2),
+        "balanced: {sizes:?}"
+    );
+}
