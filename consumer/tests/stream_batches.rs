@@ -466,15 +466,14 @@ async fn added_partitions_join_and_deleted_topics_leave() {
     assert!(!stream.positions().contains_key(&key(&other, 0)));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pattern_picks_up_new_matching_topics() {
-    let broker = broker(BrokerKind::Mock).await;
+async fn a_pattern_picks_up_new_matching_topics(kind: BrokerKind) {
+    let broker = broker(kind).await;
     let client = client(&broker).await;
     let prefix = unique("pat");
     let first = format!("{prefix}-one");
     create_topic(&client, &first, 1).await;
     create_topic(&client, &format!("x{prefix}-one"), 1).await;
-    produce(&client, &first, 0, &values("a", 2), 2).await;
+    produce(&client, &first, 0, &values("a", 2), per_batch(kind)).await;
     let pattern = Regex::new(&format!("{}-.*", regex::escape(&prefix))).unwrap();
     let mut stream = start_positions(
         &client,
@@ -496,7 +495,7 @@ async fn a_pattern_picks_up_new_matching_topics() {
     let second = format!("{prefix}-two");
     create_topic(&client, &second, 2).await;
     create_topic(&client, &prefix, 1).await;
-    produce(&client, &second, 1, &values("b", 4), 4).await;
+    produce(&client, &second, 1, &values("b", 4), per_batch(kind)).await;
     let batch = within("batch", stream.next_batch()).await.unwrap();
     let ranges: Vec<(String, i32, i64, i64)> = batch
         .offset_ranges()
@@ -511,6 +510,16 @@ async fn a_pattern_picks_up_new_matching_topics() {
             (second.clone(), 1, 0, 4)
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pattern_picks_up_new_matching_topics_on_mock() {
+    a_pattern_picks_up_new_matching_topics(BrokerKind::Mock).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pattern_picks_up_new_matching_topics_on_tansu() {
+    a_pattern_picks_up_new_matching_topics(BrokerKind::Tansu).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
