@@ -10,14 +10,15 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use gregor_client::Admin;
-use gregor_consumer::OnDataLoss;
 use gregor_consumer::range::{OffsetRange, TopicPartition};
 use gregor_consumer::rate::{PidConfig, RateLimits};
 use gregor_consumer::store::{BatchStart, PartitionOffsets};
 use gregor_consumer::stream::{
     BatchInfo, ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets, StreamError,
 };
+use gregor_consumer::{FetchConfig, IsolationLevel, OnDataLoss};
 use gregor_testkit::BrokerKind;
+use gregor_testkit::mock::MockRecord;
 use regex::Regex;
 use stream_support::{broker, client, create_topic, produce, unique, values, within};
 
@@ -552,4 +553,52 @@ async fn batches_start_one_interval_apart() {
         "{:?}",
         third.scheduling_delay()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_committed_ranges_stop_at_the_last_stable_offset() {
+    let broker = broker(BrokerKind::Mock).await;
+    let mock = broker.mock().unwrap();
+    let client = client(&broker).await;
+    let topic = unique("lso");
+    create_topic(&client, &topic, 1).await;
+    produce(&client, &topic, 0, &values("a", 3), 3).await;
+    let open = mock
+        .open_transaction(&topic, 0, &[MockRecord::value("t"), MockRecord::value("u")])
+        .await
+        .unwrap();
+    produce(&client, &topic, 0, &values("b", 2), 2).await;
+    let fetch = FetchConfig::default().with_isolation(IsolationLevel::ReadCommitted);
+    let mut committed = within(
+        "stream",
+        DirectStream::new(
+            client.clone(),
+            config(ConsumerStrategy::subscribe([topic.clone()])).with_fetch(fetch),
+            PartitionOffsets::new(),
+        ),
+    )
+    .await
+    .unwrap();
+    let mut uncommitted = within(
+        "stream",
+        DirectStream::new(
+            client.clone(),
+            config(ConsumerStrategy::subscribe([topic.clone()])),
+            PartitionOffsets::new(),
+        ),
+    )
+    .await
+    .unwrap();
+    let until = |b: &gregor_consumer::stream::Batch| b.offset_ranges()[0].until();
+    // The open transaction starts at offset 3: read_committed stops there, the other at the
+    // high watermark.
+    let batch = within("batch", committed.next_batch()).await.unwrap();
+    assert_eq!(until(&batch), 3);
+    let batch = within("batch", uncommitted.next_batch()).await.unwrap();
+    assert_eq!(until(&batch), 7);
+    let marker = mock.end_transaction(&open, true).await.unwrap();
+    assert_eq!(marker, 7);
+    // Committed: the range reaches past the marker.
+    let batch = within("batch", committed.next_batch()).await.unwrap();
+    assert_eq!((batch.offset_ranges()[0].from(), until(&batch)), (3, 8));
 }
