@@ -183,7 +183,96 @@ pub(crate) fn leaders<'a>(
 
 #[cfg(test)]
 mod tests {
+    use gregor_protocol::messages::MetadataResponse;
+    use gregor_protocol::messages::metadata::{
+        MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+    };
+
     use super::*;
+
+    fn topic(name: &str, partitions: i32, error: i16, internal: bool) -> MetadataResponseTopic {
+        MetadataResponseTopic {
+            error_code: error,
+            name: Some(name.to_owned()),
+            is_internal: internal,
+            partitions: (0..partitions)
+                .map(|p| MetadataResponsePartition {
+                    partition_index: p,
+                    leader_id: 1 + p % 2,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn cache() -> MetadataCache {
+        let response = MetadataResponse {
+            brokers: (1..=2)
+                .map(|id| MetadataResponseBroker {
+                    node_id: id,
+                    host: "127.0.0.1".to_owned(),
+                    port: 9000 + id,
+                    ..Default::default()
+                })
+                .collect(),
+            topics: vec![
+                topic("events-a", 2, 0, false),
+                topic("events-b", 1, 0, false),
+                topic("events-gone", 0, 3, false),
+                topic("events-internal", 1, 0, true),
+                topic("logs", 3, 0, false),
+            ],
+            ..Default::default()
+        };
+        let mut cache = MetadataCache::new();
+        cache.apply(&response, true, std::time::Instant::now());
+        cache
+    }
+
+    fn names(found: &BTreeSet<TopicPartition>) -> Vec<String> {
+        found.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn discovers_partitions_per_strategy() {
+        let cache = cache();
+        let s = ConsumerStrategy::subscribe(["events-a", "events-gone", "missing"]);
+        assert_eq!(
+            names(&discover(&s, None, &cache)),
+            ["events-a-0", "events-a-1"]
+        );
+
+        let re = Regex::new("events-.*").unwrap();
+        let s = ConsumerStrategy::pattern(re.clone());
+        let p = anchored(&re).unwrap();
+        assert_eq!(
+            names(&discover(&s, Some(&p), &cache)),
+            ["events-a-0", "events-a-1", "events-b-0"],
+            "no internal topics, no topics with errors"
+        );
+
+        let s = ConsumerStrategy::assign([
+            TopicPartition::new("logs", 2),
+            TopicPartition::new("logs", 3),
+            TopicPartition::new("missing", 0),
+        ]);
+        assert_eq!(names(&discover(&s, None, &cache)), ["logs-2"]);
+    }
+
+    #[test]
+    fn leaders_come_from_the_snapshot() {
+        let cache = cache();
+        let tps = [
+            TopicPartition::new("logs", 0),
+            TopicPartition::new("logs", 1),
+        ];
+        let found = leaders(&cache, &tps);
+        assert_eq!(
+            found,
+            BTreeMap::from([(("logs".to_owned(), 0), 1), (("logs".to_owned(), 1), 2)])
+        );
+    }
 
     #[test]
     fn anchored_patterns_match_whole_names() {
