@@ -14,7 +14,9 @@ mod chunk;
 pub mod config;
 mod engine;
 pub mod error;
+pub mod partition;
 mod reader;
+pub mod session;
 
 pub use chunk::RecordChunk;
 pub use config::{FetchConfig, IsolationLevel};
