@@ -9,6 +9,7 @@
 //! Modules: [`config`] (settings), [`error`] ([`FetchError`]), [`budget`] (the shared memory
 //! budget), `chunk` ([`RecordChunk`]), `engine` and `reader` (the handles).
 
+mod broker;
 pub mod budget;
 mod chunk;
 pub mod config;
