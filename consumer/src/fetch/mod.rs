@@ -9,12 +9,15 @@
 //! Modules: [`config`] (settings), [`error`] ([`FetchError`]), [`budget`] (the shared memory
 //! budget), `chunk` ([`RecordChunk`]), `engine` and `reader` (the handles).
 
+mod broker;
 pub mod budget;
 mod chunk;
 pub mod config;
 mod engine;
 pub mod error;
+pub mod partition;
 mod reader;
+pub mod session;
 
 pub use chunk::RecordChunk;
 pub use config::{FetchConfig, IsolationLevel};

@@ -1,31 +1,48 @@
 //! [`PartitionReader`]: the records of one range, in offset order.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::mpsc;
+
 use super::chunk::RecordChunk;
+use super::engine::{Delivery, EngineInner};
 use super::error::FetchError;
 use crate::range::{ConsumedRange, OffsetRange};
-use crate::read::OnDataLoss;
 
 /// The records of one range, in offset order. Dropping it cancels the range's fetching and
 /// frees its buffers.
 #[derive(Debug)]
 pub struct PartitionReader {
+    engine: Arc<EngineInner>,
+    id: u64,
     range: OffsetRange,
+    rx: mpsc::UnboundedReceiver<Delivery>,
+    waiting: Arc<AtomicBool>,
     records_read: u64,
     next_offset: i64,
     skipped: Option<(i64, i64)>,
     failed: bool,
-    _on_data_loss: OnDataLoss,
 }
 
 impl PartitionReader {
-    pub(crate) fn unstarted(range: OffsetRange, on_data_loss: OnDataLoss) -> Self {
+    pub(crate) fn new(
+        engine: Arc<EngineInner>,
+        id: u64,
+        range: OffsetRange,
+        rx: mpsc::UnboundedReceiver<Delivery>,
+        waiting: Arc<AtomicBool>,
+    ) -> Self {
         Self {
+            engine,
+            id,
             next_offset: range.from(),
             range,
+            rx,
+            waiting,
             records_read: 0,
             skipped: None,
             failed: false,
-            _on_data_loss: on_data_loss,
         }
     }
 
@@ -38,11 +55,45 @@ impl PartitionReader {
     /// `None` once the next offset to read has reached `until` (a range ending in a
     /// compaction gap or on a transaction marker completes too) or after an error.
     pub async fn next_chunk(&mut self) -> Option<Result<RecordChunk, FetchError>> {
-        if self.is_complete() || self.failed {
-            return None;
+        loop {
+            if self.is_complete() || self.failed {
+                return None;
+            }
+            let delivery = match self.rx.try_recv() {
+                Ok(delivery) => Some(delivery),
+                Err(_) => {
+                    // Nothing buffered: tell the broker loops this partition is in demand.
+                    self.waiting.store(true, Ordering::Release);
+                    self.engine.wake();
+                    let delivery = self.rx.recv().await;
+                    self.waiting.store(false, Ordering::Release);
+                    delivery
+                }
+            };
+            match delivery {
+                None => {
+                    self.failed = true;
+                    return Some(Err(FetchError::EngineStopped));
+                }
+                Some(Delivery::Failed(error)) => {
+                    self.failed = true;
+                    return Some(Err(error));
+                }
+                Some(Delivery::Skipped(from, to)) => {
+                    let start = self.skipped.map_or(from, |(s, _)| s);
+                    self.skipped = Some((start, to));
+                    self.next_offset = self.next_offset.max(to.min(self.range.until()));
+                }
+                Some(Delivery::Chunk(chunk)) => {
+                    self.next_offset = self.next_offset.max(chunk.next_offset);
+                    if chunk.is_empty() {
+                        continue;
+                    }
+                    self.records_read += chunk.len() as u64;
+                    return Some(Ok(chunk));
+                }
+            }
         }
-        self.failed = true;
-        Some(Err(FetchError::EngineStopped))
     }
 
     /// Records delivered so far.
@@ -61,7 +112,7 @@ impl PartitionReader {
     }
 
     /// The offsets skipped because they were deleted (`from..until`), when the reader was
-    /// started with [`OnDataLoss::SkipToLogStart`] and data was lost.
+    /// started with [`OnDataLoss::SkipToLogStart`](crate::read::OnDataLoss) and data was lost.
     pub fn skipped(&self) -> Option<(i64, i64)> {
         self.skipped
     }
@@ -72,5 +123,11 @@ impl PartitionReader {
             return None;
         }
         ConsumedRange::new(self.range.clone(), self.records_read).ok()
+    }
+}
+
+impl Drop for PartitionReader {
+    fn drop(&mut self) {
+        self.engine.remove(self.id);
     }
 }
