@@ -24,9 +24,14 @@ use stream_support::{broker, client, create_topic, produce, unique, values, with
 /// A record as read: (offset, value).
 type Read = (i64, String);
 
-/// Reads every record of `reader`, checking each lies inside its range; returns them and
-/// whether the reader reported itself complete with that many records read.
-async fn read_all(mut reader: PartitionReader) -> Vec<Read> {
+/// Reads every record of `reader`, checking each lies inside its range, and that the reader
+/// then reports itself complete with that many records read; returns them.
+async fn read_all(reader: PartitionReader) -> Vec<Read> {
+    read_rest(reader, 0).await
+}
+
+/// [`read_all`] for a reader that already delivered `already` records.
+async fn read_rest(mut reader: PartitionReader, already: u64) -> Vec<Read> {
     let range: OffsetRange = reader.range().clone();
     let mut out = Vec::new();
     while let Some(chunk) = within("next chunk", reader.next_chunk()).await {
@@ -50,7 +55,7 @@ async fn read_all(mut reader: PartitionReader) -> Vec<Read> {
         .consumed()
         .expect("a complete reader has its consumed range");
     assert_eq!(consumed.range(), &range);
-    assert_eq!(consumed.records_read(), out.len() as u64);
+    assert_eq!(consumed.records_read(), already + out.len() as u64);
     out
 }
 
@@ -222,10 +227,17 @@ async fn leader_moves_between_and_during_batches() {
     create_topic(&client, &topic, 1).await;
     let all = values("m", 40);
     produce(&client, &topic, 0, &all, 2).await;
+    // One record batch (2 records) per fetch, and no prefetch while a chunk is held, so that a
+    // batch takes several fetches and the next one happens only after the chunk is dropped.
+    let fetch = FetchConfig::default()
+        .with_partition_max_bytes(1)
+        .with_max_bytes(1)
+        .with_memory_budget(1);
     let config = DirectStreamConfig::new(ConsumerStrategy::subscribe([topic.clone()]))
         .with_batch_interval(Duration::from_millis(20))
         .with_starting(StartingOffsets::Earliest)
-        .with_rates(RateLimits::new().with_max_per_partition(1000.0));
+        .with_rates(RateLimits::new().with_max_per_partition(1000.0))
+        .with_fetch(fetch);
     let mut stream = within(
         "stream",
         DirectStream::new(client.clone(), config, PartitionOffsets::new()),
@@ -255,17 +267,19 @@ async fn leader_moves_between_and_during_batches() {
     let mut reader = batch.into_partitions().remove(0);
     let range = reader.range().clone();
     let first = within("chunk", reader.next_chunk()).await.unwrap().unwrap();
+    let already = first.len() as u64;
+    assert!(already < 20, "the first chunk is not the whole range");
     read.extend(first.records().map(|r| {
         (
             r.offset,
             String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned(),
         )
     }));
-    drop(first);
     mock.move_leader(&topic, 0, 6 - leader - moved_to)
         .await
         .unwrap();
-    read.extend(read_all(reader).await);
+    drop(first);
+    read.extend(read_rest(reader, already).await);
     let expected: Vec<Read> = all
         .into_iter()
         .enumerate()
