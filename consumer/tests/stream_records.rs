@@ -9,7 +9,8 @@ mod stream_support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use gregor_consumer::fetch::{FetchConfig, IsolationLevel, PartitionReader};
+use gregor_consumer::OnDataLoss;
+use gregor_consumer::fetch::{FetchConfig, FetchError, IsolationLevel, PartitionReader};
 use gregor_consumer::placement::Placement;
 use gregor_consumer::range::OffsetRange;
 use gregor_consumer::rate::RateLimits;
@@ -332,4 +333,124 @@ async fn readers_are_placed_on_workers() {
         sizes.iter().all(|&n| n == 1 || n == 2),
         "balanced: {sizes:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compacted_ranges_complete_across_gaps() {
+    let broker = broker(BrokerKind::Mock).await;
+    let mock = broker.mock().unwrap();
+    let client = client(&broker).await;
+    let topic = unique("compacted");
+    create_topic(&client, &topic, 1).await;
+    // Keys k0..k3 written twice: compaction keeps offsets 4..8 only, and the last record
+    // (offset 7, key k3) ends the log.
+    let records: Vec<MockRecord> = (0..8)
+        .map(|i| MockRecord::kv(&format!("k{}", i % 4), &format!("v{i}")))
+        .collect();
+    mock.produce(&topic, 0, &records).await.unwrap();
+    assert_eq!(mock.compact(&topic, 0).await.unwrap(), 4);
+    // Three offsets per batch: the first range [0, 3) lies wholly in the gap.
+    let config = DirectStreamConfig::new(ConsumerStrategy::subscribe([topic.clone()]))
+        .with_batch_interval(Duration::from_millis(20))
+        .with_starting(StartingOffsets::Earliest)
+        .with_rates(RateLimits::new().with_max_per_partition(150.0));
+    let mut stream = within(
+        "stream",
+        DirectStream::new(client.clone(), config, PartitionOffsets::new()),
+    )
+    .await
+    .unwrap();
+    let mut read = Vec::new();
+    let mut ranges = Vec::new();
+    while stream.positions()[&key(&topic, 0)] < 8 {
+        let batch = within("batch", stream.next_batch()).await.unwrap();
+        ranges.push((
+            batch.offset_ranges()[0].from(),
+            batch.offset_ranges()[0].until(),
+        ));
+        read.extend(read_all(batch.into_partitions().remove(0)).await);
+    }
+    assert_eq!(ranges, [(0, 3), (3, 6), (6, 8)]);
+    let expected: Vec<Read> = (4..8).map(|i| (i, format!("v{i}"))).collect();
+    assert_eq!(read, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_deleted_under_a_batch_fail_or_are_skipped_per_config() {
+    let broker = broker(BrokerKind::Mock).await;
+    let mock = broker.mock().unwrap();
+    let client = client(&broker).await;
+    let topic = unique("deleted");
+    create_topic(&client, &topic, 1).await;
+    produce(&client, &topic, 0, &values("d", 10), 1).await;
+    let config = |on_data_loss| {
+        DirectStreamConfig::new(ConsumerStrategy::subscribe([topic.clone()]))
+            .with_batch_interval(Duration::from_millis(20))
+            .with_starting(StartingOffsets::Earliest)
+            .with_on_data_loss(on_data_loss)
+            // One record batch per fetch, none while a chunk is held.
+            .with_fetch(
+                FetchConfig::default()
+                    .with_partition_max_bytes(1)
+                    .with_max_bytes(1)
+                    .with_memory_budget(1),
+            )
+    };
+    let mut failing = within(
+        "stream",
+        DirectStream::new(
+            client.clone(),
+            config(OnDataLoss::Fail),
+            PartitionOffsets::new(),
+        ),
+    )
+    .await
+    .unwrap();
+    let mut skipping = within(
+        "stream",
+        DirectStream::new(
+            client.clone(),
+            config(OnDataLoss::SkipToLogStart),
+            PartitionOffsets::new(),
+        ),
+    )
+    .await
+    .unwrap();
+    let fail_batch = within("batch", failing.next_batch()).await.unwrap();
+    let skip_batch = within("batch", skipping.next_batch()).await.unwrap();
+    // Retention deletes the first half while the batches are being read.
+    let mut fail_reader = fail_batch.into_partitions().remove(0);
+    let mut skip_reader = skip_batch.into_partitions().remove(0);
+    let first = within("chunk", fail_reader.next_chunk())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.records().next().map(|r| r.offset), Some(0));
+    let first_skip = within("chunk", skip_reader.next_chunk())
+        .await
+        .unwrap()
+        .unwrap();
+    mock.delete_records(&topic, 0, 5).await.unwrap();
+    drop(first);
+    drop(first_skip);
+    let mut failed = None;
+    while let Some(chunk) = within("chunk", fail_reader.next_chunk()).await {
+        if let Err(e) = chunk {
+            failed = Some(e);
+            break;
+        }
+    }
+    match failed {
+        Some(FetchError::DataLoss {
+            log_start_offset, ..
+        }) => assert_eq!(log_start_offset, 5),
+        other => panic!("expected data loss, got {other:?}"),
+    }
+    let mut offsets = vec![0];
+    while let Some(chunk) = within("chunk", skip_reader.next_chunk()).await {
+        offsets.extend(chunk.unwrap().records().map(|r| r.offset));
+    }
+    assert_eq!(offsets, [0, 5, 6, 7, 8, 9]);
+    assert!(skip_reader.is_complete());
+    assert_eq!(skip_reader.skipped(), Some((1, 5)));
 }
