@@ -602,3 +602,27 @@ async fn read_committed_ranges_stop_at_the_last_stable_offset() {
     let batch = within("batch", committed.next_batch()).await.unwrap();
     assert_eq!((batch.offset_ranges()[0].from(), until(&batch)), (3, 8));
 }
+
+/// Under `tokio::time::pause` (our mock runs on the test's runtime, so its timers are paused
+/// too) the stream waits whole intervals of virtual time.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn the_interval_is_tokio_time() {
+    let broker = broker(BrokerKind::Mock).await;
+    let client = client(&broker).await;
+    let topic = unique("paused");
+    create_topic(&client, &topic, 1).await;
+    let interval = Duration::from_secs(600);
+    let mut stream = DirectStream::new(
+        client.clone(),
+        config(ConsumerStrategy::subscribe([topic.clone()])).with_batch_interval(interval),
+        PartitionOffsets::new(),
+    )
+    .await
+    .unwrap();
+    let first = stream.next_batch().await.unwrap();
+    let second = stream.next_batch().await.unwrap();
+    let third = stream.next_batch().await.unwrap();
+    assert!(second.started_at() - first.started_at() >= interval);
+    assert!(third.started_at() - second.started_at() >= interval);
+    assert_eq!(third.scheduling_delay(), Duration::ZERO);
+}
