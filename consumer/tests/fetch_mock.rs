@@ -438,3 +438,76 @@ async fn unknown_partition_and_beyond_end_fail_typed() {
         "{error:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncation_below_the_position_is_a_typed_error() {
+    let cluster = MockCluster::builder().topic("tr", 1).start().await.unwrap();
+    for i in 0..6 {
+        produce(&cluster, "tr", 0, &values(&format!("b{i}-"), 5)).await;
+    }
+    let client = client(&cluster).await;
+    let config = fast()
+        .with_partition_max_bytes(64)
+        .with_max_bytes(64)
+        .with_memory_budget(64);
+    let engine = FetchEngine::new(client, config);
+    let mut reader = engine.read(OffsetRange::new("tr", 0, 0, 30).unwrap());
+    let first = reader.next_chunk().await.unwrap().unwrap();
+    let position = first.next_offset();
+    assert!(position < 30);
+    drop(first);
+    let truncated = cluster.truncate("tr", 0, 2).await.unwrap();
+    assert!(truncated.end_offset < position);
+    // New records under the new epoch refill the offsets, but they are not the same records.
+    for i in 0..6 {
+        produce(&cluster, "tr", 0, &values(&format!("new{i}-"), 5)).await;
+    }
+    let error = tokio::time::timeout(DEADLINE, async {
+        loop {
+            match reader.next_chunk().await {
+                Some(Ok(chunk)) => {
+                    for r in chunk.records() {
+                        assert!(
+                            value_of(&r).starts_with('b'),
+                            "a record of the new epoch was delivered"
+                        );
+                    }
+                }
+                Some(Err(e)) => return e,
+                None => panic!("the range completed over a truncated log"),
+            }
+        }
+    })
+    .await
+    .expect("error before the deadline");
+    match error {
+        FetchError::Truncated { end_offset, .. } => assert_eq!(end_offset, truncated.end_offset),
+        other => panic!("expected truncation, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uncompressed_records_are_slices_of_the_fetched_buffer() {
+    let cluster = MockCluster::builder().topic("z", 1).start().await.unwrap();
+    produce(&cluster, "z", 0, &values("v", 20)).await;
+    let client = client(&cluster).await;
+    let engine = FetchEngine::new(client, fast());
+    let mut reader = engine.read(OffsetRange::new("z", 0, 0, 20).unwrap());
+    let mut checked = 0;
+    while let Some(chunk) = reader.next_chunk().await {
+        let chunk = chunk.unwrap();
+        let data = chunk.fetched_data();
+        let inside = data.as_ptr() as usize..data.as_ptr() as usize + data.len();
+        assert!(
+            chunk.budget_bytes() >= data.len(),
+            "the chunk holds its bytes of the budget"
+        );
+        for r in chunk.records() {
+            let value = r.value.as_ref().unwrap();
+            assert!(inside.contains(&(value.as_ptr() as usize)));
+            assert!(inside.contains(&(value.as_ptr() as usize + value.len() - 1)));
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 20);
+}

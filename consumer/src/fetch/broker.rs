@@ -196,6 +196,28 @@ fn take_slots(inner: &Arc<EngineInner>, broker: BrokerId) -> Taking {
             }
             slot.retry_at = None;
         }
+        if let Some(prev) = slot.fetch_epoch {
+            if meta.leader_epoch >= 0 && prev != meta.leader_epoch {
+                if slot.last_fetched_epoch >= 0 {
+                    // A new leader epoch: check the log was not truncated below the position.
+                    slot.state = SlotState::Resolving;
+                    tokio::spawn(super::validate::validate(
+                        Arc::downgrade(inner),
+                        super::validate::Check {
+                            id,
+                            generation: slot.generation,
+                            tp: slot.tp.clone(),
+                            leader: broker,
+                            current_epoch: meta.leader_epoch,
+                            last_fetched_epoch: slot.last_fetched_epoch,
+                            position: slot.next_fetch,
+                        },
+                    ));
+                    continue;
+                }
+                slot.fetch_epoch = Some(meta.leader_epoch);
+            }
+        }
         slot.in_flight = true;
         let topic_id = metadata.topic(&slot.tp.topic).map_or(Uuid::ZERO, |t| t.id);
         taken.push(Taken {
@@ -209,6 +231,7 @@ fn take_slots(inner: &Arc<EngineInner>, broker: BrokerId) -> Taking {
                 fetch_offset: slot.next_fetch,
                 current_leader_epoch: meta.leader_epoch,
                 max_bytes: 0,
+                last_fetched_epoch: slot.last_fetched_epoch,
             },
         });
     }
@@ -336,9 +359,23 @@ fn apply(
             continue; // stale answer
         }
         let tp = &t.wanted.tp;
+        let diverging = &data.diverging_epoch;
+        if diverging.epoch >= 0 && diverging.end_offset >= 0 && diverging.end_offset < position {
+            slot.fail(FetchError::Truncated {
+                topic: tp.topic.clone(),
+                partition: tp.partition,
+                position,
+                end_offset: diverging.end_offset,
+            });
+            continue;
+        }
         match (code, decoded) {
             (_, Some(Ok(decoded))) => {
                 slot.unknown_rounds = 0;
+                slot.fetch_epoch = Some(t.wanted.current_leader_epoch);
+                if decoded.last_epoch >= 0 {
+                    slot.last_fetched_epoch = decoded.last_epoch;
+                }
                 // The end of what can be read now; a range reaching past it names records
                 // that do not exist (yet).
                 let end = if config.isolation == IsolationLevel::ReadCommitted
@@ -370,6 +407,7 @@ fn apply(
                     partition: tp.clone(),
                     records: decoded.records,
                     next_offset: decoded.next_offset,
+                    data: data.records.clone().unwrap_or_default(),
                     _permit: permit,
                 });
                 deliveries.push((slot.tx.clone(), chunk));
@@ -423,7 +461,7 @@ fn apply(
 
 /// Errors that mean the metadata (leader or leader epoch) is stale: refresh, keep the
 /// position, fetch from the leader the new metadata names.
-fn is_stale_leader(code: ErrorCode) -> bool {
+pub(crate) fn is_stale_leader(code: ErrorCode) -> bool {
     matches!(
         code,
         ErrorCode::NotLeaderOrFollower

@@ -1,5 +1,6 @@
 //! [`RecordChunk`]: the decoded records of one delivery to a reader.
 
+use bytes::Bytes;
 use gregor_protocol::records::Record;
 
 use super::budget::BudgetPermit;
@@ -15,6 +16,7 @@ pub struct RecordChunk {
     pub(crate) partition: TopicPartition,
     pub(crate) records: Vec<Record>,
     pub(crate) next_offset: i64,
+    pub(crate) data: Bytes,
     pub(crate) _permit: Option<BudgetPermit>,
 }
 
@@ -55,6 +57,13 @@ impl RecordChunk {
     /// records, aborted or compacted-away offsets that followed it).
     pub fn next_offset(&self) -> i64 {
         self.next_offset
+    }
+
+    /// The record data as fetched (the partition's `records` bytes of the Fetch response).
+    /// Keys and values of records from uncompressed batches are slices of it; those of
+    /// compressed batches are slices of their batch's decompressed buffer.
+    pub fn fetched_data(&self) -> &Bytes {
+        &self.data
     }
 
     /// The bytes of the memory budget this chunk holds.

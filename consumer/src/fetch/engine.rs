@@ -63,6 +63,11 @@ pub(crate) struct Slot {
     pub(crate) state: SlotState,
     pub(crate) retry_at: Option<Instant>,
     pub(crate) unknown_rounds: u32,
+    /// The leader epoch of the last batch fetched, or -1.
+    pub(crate) last_fetched_epoch: i32,
+    /// The leader epoch (from the metadata) the position was last fetched or validated
+    /// under; when the metadata names another, the position is validated first.
+    pub(crate) fetch_epoch: Option<i32>,
     pub(crate) on_data_loss: OnDataLoss,
     /// Set by the reader while it waits for data with nothing buffered: such a partition is
     /// fetched even when the budget is spent, so readers that consume in turn never starve
@@ -246,6 +251,8 @@ impl FetchEngine {
                     state: SlotState::Fetching,
                     retry_at: None,
                     unknown_rounds: 0,
+                    last_fetched_epoch: -1,
+                    fetch_epoch: None,
                     on_data_loss,
                     waiting: Arc::clone(&waiting),
                     tx,

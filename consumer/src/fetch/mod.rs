@@ -18,6 +18,7 @@ pub mod error;
 pub mod partition;
 mod reader;
 pub mod session;
+mod validate;
 
 pub use chunk::RecordChunk;
 pub use config::{FetchConfig, IsolationLevel};

@@ -31,6 +31,8 @@ pub struct Decoded {
     pub records: Vec<Record>,
     /// The position after this data: where the next fetch starts.
     pub next_offset: i64,
+    /// The leader epoch of the last batch the position moved past (-1 if none or unknown).
+    pub last_epoch: i32,
 }
 
 /// Decodes `data` for a reader at `position` reading up to `until` (exclusive).
@@ -58,6 +60,7 @@ pub fn decode_partition(
     let mut out = Decoded {
         records: Vec::new(),
         next_offset: position,
+        last_epoch: -1,
     };
     for batch in batches(data, options) {
         let batch = batch?;
@@ -101,6 +104,7 @@ pub fn decode_partition(
             }
         }
         out.next_offset = next.max(out.next_offset);
+        out.last_epoch = batch.partition_leader_epoch();
     }
     Ok(out)
 }

@@ -36,6 +36,9 @@ pub struct WantedPartition {
     pub current_leader_epoch: i32,
     /// The most bytes for this partition.
     pub max_bytes: i32,
+    /// The leader epoch of the last batch fetched, or -1 (v12+: lets the leader report a
+    /// diverging epoch when its log was truncated below the fetch offset).
+    pub last_fetched_epoch: i32,
 }
 
 /// Request-wide settings.
@@ -64,6 +67,7 @@ pub enum SessionOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Sent {
     fetch_offset: i64,
+    last_fetched_epoch: i32,
     leader_epoch: i32,
     max_bytes: i32,
     topic_id: Uuid,
@@ -126,6 +130,7 @@ impl FetchSession {
             .map(|w| {
                 let sent = Sent {
                     fetch_offset: w.fetch_offset,
+                    last_fetched_epoch: w.last_fetched_epoch,
                     leader_epoch: w.current_leader_epoch,
                     max_bytes: w.max_bytes,
                     topic_id: w.topic_id,
@@ -154,6 +159,7 @@ impl FetchSession {
                 partition: w.tp.partition,
                 current_leader_epoch: w.current_leader_epoch,
                 fetch_offset: w.fetch_offset,
+                last_fetched_epoch: w.last_fetched_epoch,
                 partition_max_bytes: w.max_bytes,
                 ..FetchPartition::default()
             });

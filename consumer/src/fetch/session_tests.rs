@@ -16,6 +16,7 @@ fn want(p: i32, offset: i64) -> WantedPartition {
         fetch_offset: offset,
         current_leader_epoch: 0,
         max_bytes: 100,
+        last_fetched_epoch: -1,
     }
 }
 
