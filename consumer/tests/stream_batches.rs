@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use gregor_client::Admin;
 use gregor_consumer::range::{OffsetRange, TopicPartition};
-use gregor_consumer::rate::{PidConfig, RateLimits};
+use gregor_consumer::rate::{PidConfig, PlanError, RateLimits};
 use gregor_consumer::store::{BatchStart, PartitionOffsets};
 use gregor_consumer::stream::{
     BatchInfo, ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets, StreamError,
@@ -625,4 +625,39 @@ async fn the_interval_is_tokio_time() {
     assert!(second.started_at() - first.started_at() >= interval);
     assert!(third.started_at() - second.started_at() >= interval);
     assert_eq!(third.scheduling_delay(), Duration::ZERO);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_truncated_below_the_position_is_a_typed_error() {
+    let broker = broker(BrokerKind::Mock).await;
+    let mock = broker.mock().unwrap();
+    let client = client(&broker).await;
+    let topic = unique("truncated");
+    create_topic(&client, &topic, 1).await;
+    produce(&client, &topic, 0, &values("a", 10), 1).await;
+    let mut stream = start_positions(
+        &client,
+        ConsumerStrategy::subscribe([topic.clone()]),
+        StartingOffsets::Latest,
+        PartitionOffsets::new(),
+    )
+    .await
+    .unwrap();
+    mock.truncate(&topic, 0, 6).await.unwrap();
+    match within("batch", stream.next_batch()).await {
+        Err(StreamError::Plan(PlanError::OffsetBehindCurrent {
+            partition,
+            current,
+            latest,
+        })) => {
+            assert_eq!(partition, TopicPartition::new(topic.as_str(), 0));
+            assert_eq!((current, latest), (10, 6));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        stream.positions(),
+        &BTreeMap::from([(key(&topic, 0), 10)]),
+        "a failed batch leaves the positions alone"
+    );
 }
