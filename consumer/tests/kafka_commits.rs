@@ -282,3 +282,13 @@ async fn a_stream_resumes_from_its_commits_on_mock() {
 async fn a_stream_resumes_from_its_commits_on_tansu() {
     a_stream_resumes_from_its_commits(BrokerKind::Tansu).await;
 }
+
+/// One handle can be shared by tasks.
+#[allow(dead_code)]
+fn commits_are_shareable(commits: &KafkaCommits, ranges: &[OffsetRange]) {
+    fn is_send_sync<T: Send + Sync>(_: &T) {}
+    fn is_send<T: Send>(_: T) {}
+    is_send_sync(commits);
+    is_send(commits.commit(ranges));
+    is_send(commits.load(&[]));
+}

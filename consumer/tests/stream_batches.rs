@@ -661,3 +661,16 @@ async fn a_log_truncated_below_the_position_is_a_typed_error() {
         "a failed batch leaves the positions alone"
     );
 }
+
+/// The stream and its batches can move to other tasks.
+#[allow(dead_code)]
+fn futures_are_send(stream: &mut DirectStream) {
+    fn is_send<T: Send>(_: T) {}
+    is_send(stream.next_batch());
+}
+
+#[allow(dead_code)]
+fn batches_are_send(batch: gregor_consumer::stream::Batch) {
+    fn is_send<T: Send>(_: T) {}
+    is_send(batch);
+}
