@@ -401,12 +401,19 @@ async fn fetch_sessions_are_used_and_recover_from_eviction() {
         .unwrap();
     assert_eq!(offsets(&records), (10..50).collect::<Vec<_>>());
     let mut incremental = 0;
+    let mut full_after_incremental = 0;
     while let Some(req) = seen.try_next() {
         let fetch = FetchRequest::decode_exact(req.body, req.api_version).unwrap();
         if fetch.session_id != 0 {
             incremental += 1;
+        } else if incremental > 0 && fetch.session_epoch == 0 {
+            full_after_incremental += 1;
         }
     }
+    assert!(
+        full_after_incremental > 0,
+        "a full fetch opened a new session after the eviction"
+    );
     assert!(incremental > 0, "incremental fetches were sent");
 }
 
