@@ -674,3 +674,40 @@ fn batches_are_send(batch: gregor_consumer::stream::Batch) {
     fn is_send<T: Send>(_: T) {}
     is_send(batch);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscribed_topic_created_later_joins() {
+    let broker = broker(BrokerKind::Mock).await;
+    let client = client(&broker).await;
+    let topic = unique("later");
+    let mut stream = start_positions(
+        &client,
+        ConsumerStrategy::subscribe([topic.clone()]),
+        StartingOffsets::Latest,
+        PartitionOffsets::new(),
+    )
+    .await
+    .unwrap();
+    assert!(stream.positions().is_empty(), "{:?}", stream.positions());
+    let batch = within("batch", stream.next_batch()).await.unwrap();
+    assert!(batch.offset_ranges().is_empty());
+    assert!(
+        !client.metadata().topic_names().contains(&topic.as_str())
+            || client.metadata().partition_count(&topic).is_none(),
+        "refreshing a subscription does not create its topics"
+    );
+    drop(batch);
+    create_topic(&client, &topic, 2).await;
+    produce(&client, &topic, 1, &values("x", 3), 3).await;
+    let batch = within("batch", stream.next_batch()).await.unwrap();
+    let ranges: Vec<(i32, i64, i64)> = batch
+        .offset_ranges()
+        .iter()
+        .map(|r| (r.partition(), r.from(), r.until()))
+        .collect();
+    assert_eq!(
+        ranges,
+        [(0, 0, 0), (1, 0, 3)],
+        "new partitions start at the earliest"
+    );
+}
