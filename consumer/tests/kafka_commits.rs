@@ -176,7 +176,7 @@ async fn final_errors_are_typed_and_persisting_retriable_ones_time_out() {
     assert!(commits.committed().await.is_empty());
 
     let short =
-        KafkaCommits::new(client.clone(), unique("group")).with_timeout(Duration::from_millis(400));
+        KafkaCommits::new(client.clone(), unique("group")).with_timeout(Duration::from_secs(2));
     let id = mock
         .intercept(
             ApiKey::OffsetCommit,
