@@ -274,6 +274,7 @@ async fn run(mut args: Args) -> Result<(), AnyError> {
     if duplicates != 0 || total != expect {
         return Err(format!("expected {expect} distinct rows, found {total} rows and {duplicates} duplicates").into());
     }
+    drop(conn);
     drop((mock_guard, temp_guard));
     Ok(())
 }
