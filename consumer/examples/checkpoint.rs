@@ -64,7 +64,11 @@ async fn run() -> Result<(), AnyError> {
     let store = CheckpointFile::new(&path);
     let mut stream = start(&client, &topic, &store).await?;
     if stream.positions() != &stopped_at {
-        return Err(format!("restarted at {:?}, checkpoint says {stopped_at:?}", stream.positions()).into());
+        return Err(format!(
+            "restarted at {:?}, checkpoint says {stopped_at:?}",
+            stream.positions()
+        )
+        .into());
     }
     println!("resumes at {:?}", stream.positions());
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -118,10 +122,20 @@ async fn one_batch(
         for (offset, value) in &records {
             let value = String::from_utf8_lossy(value).into_owned();
             if seen.insert((range.partition(), *offset), value).is_some() {
-                return Err(format!("offset {offset} of partition {} read twice", range.partition()).into());
+                return Err(format!(
+                    "offset {offset} of partition {} read twice",
+                    range.partition()
+                )
+                .into());
             }
         }
-        line.push(format!("p{}[{}, {}): {}", range.partition(), range.from(), range.until(), records.len()));
+        line.push(format!(
+            "p{}[{}, {}): {}",
+            range.partition(),
+            range.from(),
+            range.until(),
+            records.len()
+        ));
     }
     store.save(&starts, &ends)?;
     println!("batch: {}  (saved)", line.join("  "));

@@ -73,7 +73,11 @@ async fn run() -> Result<(), AnyError> {
     let mut stream = DirectStream::new(client, config, PartitionOffsets::new()).await?;
     let batch = stream.next_batch().await?;
     let planned = batch.offset_count();
-    println!("one batch of {planned} offsets; budget {} MiB, margin {} MiB", BUDGET >> 20, MARGIN >> 20);
+    println!(
+        "one batch of {planned} offsets; budget {} MiB, margin {} MiB",
+        BUDGET >> 20,
+        MARGIN >> 20
+    );
 
     // The consumer stops reading: the engine prefetches up to its budget and waits.
     let mut peak = 0;
@@ -105,7 +109,9 @@ async fn run() -> Result<(), AnyError> {
         return Err(format!("read {read} of {expected} records (planned {planned})").into());
     }
     if peak > BUDGET + MARGIN {
-        return Err(format!("buffered {peak} B, over the budget {BUDGET} B + margin {MARGIN} B").into());
+        return Err(
+            format!("buffered {peak} B, over the budget {BUDGET} B + margin {MARGIN} B").into(),
+        );
     }
     if peak == 0 {
         return Err("nothing was ever buffered: the engine did not prefetch".into());
@@ -126,6 +132,10 @@ fn print_rss(when: &str) -> Result<(), AnyError> {
             .map(|l| l.trim_start_matches(name).trim().to_owned())
             .unwrap_or_else(|| "?".into())
     };
-    println!("  rss {when}: VmHWM {}, VmRSS {}", field("VmHWM:"), field("VmRSS:"));
+    println!(
+        "  rss {when}: VmHWM {}, VmRSS {}",
+        field("VmHWM:"),
+        field("VmRSS:")
+    );
     Ok(())
 }

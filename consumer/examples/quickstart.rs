@@ -49,7 +49,10 @@ async fn run() -> Result<(), AnyError> {
     let topic = support::unique_topic("quickstart");
     support::create_topic(&client, &topic, PARTITIONS).await?;
     let produced = support::produce(&broker.bootstrap, &topic, PARTITIONS, PER_PARTITION).await?;
-    println!("produced {} records to {topic} ({PARTITIONS} partitions)", produced.len());
+    println!(
+        "produced {} records to {topic} ({PARTITIONS} partitions)",
+        produced.len()
+    );
 
     // At most 1,500 records/s per partition and 100 ms batches: 150 records per partition per
     // batch, so the 400-record backlog takes three batches.
@@ -65,7 +68,12 @@ async fn run() -> Result<(), AnyError> {
     let mut batch_no = 0;
     while seen.len() < produced.len() {
         if Instant::now() > deadline {
-            return Err(format!("only {} of {} records read in 30 s", seen.len(), produced.len()).into());
+            return Err(format!(
+                "only {} of {} records read in 30 s",
+                seen.len(),
+                produced.len()
+            )
+            .into());
         }
         let batch = stream.next_batch().await?;
         batch_no += 1;
@@ -77,10 +85,20 @@ async fn run() -> Result<(), AnyError> {
             for (offset, value) in &records {
                 let value = String::from_utf8_lossy(value).into_owned();
                 if seen.insert((range.partition(), *offset), value).is_some() {
-                    return Err(format!("offset {offset} of partition {} read twice", range.partition()).into());
+                    return Err(format!(
+                        "offset {offset} of partition {} read twice",
+                        range.partition()
+                    )
+                    .into());
                 }
             }
-            line.push(format!("p{}[{}, {}): {}", range.partition(), range.from(), range.until(), records.len()));
+            line.push(format!(
+                "p{}[{}, {}): {}",
+                range.partition(),
+                range.from(),
+                range.until(),
+                records.len()
+            ));
         }
         commits.commit(&ranges).await?;
         println!("batch {batch_no}: {}  (committed)", line.join("  "));

@@ -90,9 +90,13 @@ impl Args {
                 "--bootstrap" => args.bootstrap = Some(value()?),
                 "--topic" => args.topic = Some(value()?),
                 "--db" => args.db = Some(PathBuf::from(value()?)),
-                "--expect" => args.expect = Some(value()?.parse().map_err(|e| format!("--expect: {e}"))?),
+                "--expect" => {
+                    args.expect = Some(value()?.parse().map_err(|e| format!("--expect: {e}"))?)
+                }
                 "--batch-interval-ms" => {
-                    let ms: u64 = value()?.parse().map_err(|e| format!("--batch-interval-ms: {e}"))?;
+                    let ms: u64 = value()?
+                        .parse()
+                        .map_err(|e| format!("--batch-interval-ms: {e}"))?;
                     args.batch_interval = Duration::from_millis(ms.max(1));
                 }
                 "--max-rate" => {
@@ -140,8 +144,14 @@ impl Crash {
             "after-commit" => Point::AfterCommit,
             other => return Err(format!("unknown crash point {other}")),
         };
-        let n = n.parse().map_err(|e| format!("GREGOR_CRASH_AT count: {e}"))?;
-        Ok(Some(Crash { point, n, reached: 0 }))
+        let n = n
+            .parse()
+            .map_err(|e| format!("GREGOR_CRASH_AT count: {e}"))?;
+        Ok(Some(Crash {
+            point,
+            n,
+            reached: 0,
+        }))
     }
 }
 
@@ -272,7 +282,10 @@ async fn run(mut args: Args) -> Result<(), AnyError> {
     let total = count_rows(&conn)?;
     println!("{batches} batches written this run; {total} rows, {duplicates} duplicated offsets");
     if duplicates != 0 || total != expect {
-        return Err(format!("expected {expect} distinct rows, found {total} rows and {duplicates} duplicates").into());
+        return Err(format!(
+            "expected {expect} distinct rows, found {total} rows and {duplicates} duplicates"
+        )
+        .into());
     }
     drop(conn);
     drop((mock_guard, temp_guard));

@@ -69,9 +69,10 @@ fn example_binary() -> PathBuf {
         .parent()
         .and_then(Path::parent)
         .expect("target/<profile>");
-    let path = profile_dir
-        .join("examples")
-        .join(format!("sqlite_exactly_once{}", std::env::consts::EXE_SUFFIX));
+    let path = profile_dir.join("examples").join(format!(
+        "sqlite_exactly_once{}",
+        std::env::consts::EXE_SUFFIX
+    ));
     assert!(path.exists(), "{} exists", path.display());
     path
 }
@@ -81,8 +82,16 @@ async fn run_child(bin: &Path, bootstrap: &str, db: &Path, crash: Option<String>
     let mut cmd = Command::new(bin);
     cmd.args(["--bootstrap", bootstrap, "--topic", TOPIC, "--db"])
         .arg(db)
-        .args(["--expect", &(PARTITIONS as usize * PER_PARTITION).to_string()])
-        .args(["--batch-interval-ms", BATCH_INTERVAL_MS, "--max-rate", MAX_RATE])
+        .args([
+            "--expect",
+            &(PARTITIONS as usize * PER_PARTITION).to_string(),
+        ])
+        .args([
+            "--batch-interval-ms",
+            BATCH_INTERVAL_MS,
+            "--max-rate",
+            MAX_RATE,
+        ])
         // Core dumps of the aborted runs, if enabled, land in the temporary directory.
         .current_dir(db.parent().unwrap_or(Path::new(".")))
         .env_remove("GREGOR_CRASH_AT")
@@ -110,7 +119,9 @@ async fn every_record_once_across_crashes() {
     let mut expected: BTreeMap<(i32, i64), String> = BTreeMap::new();
     for p in 0..PARTITIONS {
         for start in (0..PER_PARTITION).step_by(PRODUCE_BATCH) {
-            let values: Vec<String> = (start..start + PRODUCE_BATCH).map(|i| value(p, i)).collect();
+            let values: Vec<String> = (start..start + PRODUCE_BATCH)
+                .map(|i| value(p, i))
+                .collect();
             let records: Vec<MockRecord> = values.iter().map(|v| MockRecord::value(v)).collect();
             let offsets = mock.produce(TOPIC, p, &records).await.unwrap();
             for (offset, v) in offsets.zip(values) {
@@ -152,7 +163,10 @@ async fn every_record_once_across_crashes() {
                 aborted += 1;
                 println!("run {run} ({spec}): aborted");
             }
-            _ => panic!("run {run} ({spec}, seed {seed}) failed: {}\n{stderr}", out.status),
+            _ => panic!(
+                "run {run} ({spec}, seed {seed}) failed: {}\n{stderr}",
+                out.status
+            ),
         }
     }
     assert!(aborted > 0, "no run was aborted (seed {seed})");
@@ -192,8 +206,15 @@ async fn every_record_once_across_crashes() {
         total += 1;
     }
     let duplicates: Vec<_> = seen.iter().filter(|(_, c)| **c > 1).take(5).collect();
-    assert!(duplicates.is_empty(), "duplicated records (seed {seed}): {duplicates:?}");
-    assert_eq!(seen.len(), expected.len(), "every record present (seed {seed})");
+    assert!(
+        duplicates.is_empty(),
+        "duplicated records (seed {seed}): {duplicates:?}"
+    );
+    assert_eq!(
+        seen.len(),
+        expected.len(),
+        "every record present (seed {seed})"
+    );
     assert_eq!(total, expected.len());
 
     let offsets: BTreeMap<i32, i64> = conn

@@ -113,7 +113,10 @@ pub async fn produce(
     let mut written = BTreeMap::new();
     for (value, delivery) in pending {
         let meta = delivery.await?;
-        if written.insert((meta.partition, meta.offset), value).is_some() {
+        if written
+            .insert((meta.partition, meta.offset), value)
+            .is_some()
+        {
             return Err(format!("offset {}/{} reported twice", meta.partition, meta.offset).into());
         }
     }
