@@ -55,26 +55,28 @@ fn value(partition: i32, i: usize) -> String {
 /// Builds the example (a no-op when it is up to date) and returns its path next to this test
 /// binary's target directory.
 fn example_binary() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "gregor-consumer",
-            "--example",
-            "sqlite_exactly_once",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building the example failed");
-    // This binary is target/<profile>/deps/exactly_once-<hash>.
+    // This binary is <target dir>/<profile dir>/deps/exactly_once-<hash>; the example is built
+    // into the same target and profile directories.
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .expect("target/<profile>");
+    let target_dir = profile_dir.parent().expect("the target directory");
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev",
+        Some(other) => other,
+    };
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "-p", "gregor-consumer"])
+        .args(["--example", "sqlite_exactly_once", "--profile", profile])
+        .arg("--target-dir")
+        .arg(target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building the example failed");
     let path = profile_dir.join("examples").join(format!(
         "sqlite_exactly_once{}",
         std::env::consts::EXE_SUFFIX
