@@ -19,17 +19,22 @@
 //! is refused with [`StoreError::Backwards`].
 //!
 //! Implementations: [`MemoryOffsetStore`] (reference semantics, used by tests)
-//! and [`CheckpointFile`] (an atomically replaced, versioned JSON file).
+//! and [`CheckpointFile`] (an atomically replaced, versioned JSON file). [`KafkaCommits`]
+//! commits a group's offsets to Kafka instead (Spark's `CanCommitOffsets`); it is not an
+//! [`OffsetStore`]: Kafka has no compare-and-set of offsets.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod checkpoint;
+mod kafka;
 mod memory;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use checkpoint::{CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointFile};
+pub use kafka::{CommitError, DEFAULT_COMMIT_TIMEOUT, KafkaCommits};
+pub(crate) use kafka::{client_tp, consumer_tp};
 pub use memory::MemoryOffsetStore;
 
 /// A partition key: `(topic, partition)`.
