@@ -3,7 +3,7 @@
 //! [`Sample`](crate::measure::Sample) line. The parent runs each measurement in a fresh child, so
 //! peak RSS and CPU time belong to that client alone.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::clients::{self, ClientKind, DrainSpec};
@@ -59,6 +59,27 @@ pub fn main(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// The longest one child may run before it is killed (a hung client fails its measurement
+/// instead of the whole run).
+pub const CHILD_DEADLINE: Duration = Duration::from_secs(180);
+
+fn output_within(mut cmd: Command, deadline: Duration) -> Result<std::process::Output> {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let started = std::time::Instant::now();
+    while child.try_wait()?.is_none() {
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(BenchError::Other(format!("child killed after {deadline:?}")));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(child.wait_with_output()?)
+}
+
 /// Runs one measurement in a child process of this binary and parses its sample.
 pub fn spawn(kind: ClientKind, spec: &DrainSpec) -> Result<Sample> {
     let exe = std::env::current_exe()?;
@@ -73,7 +94,7 @@ pub fn spawn(kind: ClientKind, spec: &DrainSpec) -> Result<Sample> {
     if let Some(stall) = spec.stall {
         cmd.args(["--stall-ms", &stall.as_millis().to_string()]);
     }
-    let out = cmd.output()?;
+    let out = output_within(cmd, CHILD_DEADLINE)?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     match Sample::from_output(&stdout) {
         Some(s) if out.status.success() => Ok(s),

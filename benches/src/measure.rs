@@ -1,4 +1,5 @@
-//! What a child measures: CPU time of the whole process (`getrusage(RUSAGE_SELF)`, user +
+//! What a child measures, from the first record the application sees to the last (plus the
+//! startup before the first record): CPU time of the whole process (`getrusage(RUSAGE_SELF)`, user +
 //! system, all threads: the client's own threads and tokio's workers), wall time, peak RSS
 //! (`VmHWM`) and current RSS (`VmRSS`) from `/proc/self/status`, and the line it prints.
 
@@ -48,6 +49,11 @@ impl Mark {
         })
     }
 
+    /// Wall time from `earlier` to this mark.
+    pub fn since(&self, earlier: &Mark) -> Duration {
+        self.wall.saturating_duration_since(earlier.wall)
+    }
+
     /// Wall and CPU time since the mark.
     pub fn elapsed(&self) -> Result<(Duration, Duration)> {
         Ok((self.wall.elapsed(), process_cpu()?.saturating_sub(self.cpu)))
@@ -65,6 +71,8 @@ pub struct Sample {
     pub wall: Duration,
     /// Process CPU time in the interval.
     pub cpu: Duration,
+    /// From creating the client to the first record (not part of `wall`).
+    pub startup: Duration,
     /// Peak RSS of the child (bytes).
     pub peak_rss: u64,
     /// RSS when the interval started (bytes), the baseline of the process.
@@ -77,11 +85,12 @@ impl Sample {
     /// The line a child prints.
     pub fn to_line(&self) -> String {
         format!(
-            "{PREFIX} records={} value_bytes={} wall_ns={} cpu_ns={} peak_rss={} start_rss={}",
+            "{PREFIX} records={} value_bytes={} wall_ns={} cpu_ns={} startup_ns={} peak_rss={} start_rss={}",
             self.records,
             self.value_bytes,
             self.wall.as_nanos(),
             self.cpu.as_nanos(),
+            self.startup.as_nanos(),
             self.peak_rss,
             self.start_rss
         )
@@ -99,6 +108,7 @@ impl Sample {
                 "value_bytes" => s.value_bytes = v,
                 "wall_ns" => s.wall = Duration::from_nanos(v),
                 "cpu_ns" => s.cpu = Duration::from_nanos(v),
+                "startup_ns" => s.startup = Duration::from_nanos(v),
                 "peak_rss" => s.peak_rss = v,
                 "start_rss" => s.start_rss = v,
                 _ => return None,
@@ -139,6 +149,7 @@ mod tests {
             value_bytes: 3400,
             wall: Duration::from_nanos(5_000_001),
             cpu: Duration::from_nanos(4_000_000),
+            startup: Duration::from_millis(3),
             peak_rss: 1 << 30,
             start_rss: 1 << 20,
         };

@@ -26,6 +26,8 @@ pub struct Outcome {
     pub stall_backlog_mib: f64,
     /// Failures that did not stop the run (a client failing on a broker).
     pub failures: Vec<String>,
+    /// Clients left out, and why.
+    pub notes: Vec<String>,
 }
 
 fn topic_name(w: &Workload) -> String {
@@ -66,6 +68,13 @@ pub fn run(options: &Options) -> Result<Outcome> {
                 BrokerKind::Mock => options.mib,
                 BrokerKind::Tansu => options.tansu_mib,
             };
+            for &c in &options.clients {
+                if let Some(why) = c.skipped_on(kind) {
+                    outcome
+                        .notes
+                        .push(format!("{} left out on {}: {why}", c.name(), kind.name()));
+                }
+            }
             for w in options.workloads() {
                 let started = Instant::now();
                 let topic = topic_name(&w);
@@ -88,6 +97,7 @@ pub fn run(options: &Options) -> Result<Outcome> {
                 let mut runs: Vec<ClientRuns> = options
                     .clients
                     .iter()
+                    .filter(|c| c.skipped_on(kind).is_none())
                     .map(|&client| ClientRuns {
                         client,
                         samples: Vec::new(),
@@ -161,7 +171,11 @@ fn stalled(
         stall: Some(stall),
         memory_limit: limit,
     };
-    for &client in options.clients.iter().filter(|c| c.prefetches()) {
+    let clients = options
+        .clients
+        .iter()
+        .filter(|c| c.prefetches() && c.skipped_on(kind).is_none());
+    for &client in clients {
         let limit_text = match client {
             ClientKind::GregorStream => format!("memory_budget {} MiB", options.stall_limit_mib),
             _ => format!(
@@ -211,6 +225,9 @@ pub fn render(options: &Options, outcome: &Outcome, loopback: Option<f64>) -> St
         ));
         out.push_str(&stall_table(&outcome.stalls, outcome.stall_backlog_mib));
         out.push('\n');
+    }
+    for n in &outcome.notes {
+        out.push_str(&format!("- note: {n}\n"));
     }
     for f in &outcome.failures {
         out.push_str(&format!("- failed: {f}\n"));

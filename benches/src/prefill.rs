@@ -55,12 +55,14 @@ pub async fn fill(
 ) -> Result<Filled> {
     let client = connect(bootstrap).await?;
     let admin = Admin::new(client.clone());
-    let created = admin
-        .create_topics(
+    let created = deadline(
+        "CreateTopics",
+        admin.create_topics(
             vec![NewTopic::new(topic, partitions, 1)],
             CreateTopicsOptions::default().wait_for_leaders(true),
-        )
-        .await?;
+        ),
+    )
+    .await??;
     if let Some(Err(e)) = created.get(topic) {
         return Err(BenchError::Other(format!("creating {topic}: {e:?}")));
     }
@@ -105,14 +107,15 @@ pub async fn fill(
                     ..PartitionProduceData::default()
                 })
                 .collect();
-            let conn = client.connection(leader, Purpose::Produce).await?;
+            let conn = deadline("connect", client.connection(leader, Purpose::Produce)).await??;
             let topic = topic.to_owned();
             while jobs.len() >= IN_FLIGHT {
                 join_one(&mut jobs).await?;
             }
             jobs.spawn(async move {
-                let resp = conn
-                    .send_with(|version| ProduceRequest {
+                let resp = deadline(
+                    "Produce",
+                    conn.send_with(|version| ProduceRequest {
                         transactional_id: None,
                         acks: 1,
                         timeout_ms: 30_000,
@@ -123,8 +126,9 @@ pub async fn fill(
                             ..TopicProduceData::default()
                         }],
                         unknown_tagged_fields: Default::default(),
-                    })
-                    .await?;
+                    }),
+                )
+                .await??;
                 check_produce(&resp)
             });
         }
@@ -134,6 +138,15 @@ pub async fn fill(
     }
     filled.compression_ratio = uncompressed as f64 / (filled.stored_bytes as f64).max(1.0);
     Ok(filled)
+}
+
+/// How long one prefill request may take before the run fails instead of hanging.
+const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn deadline<T>(what: &str, f: impl std::future::Future<Output = T>) -> Result<T> {
+    tokio::time::timeout(REQUEST_DEADLINE, f)
+        .await
+        .map_err(|_| BenchError::Other(format!("{what} took over {REQUEST_DEADLINE:?}")))
 }
 
 async fn join_one(jobs: &mut JoinSet<Result<()>>) -> Result<()> {
@@ -162,6 +175,6 @@ fn check_produce(resp: &ProduceResponse) -> Result<()> {
 /// Deletes `topic` (frees the broker's memory between workloads).
 pub async fn delete(bootstrap: &str, topic: &str) -> Result<()> {
     let admin = Admin::new(connect(bootstrap).await?);
-    admin.delete_topics(&[topic.to_owned()]).await?;
+    deadline("DeleteTopics", admin.delete_topics(&[topic.to_owned()])).await??;
     Ok(())
 }

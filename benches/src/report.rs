@@ -63,9 +63,9 @@ const MIB: f64 = 1024.0 * 1024.0;
 pub fn throughput_table(results: &[WorkloadResult]) -> String {
     let mut out = String::new();
     out.push_str(
-        "| broker | workload | compr. ratio | client | records/s | MB/s | CPU s/GB | CPU ns/record | peak RSS MiB | records/CPU-s vs rdkafka-base | records/s vs rdkafka-base |\n",
+        "| broker | workload | compr. ratio | client | records/s | MB/s | CPU s/GB | CPU ns/record | startup ms | peak RSS MiB | records/CPU-s vs rdkafka-base | records/s vs rdkafka-base |\n",
     );
-    out.push_str("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for w in results {
         let base = w
             .clients
@@ -84,7 +84,7 @@ pub fn throughput_table(results: &[WorkloadResult]) -> String {
             };
             let _ = writeln!(
                 out,
-                "| {} | {} | {:.2} | {} | {:.0} | {:.1} | {:.2} | {:.0} | {:.0} | {} | {} |",
+                "| {} | {} | {:.2} | {} | {:.0} | {:.1} | {:.2} | {:.0} | {:.0} | {:.0} | {} | {} |",
                 w.broker,
                 w.workload,
                 w.compression_ratio,
@@ -93,6 +93,7 @@ pub fn throughput_table(results: &[WorkloadResult]) -> String {
                 m(&Sample::mb_per_sec),
                 m(&Sample::cpu_s_per_gb),
                 m(&Sample::cpu_ns_per_record),
+                m(&|s| s.startup.as_secs_f64() * 1e3),
                 m(&|s| s.peak_rss as f64 / MIB),
                 cpu_ratio,
                 wall_ratio,
@@ -152,6 +153,7 @@ mod tests {
             value_bytes: records * 100,
             wall: Duration::from_millis(wall_ms),
             cpu: Duration::from_millis(cpu_ms),
+            startup: Duration::ZERO,
             peak_rss: 10 << 20,
             start_rss: 5 << 20,
         }

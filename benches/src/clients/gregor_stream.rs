@@ -3,7 +3,7 @@
 //! limit; each batch's partition readers are read concurrently, one task each.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gregor_consumer::FetchConfig;
 use gregor_consumer::range::TopicPartition;
@@ -12,7 +12,7 @@ use gregor_consumer::stream::{ConsumerStrategy, DirectStream, DirectStreamConfig
 use gregor_consumer::{FetchError, PartitionReader};
 use tokio::task::JoinSet;
 
-use super::{DrainSpec, Tally, finish};
+use super::{DrainSpec, IDLE_LIMIT, Tally, finish};
 use crate::measure::{Mark, Sample, status_kb};
 use crate::prefill::connect;
 use crate::{BenchError, Result};
@@ -64,7 +64,16 @@ pub async fn run(spec: &DrainSpec, start_rss: u64) -> Result<Sample> {
         s.peak_rss = status_kb("VmHWM")?;
         return Ok(s);
     }
+    let mut progress = Instant::now();
     while tally.records < total {
+        if progress.elapsed() > IDLE_LIMIT {
+            return Err(BenchError::Other(format!(
+                "no new records planned for {IDLE_LIMIT:?} at {} of {total} \
+                 (the broker's latest offset is below its end?)",
+                tally.records
+            )));
+        }
+        let before = tally.records;
         let batch = stream.next_batch().await?;
         let mut tasks = JoinSet::new();
         for reader in batch.into_partitions() {
@@ -73,6 +82,9 @@ pub async fn run(spec: &DrainSpec, start_rss: u64) -> Result<Sample> {
         while let Some(joined) = tasks.join_next().await {
             let t = joined.map_err(|e| BenchError::Other(format!("reader task: {e}")))??;
             tally.merge(t);
+        }
+        if tally.records > before {
+            progress = Instant::now();
         }
     }
     finish(&mark, start_rss, tally)

@@ -8,7 +8,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::{DrainSpec, Tally, finish};
+use super::{DrainSpec, IDLE_LIMIT, Tally, finish};
 use crate::measure::{Mark, Sample};
 use crate::{BenchError, Result};
 
@@ -45,9 +45,6 @@ pub fn assignment(spec: &DrainSpec) -> Result<TopicPartitionList> {
     }
     Ok(tpl)
 }
-
-/// How long without any record before a drain gives up.
-pub const IDLE_LIMIT: Duration = Duration::from_secs(30);
 
 /// Drains `spec`, or stalls per `spec.stall`.
 pub fn run(spec: &DrainSpec, start_rss: u64) -> Result<Sample> {

@@ -4,8 +4,8 @@
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 
-use super::rdkafka_base::{IDLE_LIMIT, assignment, config};
-use super::{DrainSpec, Tally, finish};
+use super::rdkafka_base::{assignment, config};
+use super::{DrainSpec, IDLE_LIMIT, Tally, finish};
 use crate::measure::{Mark, Sample};
 use crate::{BenchError, Result};
 
