@@ -12,7 +12,9 @@ use gregor_protocol::messages::consumer_protocol::TopicPartition;
 use gregor_protocol::messages::{ConsumerProtocolAssignment, ConsumerProtocolSubscription};
 
 fn topics() -> Vec<String> {
-    (0..20).map(|i| format!("events.service-{i:02}.v1")).collect()
+    (0..20)
+        .map(|i| format!("events.service-{i:02}.v1"))
+        .collect()
 }
 
 fn subscription() -> ConsumerProtocolSubscription {
@@ -25,12 +27,10 @@ fn subscription() -> ConsumerProtocolSubscription {
             .map(|topic| TopicPartition {
                 topic,
                 partitions: (0..16).collect(),
-                ..TopicPartition::default()
             })
             .collect(),
         generation_id: 7,
         rack_id: Some("rack-a".into()),
-        ..ConsumerProtocolSubscription::default()
     }
 }
 
@@ -41,11 +41,9 @@ fn assignment() -> ConsumerProtocolAssignment {
             .map(|topic| TopicPartition {
                 topic,
                 partitions: (0..16).collect(),
-                ..TopicPartition::default()
             })
             .collect(),
         user_data: None,
-        ..ConsumerProtocolAssignment::default()
     }
 }
 
@@ -62,7 +60,9 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("subscription_v3_decode", |b| {
         b.iter(|| {
-            black_box(ConsumerProtocolSubscription::from_bytes(black_box(sub_bytes.clone())).unwrap())
+            black_box(
+                ConsumerProtocolSubscription::from_bytes(black_box(sub_bytes.clone())).unwrap(),
+            )
         })
     });
     let asg = assignment();

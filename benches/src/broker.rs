@@ -109,7 +109,11 @@ pub fn serve_mock() -> Result<()> {
         // Stdin closing means the parent is gone.
         tokio::task::spawn_blocking(|| {
             let mut sink = String::new();
-            while std::io::stdin().read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+            while std::io::stdin()
+                .read_line(&mut sink)
+                .map(|n| n > 0)
+                .unwrap_or(false)
+            {
                 sink.clear();
             }
         })

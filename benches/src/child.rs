@@ -64,16 +64,15 @@ pub fn main(args: &[String]) -> Result<()> {
 pub const CHILD_DEADLINE: Duration = Duration::from_secs(180);
 
 fn output_within(mut cmd: Command, deadline: Duration) -> Result<std::process::Output> {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let started = std::time::Instant::now();
     while child.try_wait()?.is_none() {
         if started.elapsed() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(BenchError::Other(format!("child killed after {deadline:?}")));
+            return Err(BenchError::Other(format!(
+                "child killed after {deadline:?}"
+            )));
         }
         std::thread::sleep(Duration::from_millis(5));
     }

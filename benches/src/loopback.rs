@@ -38,7 +38,9 @@ pub fn loopback_bytes_per_sec(total: usize) -> Result<f64> {
         .join()
         .map_err(|_| BenchError::Other("loopback writer panicked".into()))??;
     if got < total {
-        return Err(BenchError::Other(format!("loopback moved {got} of {total}")));
+        return Err(BenchError::Other(format!(
+            "loopback moved {got} of {total}"
+        )));
     }
     Ok(total as f64 / secs.max(1e-9))
 }

@@ -27,7 +27,11 @@ pub fn status_kb(field: &str) -> Result<u64> {
         .lines()
         .find_map(|l| {
             let rest = l.strip_prefix(field)?.strip_prefix(':')?;
-            rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok()
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
         })
         .map(|kb| kb * 1024)
         .ok_or_else(|| BenchError::Other(format!("no {field} in /proc/self/status")))

@@ -164,7 +164,11 @@ impl Options {
                         })
                         .collect::<Result<_>>()?
                 }
-                other => return Err(BenchError::Other(format!("unknown option {other}\n{USAGE}"))),
+                other => {
+                    return Err(BenchError::Other(format!(
+                        "unknown option {other}\n{USAGE}"
+                    )));
+                }
             }
         }
         Ok(o)
@@ -198,7 +202,8 @@ mod tests {
 
     #[test]
     fn quick_and_overrides() {
-        let o = Options::parse(&args("--quick --runs 3 --codecs gzip,zstd --brokers mock")).unwrap();
+        let o =
+            Options::parse(&args("--quick --runs 3 --codecs gzip,zstd --brokers mock")).unwrap();
         assert_eq!(o.runs, 3);
         assert_eq!(o.codecs, vec![Compression::Gzip, Compression::Zstd]);
         assert_eq!(o.brokers, vec![BrokerKind::Mock]);

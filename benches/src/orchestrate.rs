@@ -50,7 +50,13 @@ fn fill(
     let pool = batch_pool(w, batch_bytes)?;
     let per_batch = pool.first().map_or(1, |b| b.value_bytes.max(1));
     let batches = values_per_partition.div_ceil(per_batch).max(1);
-    rt.block_on(prefill::fill(bootstrap, topic, w.partitions, &pool, batches))
+    rt.block_on(prefill::fill(
+        bootstrap,
+        topic,
+        w.partitions,
+        &pool,
+        batches,
+    ))
 }
 
 /// Runs everything `options` asks for.
@@ -161,7 +167,14 @@ fn stalled(
     };
     let topic = "bench-stalled".to_owned();
     let per_partition = options.stall_mib_per_partition << 20;
-    let filled = fill(rt, bootstrap, &topic, &w, options.batch_kib << 10, per_partition)?;
+    let filled = fill(
+        rt,
+        bootstrap,
+        &topic,
+        &w,
+        options.batch_kib << 10,
+        per_partition,
+    )?;
     outcome.stall_backlog_mib = filled.value_bytes as f64 / (1024.0 * 1024.0);
     let limit = options.stall_limit_mib << 20;
     let spec = DrainSpec {

@@ -75,7 +75,11 @@ pub struct Rng(u64);
 impl Rng {
     /// Seeded (0 is replaced by a fixed non-zero seed).
     pub fn new(seed: u64) -> Rng {
-        Rng(if seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { seed })
+        Rng(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
     }
 
     /// The next value.
@@ -97,9 +101,9 @@ impl Rng {
 const WORDS: &[&str] = &[
     "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
     "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",
-    "uniform", "victor", "whiskey", "xray", "yankee", "zulu", "click", "view", "purchase",
-    "login", "logout", "search", "cart", "checkout", "mobile", "desktop", "tablet", "europe",
-    "america", "asia",
+    "uniform", "victor", "whiskey", "xray", "yankee", "zulu", "click", "view", "purchase", "login",
+    "logout", "search", "cart", "checkout", "mobile", "desktop", "tablet", "europe", "america",
+    "asia",
 ];
 const EVENTS: &[&str] = &["click", "view", "purchase", "login", "search", "scroll"];
 
@@ -147,7 +151,9 @@ pub fn batch_pool(workload: &Workload, batch_bytes: usize) -> Result<Vec<PoolBat
     let mut rng = Rng::new(workload.value_size as u64 * 31 + workload.partitions as u64);
     let mut pool = Vec::with_capacity(POOL_BATCHES);
     for b in 0..POOL_BATCHES {
-        let keys: Vec<String> = (0..per_batch).map(|i| format!("key-{b:02}-{i:08}")).collect();
+        let keys: Vec<String> = (0..per_batch)
+            .map(|i| format!("key-{b:02}-{i:08}"))
+            .collect();
         let values: Vec<Vec<u8>> = (0..per_batch)
             .map(|_| json_value(&mut rng, workload.value_size))
             .collect();
@@ -194,7 +200,11 @@ mod tests {
     #[test]
     fn pool_batches_decode_to_their_records() {
         for codec in [Compression::None, Compression::Gzip, Compression::Zstd] {
-            let w = Workload { value_size: 100, partitions: 1, codec };
+            let w = Workload {
+                value_size: 100,
+                partitions: 1,
+                codec,
+            };
             let pool = batch_pool(&w, 4096).unwrap();
             assert_eq!(pool.len(), POOL_BATCHES);
             let b = &pool[0];
@@ -202,7 +212,12 @@ mod tests {
                 .next()
                 .unwrap()
                 .unwrap();
-            let n = decoded.records().map(|r| r.unwrap()).count();
+            let values: Vec<usize> = decoded
+                .records()
+                .map(|r| r.unwrap().value.unwrap().len())
+                .collect();
+            let n = values.len();
+            assert!(values.iter().all(|&v| v == 100));
             assert_eq!(n, b.records);
             assert_eq!(b.records, 40);
             if codec != Compression::None {

@@ -121,7 +121,11 @@ pub async fn fill(
                         timeout_ms: 30_000,
                         topic_data: vec![TopicProduceData {
                             name: if version >= 13 { String::new() } else { topic },
-                            topic_id: if version >= 13 { topic_id } else { Default::default() },
+                            topic_id: if version >= 13 {
+                                topic_id
+                            } else {
+                                Default::default()
+                            },
                             partition_data: data,
                             ..TopicProduceData::default()
                         }],

@@ -72,9 +72,8 @@ pub fn throughput_table(results: &[WorkloadResult]) -> String {
             .iter()
             .find(|c| c.client == ClientKind::RdkafkaBase);
         for c in &w.clients {
-            let m = |f: &dyn Fn(&Sample) -> f64| {
-                median(&c.samples.iter().map(f).collect::<Vec<_>>())
-            };
+            let m =
+                |f: &dyn Fn(&Sample) -> f64| median(&c.samples.iter().map(f).collect::<Vec<_>>());
             let (cpu_ratio, wall_ratio) = match base {
                 Some(b) => (
                     format!("{:.2}x", paired_ratio(c, b, per_cpu_second)),
@@ -170,11 +169,19 @@ mod tests {
     fn ratios_pair_runs_in_order() {
         let base = ClientRuns {
             client: ClientKind::RdkafkaBase,
-            samples: vec![sample(1000, 100, 100), sample(1000, 200, 200), sample(1000, 100, 100)],
+            samples: vec![
+                sample(1000, 100, 100),
+                sample(1000, 200, 200),
+                sample(1000, 100, 100),
+            ],
         };
         let fast = ClientRuns {
             client: ClientKind::GregorRaw,
-            samples: vec![sample(1000, 50, 50), sample(1000, 100, 100), sample(1000, 25, 25)],
+            samples: vec![
+                sample(1000, 50, 50),
+                sample(1000, 100, 100),
+                sample(1000, 25, 25),
+            ],
         };
         // Per-run CPU ratios 2, 2, 4: median 2.
         assert_eq!(paired_ratio(&fast, &base, per_cpu_second), 2.0);

@@ -86,8 +86,16 @@ async fn drain_leader(
                 session_id: 0,
                 session_epoch: -1,
                 topics: vec![FetchTopic {
-                    topic: if version >= 13 { String::new() } else { topic.clone() },
-                    topic_id: if version >= 13 { topic_id } else { Uuid::default() },
+                    topic: if version >= 13 {
+                        String::new()
+                    } else {
+                        topic.clone()
+                    },
+                    topic_id: if version >= 13 {
+                        topic_id
+                    } else {
+                        Uuid::default()
+                    },
                     partitions: wanted,
                     ..FetchTopic::default()
                 }],
