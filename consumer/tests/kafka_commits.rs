@@ -15,7 +15,9 @@ use gregor_consumer::stream::{
 use gregor_protocol::{ApiKey, ErrorCode};
 use gregor_testkit::BrokerKind;
 use gregor_testkit::mock::{Action, Intercept};
-use stream_support::{broker, client, create_topic, produce, unique, values, within};
+use stream_support::{
+    broker, client, create_topic, create_topic_on, produce, unique, values, within,
+};
 
 fn range(topic: &str, partition: i32, from: i64, until: i64) -> OffsetRange {
     OffsetRange::new(topic, partition, from, until).unwrap()
@@ -37,7 +39,7 @@ async fn round_trip(kind: BrokerKind) {
     let broker = broker(kind).await;
     let client = client(&broker).await;
     let topic = unique("commits");
-    create_topic(&client, &topic, 3).await;
+    create_topic_on(&broker, &client, &topic, 3).await;
     let commits = KafkaCommits::new(client.clone(), unique("group"));
     let all = tps(&topic, 3);
 
@@ -90,6 +92,11 @@ async fn round_trip_on_mock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_trip_on_tansu() {
     round_trip(BrokerKind::Tansu).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_trip_on_rdkafka_mock() {
+    round_trip(BrokerKind::RdkafkaMock).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,7 +235,7 @@ async fn a_stream_resumes_from_its_commits(kind: BrokerKind) {
     let broker = broker(kind).await;
     let client = client(&broker).await;
     let topic = unique("resume");
-    create_topic(&client, &topic, 2).await;
+    create_topic_on(&broker, &client, &topic, 2).await;
     produce(&client, &topic, 0, &values("a", 6), 1).await;
     produce(&client, &topic, 1, &values("b", 3), 1).await;
     let group = unique("group");
@@ -281,6 +288,11 @@ async fn a_stream_resumes_from_its_commits_on_mock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_resumes_from_its_commits_on_tansu() {
     a_stream_resumes_from_its_commits(BrokerKind::Tansu).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_resumes_from_its_commits_on_rdkafka_mock() {
+    a_stream_resumes_from_its_commits(BrokerKind::RdkafkaMock).await;
 }
 
 /// One handle can be shared by tasks.

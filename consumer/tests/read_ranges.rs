@@ -1,7 +1,6 @@
 //! read_ranges and the fetch engine against each broker kind that supports the behaviour:
-//! our MockCluster and tansu (librdkafka's mock is left out: its Metadata responses carry
-//! bytes after the tagged fields, which gregor's decoder refuses; see testkit's README).
-//! Set GREGOR_TEST_BROKER to run only one kind (`mock`, `tansu`).
+//! our MockCluster, librdkafka's mock cluster and tansu.
+//! Set GREGOR_TEST_BROKER to run only one kind (`mock`, `rdkafka-mock`, `tansu`).
 
 use std::time::Duration;
 
@@ -24,7 +23,7 @@ const DEADLINE: Duration = Duration::from_secs(60);
 fn kinds() -> Vec<BrokerKind> {
     match std::env::var("GREGOR_TEST_BROKER") {
         Ok(name) if !name.trim().is_empty() => vec![name.trim().parse().expect("a broker kind")],
-        _ => vec![BrokerKind::Mock, BrokerKind::Tansu],
+        _ => vec![BrokerKind::Mock, BrokerKind::RdkafkaMock, BrokerKind::Tansu],
     }
 }
 
@@ -112,8 +111,17 @@ fn values(prefix: &str, n: usize) -> Vec<String> {
 }
 
 /// Three partitions, each with five batches of ten records in different codecs.
-async fn fill(client: &Client, topic: &str) {
-    create_topic(client, topic, 3).await;
+async fn fill(broker: &TestBroker, client: &Client, topic: &str) {
+    // The mock clusters (librdkafka's serves no CreateTopics) take topics through their
+    // control API; real brokers through CreateTopics.
+    if broker.create_topic(topic, 3).await.is_ok() {
+        client
+            .refresh_metadata(Some(&[topic.to_owned()]))
+            .await
+            .expect("metadata");
+    } else {
+        create_topic(client, topic, 3).await;
+    }
     let codecs = [
         Compression::None,
         Compression::Gzip,
@@ -136,7 +144,7 @@ async fn read_ranges_reads_exactly_the_ranges() {
             .unwrap_or_else(|e| panic!("{kind}: {e}"));
         eprintln!("running on {kind} at {}", broker.bootstrap());
         let client = client(&broker.bootstrap()).await;
-        fill(&client, "rr").await;
+        fill(&broker, &client, "rr").await;
         let ranges = [
             OffsetRange::new("rr", 0, 0, 50).unwrap(),
             OffsetRange::new("rr", 1, 5, 33).unwrap(),
@@ -179,7 +187,7 @@ async fn engine_reads_many_ranges_concurrently_and_fails_past_the_end() {
             .unwrap_or_else(|e| panic!("{kind}: {e}"));
         eprintln!("running on {kind} at {}", broker.bootstrap());
         let client = client(&broker.bootstrap()).await;
-        fill(&client, "ec").await;
+        fill(&broker, &client, "ec").await;
         let engine = FetchEngine::new(
             client.clone(),
             FetchConfig::default()

@@ -20,7 +20,9 @@ use gregor_consumer::{FetchConfig, IsolationLevel, OnDataLoss};
 use gregor_testkit::BrokerKind;
 use gregor_testkit::mock::MockRecord;
 use regex::Regex;
-use stream_support::{broker, client, create_topic, produce, unique, values, within};
+use stream_support::{
+    broker, client, create_topic, create_topic_on, produce, unique, values, within,
+};
 
 const INTERVAL: Duration = Duration::from_millis(20);
 
@@ -86,7 +88,7 @@ async fn ranges_cover_the_backlog(kind: BrokerKind) {
     let broker = broker(kind).await;
     let client = client(&broker).await;
     let topic = unique("cover");
-    create_topic(&client, &topic, 2).await;
+    create_topic_on(&broker, &client, &topic, 2).await;
     produce(&client, &topic, 0, &values("a", 23), per_batch(kind)).await;
     produce(&client, &topic, 1, &values("b", 9), per_batch(kind)).await;
 
@@ -135,6 +137,11 @@ async fn ranges_cover_the_backlog_on_mock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ranges_cover_the_backlog_on_tansu() {
     ranges_cover_the_backlog(BrokerKind::Tansu).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_cover_the_backlog_on_rdkafka_mock() {
+    ranges_cover_the_backlog(BrokerKind::RdkafkaMock).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,7 +231,7 @@ async fn starting_policies(kind: BrokerKind) {
     let broker = broker(kind).await;
     let client = client(&broker).await;
     let topic = unique("start");
-    create_topic(&client, &topic, 2).await;
+    create_topic_on(&broker, &client, &topic, 2).await;
     produce(&client, &topic, 0, &values("a", 10), per_batch(kind)).await;
     produce(&client, &topic, 1, &values("b", 4), per_batch(kind)).await;
     let subscribe = || ConsumerStrategy::subscribe([topic.clone()]);
@@ -317,6 +324,11 @@ async fn starting_policies_on_mock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starting_policies_on_tansu() {
     starting_policies(BrokerKind::Tansu).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starting_policies_on_rdkafka_mock() {
+    starting_policies(BrokerKind::RdkafkaMock).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -49,6 +49,19 @@ pub async fn client(broker: &TestBroker) -> Client {
     Client::connect(config).await.expect("client connects")
 }
 
+/// Creates `topic` through the broker's control API where it has one (our mock and
+/// librdkafka's, which serves no CreateTopics), else with CreateTopics.
+pub async fn create_topic_on(broker: &TestBroker, client: &Client, topic: &str, partitions: i32) {
+    if broker.create_topic(topic, partitions).await.is_ok() {
+        client
+            .refresh_metadata(Some(&[topic.to_owned()]))
+            .await
+            .expect("metadata");
+    } else {
+        create_topic(client, topic, partitions).await;
+    }
+}
+
 /// Creates `topic` with `partitions` partitions (replication 1) and waits for its leaders.
 pub async fn create_topic(client: &Client, topic: &str, partitions: i32) {
     let admin = Admin::new(client.clone());
