@@ -1,6 +1,6 @@
 //! The child side: `consume --child CLIENT --bootstrap B --topic T --ends E0,E1,..
 //! [--stall-ms N] [--memory-limit BYTES]` drains with one client and prints one
-//! [`Sample`](crate::measure::Sample) line. The parent runs each measurement in a fresh child, so
+//! [`Sample`] line. The parent runs each measurement in a fresh child, so
 //! peak RSS and CPU time belong to that client alone.
 
 use std::process::{Command, Stdio};
