@@ -43,8 +43,10 @@ use gregor_consumer::stream::{
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use support::{AnyError, drain};
 
+// `pub(crate)`: tests/exactly_once.rs compiles this file as a module and runs this `main` in
+// its child processes.
 #[tokio::main]
-async fn main() {
+pub(crate) async fn main() {
     let args = match Args::parse() {
         Ok(args) => args,
         Err(e) => {

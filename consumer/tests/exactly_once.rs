@@ -6,11 +6,17 @@
 //! The broker is our MockCluster, started in this test process so that it outlives the
 //! children (and, smaller, tansu). The crash points and counts come from a seeded generator; the seed is printed
 //! and can be replayed with `GREGOR_CRASH_SEED`.
+//!
+//! The example's source is compiled into this test binary (`mod example` below), and the
+//! children are this binary re-run with [`CHILD_ENV`] set, which runs the example's `main`.
+//! That way the test needs no second cargo build (which would rebuild dependencies with
+//! another feature set). Hence `harness = false`: `main` below lists and runs the two tests
+//! the way libtest would (`--list`, name filters, `--exact`, `--skip`).
 
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::{Command, ExitCode, Output};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -52,37 +58,124 @@ fn value(partition: i32, i: usize) -> String {
     format!("p{partition}-value-{i}")
 }
 
-/// Builds the example (a no-op when it is up to date) and returns its path next to this test
-/// binary's target directory.
-fn example_binary() -> PathBuf {
-    // This binary is <target dir>/<profile dir>/deps/exactly_once-<hash>; the example is built
-    // into the same target and profile directories.
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    let target_dir = profile_dir.parent().expect("the target directory");
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") | None => "dev",
-        Some(other) => other,
-    };
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "-p", "gregor-consumer"])
-        .args(["--example", "sqlite_exactly_once", "--profile", profile])
-        .arg("--target-dir")
-        .arg(target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building the example failed");
-    let path = profile_dir.join("examples").join(format!(
-        "sqlite_exactly_once{}",
-        std::env::consts::EXE_SUFFIX
-    ));
-    assert!(path.exists(), "{} exists", path.display());
-    path
+#[path = "../examples/sqlite_exactly_once.rs"]
+mod example;
+
+/// Set in a child's environment: run the example instead of the tests.
+const CHILD_ENV: &str = "GREGOR_EXACTLY_ONCE_CHILD";
+
+/// The tests of this file, by name.
+const TESTS: [(&str, fn()); 2] = [
+    (
+        "every_record_once_across_crashes",
+        every_record_once_across_crashes,
+    ),
+    (
+        "every_record_once_across_crashes_on_tansu",
+        every_record_once_across_crashes_on_tansu,
+    ),
+];
+
+fn main() -> ExitCode {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        example::main();
+        return ExitCode::SUCCESS;
+    }
+    let selection = Selection::from_args(std::env::args().skip(1));
+    let selected: Vec<_> = TESTS
+        .iter()
+        .filter(|(name, _)| selection.runs(name))
+        .collect();
+    if selection.list {
+        for (name, _) in &selected {
+            println!("{name}: test");
+        }
+        return ExitCode::SUCCESS;
+    }
+    println!("\nrunning {} tests", selected.len());
+    let mut failed = Vec::new();
+    for (name, test) in &selected {
+        println!("test {name} ...");
+        let ok = std::panic::catch_unwind(test).is_ok();
+        println!("test {name} ... {}", if ok { "ok" } else { "FAILED" });
+        if !ok {
+            failed.push(*name);
+        }
+    }
+    let filtered = TESTS.len() - selected.len();
+    if failed.is_empty() {
+        println!(
+            "\ntest result: ok. {} passed; 0 failed; {filtered} filtered out",
+            selected.len()
+        );
+        ExitCode::SUCCESS
+    } else {
+        println!("\nfailures:\n    {}", failed.join("\n    "));
+        println!(
+            "\ntest result: FAILED. {} passed; {} failed; {filtered} filtered out",
+            selected.len() - failed.len(),
+            failed.len()
+        );
+        ExitCode::FAILURE
+    }
+}
+
+/// Which tests the command line selects, read the way libtest reads it (the subset cargo test
+/// and cargo nextest pass).
+#[derive(Default)]
+struct Selection {
+    list: bool,
+    exact: bool,
+    /// `--ignored`: run only ignored tests, of which this file has none.
+    ignored_only: bool,
+    filters: Vec<String>,
+    skips: Vec<String>,
+}
+
+impl Selection {
+    fn from_args(args: impl IntoIterator<Item = String>) -> Selection {
+        let mut sel = Selection::default();
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--list" => sel.list = true,
+                "--exact" => sel.exact = true,
+                "--ignored" => sel.ignored_only = true,
+                "--skip" => sel.skips.extend(args.next()),
+                // Options with a value that do not change the selection.
+                "--test-threads" | "--format" | "--color" | "--logfile" | "-Z" => {
+                    args.next();
+                }
+                flag if flag.starts_with('-') => {}
+                filter => sel.filters.push(filter.to_owned()),
+            }
+        }
+        sel
+    }
+
+    fn matches(&self, name: &str, pattern: &str) -> bool {
+        if self.exact {
+            name == pattern
+        } else {
+            name.contains(pattern)
+        }
+    }
+
+    fn runs(&self, name: &str) -> bool {
+        !self.ignored_only
+            && (self.filters.is_empty() || self.filters.iter().any(|f| self.matches(name, f)))
+            && !self.skips.iter().any(|s| self.matches(name, s))
+    }
+}
+
+/// Runs a test body on a two-worker runtime (as `#[tokio::test(flavor = "multi_thread")]`).
+fn block_on<F: std::future::Future<Output = ()>>(body: F) {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(body);
 }
 
 /// One scenario: a topic, what it holds, and how hard to push.
@@ -102,6 +195,7 @@ struct Scenario<'a> {
 /// Runs the example once (off the runtime, which keeps serving the mock).
 async fn run_child(bin: &Path, sc: &Scenario<'_>, db: &Path, crash: Option<String>) -> Output {
     let mut cmd = Command::new(bin);
+    cmd.env(CHILD_ENV, "1");
     cmd.args(["--bootstrap", sc.bootstrap, "--topic", sc.topic, "--db"])
         .arg(db)
         .args(["--expect", &sc.expected.len().to_string()])
@@ -142,7 +236,7 @@ fn seed() -> u64 {
 /// Runs the example `crashed_runs` times with random crash points, then to completion, and
 /// checks the database holds every expected record exactly once and the partitions' ends.
 async fn crash_and_check(sc: Scenario<'_>) {
-    let bin = tokio::task::spawn_blocking(example_binary).await.unwrap();
+    let bin = std::env::current_exe().expect("this test binary's path");
     let seed = seed();
     let mut rng = Rng(seed);
     let dir = tempfile::tempdir().unwrap();
@@ -235,8 +329,11 @@ async fn crash_and_check(sc: Scenario<'_>) {
     assert_eq!(offsets, ends, "stored offsets are the partitions' ends");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_record_once_across_crashes() {
+fn every_record_once_across_crashes() {
+    block_on(every_record_once_on_mock());
+}
+
+async fn every_record_once_on_mock() {
     let mock = MockCluster::builder()
         .brokers(3)
         .topic(TOPIC, PARTITIONS)
@@ -272,8 +369,11 @@ async fn every_record_once_across_crashes() {
 /// The same on tansu, smaller: tansu 0.6.0 answers ListOffsets LATEST with the last batch's
 /// base offset + 1 (testkit's conformance table), which is the high watermark only when every
 /// batch holds one record, so records are produced one per batch (each send awaited).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_record_once_across_crashes_on_tansu() {
+fn every_record_once_across_crashes_on_tansu() {
+    block_on(every_record_once_on_tansu());
+}
+
+async fn every_record_once_on_tansu() {
     let broker = TestBroker::start_kind_async(BrokerKind::Tansu)
         .await
         .unwrap_or_else(|e| panic!("tansu (installed by .ci/install-tansu.sh): {e}"));
