@@ -1,5 +1,5 @@
-//! What a child measures, from the first record the application sees to the last (plus the
-//! startup before the first record): CPU time of the whole process (`getrusage(RUSAGE_SELF)`, user +
+//! What a child measures: wall time from the first record the application sees to the last
+//! (plus the startup before the first record), and from creating the client on: CPU time of the whole process (`getrusage(RUSAGE_SELF)`, user +
 //! system, all threads: the client's own threads and tokio's workers), wall time, peak RSS
 //! (`VmHWM`) and current RSS (`VmRSS`) from `/proc/self/status`, and the line it prints.
 
@@ -71,9 +71,9 @@ pub struct Sample {
     pub records: u64,
     /// Bytes of values read.
     pub value_bytes: u64,
-    /// Wall time of the interval.
+    /// Wall time from the first record to the last.
     pub wall: Duration,
-    /// Process CPU time in the interval.
+    /// Process CPU time from creating the client to the last record.
     pub cpu: Duration,
     /// From creating the client to the first record (not part of `wall`).
     pub startup: Duration,

@@ -226,7 +226,9 @@ pub fn render(options: &Options, outcome: &Outcome, loopback: Option<f64>) -> St
     }
     if !outcome.workloads.is_empty() {
         out.push_str(&format!(
-            "Throughput: median of {} interleaved run(s) per client; ratios are medians of per-round ratios.\n\n",
+            "Throughput: median of {} interleaved run(s) per client; ratios are medians of per-round ratios. \
+             records/s and MB/s count from the first record the application receives to the last (startup: \
+             from creating the client to the first record); CPU counts from creating the client.\n\n",
             options.runs
         ));
         out.push_str(&throughput_table(&outcome.workloads));

@@ -145,12 +145,13 @@ impl Tally {
     }
 }
 
-/// Ends a measurement: the sample of `tally` from the first record on (steady state), with
-/// the time from `created` (just before the client was created) to the first record as the
-/// startup.
+/// Ends a measurement of `tally`: CPU time from `created` (just before the client was
+/// created: every cycle the client spent, prefetching included), wall time from the first
+/// record on (steady state; the time from `created` to the first record is the startup).
 pub fn finish(created: &Mark, start_rss: u64, tally: Tally) -> Result<Sample> {
     let first = FIRST_RECORD.get().copied().flatten().unwrap_or(*created);
-    let (wall, cpu) = first.elapsed()?;
+    let (wall, _) = first.elapsed()?;
+    let (_, cpu) = created.elapsed()?;
     Ok(Sample {
         records: tally.records,
         value_bytes: tally.value_bytes,

@@ -28,6 +28,14 @@ pub fn config(spec: &DrainSpec) -> ClientConfig {
             super::PARTITION_MAX_BYTES.to_string(),
         )
         .set("fetch.max.bytes", super::FETCH_MAX_BYTES.to_string());
+    // Extra settings for experiments: GREGOR_BENCH_RDKAFKA="key=value,key=value".
+    if let Ok(extra) = std::env::var("GREGOR_BENCH_RDKAFKA") {
+        for kv in extra.split(',').filter(|kv| !kv.is_empty()) {
+            if let Some((k, v)) = kv.split_once('=') {
+                c.set(k.trim(), v.trim());
+            }
+        }
+    }
     if spec.memory_limit > 0 {
         c.set(
             "queued.max.messages.kbytes",
