@@ -420,3 +420,45 @@ fn iteration_stops_after_an_error() {
     assert!(iter.next().is_none());
     assert!(!iter.truncated_tail());
 }
+
+#[test]
+fn raw_entries_defer_the_crc_and_decode_like_batches() {
+    let mut input = simple_batch(0);
+    input.extend(simple_batch(3));
+    let mut tampered = input.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0x01; // the second batch's last value byte
+    let opts = DecodeOptions::default();
+
+    // Locating entries reads lengths only: both are yielded, with their headers.
+    let mut set = batches(Bytes::from(tampered), &opts);
+    let first = set.next_raw().unwrap().unwrap();
+    let second = set.next_raw().unwrap().unwrap();
+    assert!(set.next_raw().is_none());
+    assert_eq!(first.magic(), 2);
+    assert_eq!(first.header().map(|h| h.base_offset), Some(0));
+    assert_eq!(second.header().map(|h| h.next_offset()), Some(6));
+    // The CRC is checked on demand, and by decode.
+    assert_eq!(first.check_crc(), Ok(()));
+    assert!(matches!(
+        second.check_crc(),
+        Err(RecordsError::CrcMismatch { .. })
+    ));
+    assert!(matches!(
+        second.decode(&opts),
+        Err(RecordsError::CrcMismatch { .. })
+    ));
+
+    // Untampered, raw then decode gives what the decoding iterator gives.
+    let mut raw = batches(Bytes::from(input.clone()), &opts);
+    let decoded: Vec<_> = batches(Bytes::from(input), &opts)
+        .map(Result::unwrap)
+        .collect();
+    for want in decoded {
+        assert_eq!(
+            raw.next_raw().unwrap().unwrap().decode(&opts).unwrap(),
+            want
+        );
+    }
+    assert!(raw.next_raw().is_none());
+}

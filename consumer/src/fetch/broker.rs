@@ -4,8 +4,8 @@
 //! metadata snapshot) and that are not backing off, reserves memory budget for them (waiting
 //! for a release while the budget is spent), builds the request with its [`FetchSession`],
 //! sends it on the broker's `Purpose::Fetch` connection, and hands each partition's data to
-//! its slot: decoded records as a [`RecordChunk`] holding their share of the budget, or the
-//! partition's error handled (stale metadata: refresh and keep the position; out of range:
+//! its slot: the planned batches (see [`plan_partition`]; the reader decodes them) holding
+//! their share of the budget, or the partition's error handled (stale metadata: refresh and keep the position; out of range:
 //! look the log start up, see [`resolve`]; anything else: fail the range). A failed request
 //! resets the session and backs the partitions off; they stay registered and are fetched
 //! again (from the new leader, if the metadata names one). Locks are never held across
@@ -29,11 +29,11 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::debug;
 
-use super::chunk::RecordChunk;
 use super::config::IsolationLevel;
 use super::engine::{Delivery, EngineInner, SlotState};
 use super::error::FetchError;
-use super::partition::decode_partition;
+use super::fetched::FetchedData;
+use super::partition::plan_partition;
 use super::session::{
     FetchSession, RequestLimits, SessionOutcome, WantedPartition, response_partitions,
 };
@@ -334,10 +334,10 @@ fn apply(
         };
         let code = ErrorCode::from_code(data.error_code);
         let position = t.wanted.fetch_offset;
-        // Decode before taking the lock.
+        // Plan before taking the lock (headers only; the reader decodes).
         let decoded = code.is_ok().then(|| {
             let aborted = data.aborted_transactions.as_deref().unwrap_or_default();
-            decode_partition(
+            plan_partition(
                 data.records.clone().unwrap_or_default(),
                 aborted,
                 position,
@@ -392,23 +392,24 @@ fn apply(
                     until: slot.until,
                     log_end: end,
                 };
-                if decoded.records.is_empty() && decoded.next_offset == position {
+                if decoded.batches.is_empty() && decoded.next_offset == position {
                     if beyond && blob == 0 {
                         slot.fail(beyond_error);
                     }
                     continue;
                 }
-                let permit = (!decoded.records.is_empty()).then(|| reservation.split(blob));
+                let permit = (!decoded.batches.is_empty()).then(|| reservation.split(blob));
                 slot.next_fetch = decoded.next_offset;
                 if slot.next_fetch >= slot.until {
                     slot.state = SlotState::Done;
                 }
-                let chunk = Delivery::Chunk(RecordChunk {
+                let chunk = Delivery::Fetched(FetchedData {
                     partition: tp.clone(),
-                    records: decoded.records,
+                    batches: decoded.batches.into(),
                     next_offset: decoded.next_offset,
                     data: data.records.clone().unwrap_or_default(),
-                    _permit: permit,
+                    options,
+                    permit,
                 });
                 deliveries.push((slot.tx.clone(), chunk));
                 // Its reader has data now; it says again when it waits.

@@ -15,9 +15,9 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 use super::budget::MemoryBudget;
-use super::chunk::RecordChunk;
 use super::config::FetchConfig;
 use super::error::FetchError;
+use super::fetched::FetchedData;
 use super::reader::PartitionReader;
 use crate::range::{OffsetRange, TopicPartition};
 use crate::read::OnDataLoss;
@@ -31,8 +31,8 @@ pub struct FetchEngine {
 /// What a reader receives.
 #[derive(Debug)]
 pub(crate) enum Delivery {
-    /// Records (possibly none) and the position after them.
-    Chunk(RecordChunk),
+    /// Planned batches (possibly none) and the position after them.
+    Fetched(FetchedData),
     /// Offsets `from..to` were deleted and skipped ([`OnDataLoss::SkipToLogStart`]).
     Skipped(i64, i64),
     /// The range failed.

@@ -6,8 +6,14 @@
 //! reader wants data, so partitions prefetch while their readers process earlier chunks,
 //! bounded by one [`MemoryBudget`](budget::MemoryBudget) for the whole engine.
 //!
+//! A broker loop only plans each partition's data ([`partition`]: which batches, the position
+//! after them); the reader decodes the planned batches (CRC, decompression) into chunks when
+//! the application asks (`fetched`), so decompression runs on the readers' tasks, in parallel
+//! and while the data is in cache.
+//!
 //! Modules: [`config`] (settings), [`error`] ([`FetchError`]), [`budget`] (the shared memory
-//! budget), `chunk` ([`RecordChunk`]), `engine` and `reader` (the handles).
+//! budget), [`partition`] (planning), `fetched` (planned data to chunks), `chunk`
+//! ([`RecordChunk`]), `engine` and `reader` (the handles).
 
 mod broker;
 pub mod budget;
@@ -15,6 +21,7 @@ mod chunk;
 pub mod config;
 mod engine;
 pub mod error;
+mod fetched;
 pub mod partition;
 mod reader;
 pub mod session;

@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 use super::chunk::RecordChunk;
 use super::engine::{Delivery, EngineInner};
 use super::error::FetchError;
+use super::fetched::FetchedData;
 use crate::range::{ConsumedRange, OffsetRange};
 
 /// The records of one range, in offset order. Dropping it cancels the range's fetching and
@@ -23,6 +24,8 @@ pub struct PartitionReader {
     next_offset: i64,
     skipped: Option<(i64, i64)>,
     failed: bool,
+    /// Fetched data not decoded into chunks yet.
+    current: Option<FetchedData>,
 }
 
 impl PartitionReader {
@@ -43,6 +46,7 @@ impl PartitionReader {
             records_read: 0,
             skipped: None,
             failed: false,
+            current: None,
         }
     }
 
@@ -56,6 +60,34 @@ impl PartitionReader {
     /// compaction gap or on a transaction marker completes too) or after an error.
     pub async fn next_chunk(&mut self) -> Option<Result<RecordChunk, FetchError>> {
         loop {
+            if let Some(fetched) = self.current.as_mut() {
+                match fetched.next_chunk() {
+                    Some(Ok(chunk)) => {
+                        self.next_offset = self.next_offset.max(chunk.next_offset);
+                        if chunk.is_empty() {
+                            continue;
+                        }
+                        self.records_read += chunk.len() as u64;
+                        return Some(Ok(chunk));
+                    }
+                    Some(Err(source)) => {
+                        let partition = fetched.partition.clone();
+                        self.current = None;
+                        self.failed = true;
+                        // Stop fetching for a range that cannot go on.
+                        self.engine.remove(self.id);
+                        return Some(Err(FetchError::Records {
+                            topic: partition.topic,
+                            partition: partition.partition,
+                            source,
+                        }));
+                    }
+                    None => {
+                        self.next_offset = self.next_offset.max(fetched.next_offset);
+                        self.current = None;
+                    }
+                }
+            }
             if self.is_complete() || self.failed {
                 return None;
             }
@@ -84,14 +116,7 @@ impl PartitionReader {
                     self.skipped = Some((start, to));
                     self.next_offset = self.next_offset.max(to.min(self.range.until()));
                 }
-                Some(Delivery::Chunk(chunk)) => {
-                    self.next_offset = self.next_offset.max(chunk.next_offset);
-                    if chunk.is_empty() {
-                        continue;
-                    }
-                    self.records_read += chunk.len() as u64;
-                    return Some(Ok(chunk));
-                }
+                Some(Delivery::Fetched(fetched)) => self.current = Some(fetched),
             }
         }
     }

@@ -11,8 +11,9 @@ const CHUNK: usize = 64 * 1024;
 ///
 /// The vector's capacity is grown explicitly and never beyond `cap + 1` (the extra byte detects
 /// overflow), so a stream that would decompress past the cap costs at most `cap + 1` bytes of
-/// output buffer before [`CompressionError::TooLarge`] is returned. `size_hint` (typically a
-/// small multiple of the compressed size) only sizes the first allocation, and is clamped too.
+/// output buffer before [`CompressionError::TooLarge`] is returned. `size_hint` (a size the
+/// format announces, or a small multiple of the compressed size) only sizes the first
+/// allocation, and is clamped too; the buffer grows (doubling) only once it is full.
 pub(crate) fn read_capped(
     mut reader: impl Read,
     cap: usize,
@@ -23,16 +24,17 @@ pub(crate) fn read_capped(
     let mut out: Vec<u8> = Vec::with_capacity(size_hint.min(hard_limit));
     loop {
         let len = out.len();
-        // `len <= cap` holds here, so `want >= 1`.
-        let want = (hard_limit - len).min(CHUNK);
-        if out.capacity() - len < want {
-            let grown = out
-                .capacity()
+        // `len <= cap` holds here, so `room >= 1`. Reads fill the spare capacity first, so an
+        // exact `size_hint` (plus one byte to see the end) never grows the buffer.
+        let room = hard_limit - len;
+        if out.capacity() == len {
+            let grown = len
                 .saturating_mul(2)
-                .max(len + want)
+                .max(len + room.min(CHUNK))
                 .min(hard_limit);
             out.reserve_exact(grown - len);
         }
+        let want = (out.capacity() - len).min(room).clamp(1, CHUNK);
         out.resize(len + want, 0);
         let read = match out.get_mut(len..) {
             Some(space) => reader.read(space),
@@ -82,5 +84,17 @@ mod tests {
             Err(CompressionError::TooLarge { limit: 999 })
         );
         assert_eq!(read_capped(&data[..0], 0, 10, "t"), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn an_exact_hint_is_the_only_allocation() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        for hint in [0, 1, 4096, 199_999, 200_000, 200_001, 1 << 20] {
+            let out = read_capped(&data[..], 1 << 20, hint, "t").unwrap();
+            assert_eq!(out, data, "hint {hint}");
+            if hint == 200_001 {
+                assert_eq!(out.capacity(), 200_001, "no growth past an exact hint");
+            }
+        }
     }
 }

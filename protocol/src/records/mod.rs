@@ -54,4 +54,4 @@ pub use headers::{Header, HeaderRef, HeaderRefs, Headers, HeadersIter, HeadersRe
 pub use legacy::{LegacyBatch, LegacyRecords};
 pub use legacy_encode::{LegacySpec, encode_message_set};
 pub use record::{Record, RecordRef, RecordRefs, Records};
-pub use set::{BatchRecords, DecodedBatch, RecordSetIter, batches};
+pub use set::{BatchRecords, DecodedBatch, RawBatch, RecordSetIter, batches};

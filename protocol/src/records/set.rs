@@ -5,7 +5,7 @@ use bytes::Bytes;
 
 use super::batch::{DecodeOptions, RecordBatch};
 use super::error::RecordsError;
-use super::header::{LOG_OVERHEAD, MAGIC_OFFSET, RecordBatchHeader};
+use super::header::{ATTRIBUTES_OFFSET, LOG_OVERHEAD, MAGIC_OFFSET, RecordBatchHeader};
 use super::legacy::{LegacyBatch, LegacyRecords, MIN_MESSAGE_SIZE_V0, min_message_size};
 use super::record::{Record, Records};
 use crate::compression::Compression;
@@ -235,10 +235,11 @@ impl RecordSetIter {
     }
 }
 
-impl Iterator for RecordSetIter {
-    type Item = Result<DecodedBatch, RecordsError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl RecordSetIter {
+    /// The next entry, located and length-checked but not decoded: no CRC check, no
+    /// decompression. [`RawBatch::decode`] does the rest, possibly later or on another task.
+    /// Shares the iterator's position with [`Iterator::next`]; any error ends the iteration.
+    pub fn next_raw(&mut self) -> Option<Result<RawBatch, RecordsError>> {
         if self.done {
             return None;
         }
@@ -253,12 +254,73 @@ impl Iterator for RecordSetIter {
                 return Some(Err(e));
             }
         };
-        let batch = self.input.slice(self.pos..self.pos + len);
+        let bytes = self.input.slice(self.pos..self.pos + len);
         self.pos += len;
-        let decoded = if magic == 2 {
-            RecordBatch::decode(batch, &self.opts).map(DecodedBatch::V2)
+        Some(Ok(RawBatch { magic, bytes }))
+    }
+}
+
+/// One entry of a record set, located but not decoded (see [`RecordSetIter::next_raw`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawBatch {
+    magic: i8,
+    bytes: Bytes,
+}
+
+impl RawBatch {
+    /// The format version: 0, 1 or 2.
+    pub fn magic(&self) -> i8 {
+        self.magic
+    }
+
+    /// The whole entry as on the wire (a slice of the record set).
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    /// For a magic-2 batch, its header (read from the uncompressed front; the CRC is checked
+    /// by [`RawBatch::decode`]). `None` for legacy messages.
+    pub fn header(&self) -> Option<RecordBatchHeader> {
+        // The record set checked that a magic-2 entry holds a whole header.
+        (self.magic == 2)
+            .then(|| RecordBatchHeader::parse(&self.bytes).ok())
+            .flatten()
+    }
+
+    /// For a magic-2 batch, checks its CRC-32C (covering everything from the attributes on)
+    /// without decompressing it. Legacy messages pass: their CRC is checked when decoded.
+    pub fn check_crc(&self) -> Result<(), RecordsError> {
+        let Some(header) = self.header() else {
+            return Ok(());
+        };
+        let actual = crc32c::crc32c(self.bytes.get(ATTRIBUTES_OFFSET..).unwrap_or_default());
+        if actual == header.crc {
+            Ok(())
         } else {
-            LegacyBatch::decode(batch, &self.opts).map(DecodedBatch::Legacy)
+            Err(RecordsError::CrcMismatch {
+                expected: header.crc,
+                actual,
+            })
+        }
+    }
+
+    /// Decodes the entry: CRC check and decompression, as [`batches`] does.
+    pub fn decode(&self, opts: &DecodeOptions) -> Result<DecodedBatch, RecordsError> {
+        if self.magic == 2 {
+            RecordBatch::decode(self.bytes.clone(), opts).map(DecodedBatch::V2)
+        } else {
+            LegacyBatch::decode(self.bytes.clone(), opts).map(DecodedBatch::Legacy)
+        }
+    }
+}
+
+impl Iterator for RecordSetIter {
+    type Item = Result<DecodedBatch, RecordsError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let decoded = match self.next_raw()? {
+            Ok(raw) => raw.decode(&self.opts),
+            Err(e) => Err(e),
         };
         if decoded.is_err() {
             self.done = true;
