@@ -81,7 +81,11 @@ pub fn produce_request(
         acks,
         timeout_ms: 10_000,
         topic_data: vec![TopicProduceData {
-            name: if by_id { String::new() } else { topic.to_owned() },
+            name: if by_id {
+                String::new()
+            } else {
+                topic.to_owned()
+            },
             topic_id,
             partition_data: vec![PartitionProduceData {
                 index: partition,
