@@ -4,7 +4,7 @@
 
 mod cluster_support;
 
-use cluster_support::client;
+use cluster_support::broker_and_client;
 use gregor_client::sasl::PlainConfig;
 use gregor_client::{ClientError, ConnectOptions, Connection, CoordinatorKind, Purpose};
 use gregor_protocol::messages::ConsumerGroupHeartbeatRequest;
@@ -53,10 +53,7 @@ async fn sasl_on_the_default_listener() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kip_848_consumer_group_heartbeat() {
     for kind in BrokerKind::from_env() {
-        let broker = TestBroker::start_kind_async(kind)
-            .await
-            .unwrap_or_else(|e| panic!("a {kind} broker: {e}"));
-        let client = client(&broker.bootstrap()).await;
+        let (broker, client) = broker_and_client(kind).await;
         let any = client.any_broker().await.expect("a broker");
         if any.version_for::<ConsumerGroupHeartbeatRequest>().is_err() {
             eprintln!("{kind}: ConsumerGroupHeartbeat not supported (not listed)");

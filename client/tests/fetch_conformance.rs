@@ -6,7 +6,7 @@
 
 mod cluster_support;
 
-use cluster_support::{client, deviates};
+use cluster_support::{broker_and_client, deviates};
 use gregor_client::{Client, Connection, Purpose};
 use gregor_protocol::ErrorCode;
 use gregor_protocol::messages::fetch::{FetchPartition, FetchTopic, PartitionData};
@@ -28,10 +28,7 @@ struct Subject {
 async fn subjects() -> Vec<Subject> {
     let mut out = Vec::new();
     for kind in BrokerKind::from_env() {
-        let broker = TestBroker::start_kind_async(kind)
-            .await
-            .unwrap_or_else(|e| panic!("a {kind} broker: {e}"));
-        let client = client(&broker.bootstrap()).await;
+        let (broker, client) = broker_and_client(kind).await;
         let topic = unique_name("fetched");
         create_topic_by_protocol_on(&broker, &client, &topic, 1).await;
         for _ in 0..3 {

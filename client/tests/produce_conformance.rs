@@ -5,7 +5,7 @@
 
 mod cluster_support;
 
-use cluster_support::{client, deviates};
+use cluster_support::{broker_and_client, deviates};
 use gregor_client::{Client, Connection, Purpose};
 use gregor_protocol::ErrorCode;
 use gregor_protocol::messages::{InitProducerIdRequest, ProduceRequest};
@@ -25,10 +25,7 @@ struct Subject {
 async fn subjects() -> Vec<Subject> {
     let mut out = Vec::new();
     for kind in BrokerKind::from_env() {
-        let broker = TestBroker::start_kind_async(kind)
-            .await
-            .unwrap_or_else(|e| panic!("a {kind} broker: {e}"));
-        let client = client(&broker.bootstrap()).await;
+        let (broker, client) = broker_and_client(kind).await;
         let topic = unique_name("produced");
         create_topic_by_protocol_on(&broker, &client, &topic, 1).await;
         let (leader, _) = client.leader(&topic, 0).await.expect("leader");

@@ -24,11 +24,17 @@ fn kinds() -> Vec<BrokerKind> {
 /// The client id of this file's clients.
 const CLIENT_ID: &str = "gregor-read-ranges-test";
 
-/// Three partitions, each with five batches of ten records in different codecs.
-async fn fill(broker: &TestBroker, client: &Client, topic: &str) {
+/// A broker of `kind` and a client of it; on the broker, `topic` with three partitions, each
+/// with five batches of ten records in different codecs.
+async fn filled(kind: BrokerKind, topic: &str) -> (TestBroker, Client) {
+    let broker = TestBroker::start_kind_async(kind)
+        .await
+        .unwrap_or_else(|e| panic!("{kind}: {e}"));
+    eprintln!("running on {kind} at {}", broker.bootstrap());
+    let client = test_client(&broker.bootstrap(), CLIENT_ID).await;
     // The mock clusters (librdkafka's serves no CreateTopics) take topics through their
     // control API; real brokers through CreateTopics.
-    create_topic_on(broker, client, topic, 3).await;
+    create_topic_on(&broker, &client, topic, 3).await;
     let codecs = [
         Compression::None,
         Compression::Gzip,
@@ -39,20 +45,16 @@ async fn fill(broker: &TestBroker, client: &Client, topic: &str) {
     for p in 0..3 {
         for (b, codec) in codecs.iter().enumerate() {
             let shape = BatchShape::default().compressed(*codec).keyed(b"k");
-            produce_batch(client, topic, p, &values(&format!("p{p}b{b}"), 10), &shape).await;
+            produce_batch(&client, topic, p, &values(&format!("p{p}b{b}"), 10), &shape).await;
         }
     }
+    (broker, client)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_ranges_reads_exactly_the_ranges() {
     for kind in kinds() {
-        let broker = TestBroker::start_kind_async(kind)
-            .await
-            .unwrap_or_else(|e| panic!("{kind}: {e}"));
-        eprintln!("running on {kind} at {}", broker.bootstrap());
-        let client = test_client(&broker.bootstrap(), CLIENT_ID).await;
-        fill(&broker, &client, "rr").await;
+        let (_broker, client) = filled(kind, "rr").await;
         let ranges = [
             OffsetRange::new("rr", 0, 0, 50).unwrap(),
             OffsetRange::new("rr", 1, 5, 33).unwrap(),
@@ -90,12 +92,7 @@ async fn read_ranges_reads_exactly_the_ranges() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_reads_many_ranges_concurrently_and_fails_past_the_end() {
     for kind in kinds() {
-        let broker = TestBroker::start_kind_async(kind)
-            .await
-            .unwrap_or_else(|e| panic!("{kind}: {e}"));
-        eprintln!("running on {kind} at {}", broker.bootstrap());
-        let client = test_client(&broker.bootstrap(), CLIENT_ID).await;
-        fill(&broker, &client, "ec").await;
+        let (_broker, client) = filled(kind, "ec").await;
         let engine = FetchEngine::new(
             client.clone(),
             FetchConfig::default()

@@ -59,3 +59,12 @@ pub fn config(bootstrap: &str) -> ClientConfigBuilder {
 pub async fn client(bootstrap: &str) -> Client {
     test_client(bootstrap, CLIENT_ID).await
 }
+
+/// A started broker of `kind` (panics if it cannot start) and a client of it.
+pub async fn broker_and_client(kind: BrokerKind) -> (TestBroker, Client) {
+    let broker = TestBroker::start_kind_async(kind)
+        .await
+        .unwrap_or_else(|e| panic!("a {kind} broker: {e}"));
+    let client = client(&broker.bootstrap()).await;
+    (broker, client)
+}
