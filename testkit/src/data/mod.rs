@@ -23,6 +23,6 @@ pub mod topics;
 pub use client::{test_client, test_client_config, within};
 pub use names::{unique_name, values};
 pub use produce::{
-    BatchShape, RECORD_TIMESTAMP, encode_values, produce, produce_batch, produce_request,
+    BatchShape, CODECS, RECORD_TIMESTAMP, encode_values, produce, produce_batch, produce_request,
 };
 pub use topics::{create_topic, create_topic_by_protocol_on, create_topic_on};
