@@ -11,9 +11,9 @@
 //! - [`client`]: [`test_client_config`], [`test_client`] and the [`within`] deadline.
 //! - [`topics`]: [`create_topic`] (CreateTopics), [`create_topic_on`] (a test broker's control
 //!   API where it has one) and [`create_topic_by_protocol_on`] (CreateTopics where served).
-//! - [`produce`]: [`produce_batch`] and [`produce`] send hand-built Produce requests
-//!   (acks = all); [`produce_request`] and [`encode_values`] build them for tests that send
-//!   their own.
+//! - [`produce`](mod@produce): [`produce_batch`] and [`produce()`] send hand-built Produce
+//!   requests (acks = all); [`produce_request`] and [`encode_values`] build them for tests that
+//!   send their own; [`CODECS`] lists the codecs to cover.
 
 pub mod client;
 pub mod names;
