@@ -14,7 +14,7 @@
 
 mod cluster_support;
 
-use cluster_support::{broker, client, create_topic_on, deviates, produce, unique};
+use cluster_support::{broker, client, deviates};
 use gregor_client::admin::{
     CreateTopicsOptions, FetchOffsetsOptions, IsolationLevel, ListGroupsOptions, NewTopic,
     OffsetAndMetadata, OffsetSpec, TopicPartition,
@@ -22,6 +22,7 @@ use gregor_client::admin::{
 use gregor_client::{Admin, ClientError};
 use gregor_protocol::messages::CreatePartitionsRequest;
 use gregor_protocol::{ApiKey, ErrorCode, Request};
+use gregor_testkit::data::{create_topic_by_protocol_on, produce, unique_name};
 use gregor_testkit::{BrokerKind, TestBroker};
 
 async fn admin() -> (gregor_testkit::TestBroker, Admin) {
@@ -60,8 +61,8 @@ async fn creates_topics_and_reports_already_exists_per_topic() {
     if rdkafka_mock_lacks(&broker, &admin, ApiKey::CreateTopics).await {
         return;
     }
-    let topic = unique("created");
-    let compacted = unique("compacted");
+    let topic = unique_name("created");
+    let compacted = unique_name("compacted");
     let results = admin
         .create_topics(
             vec![
@@ -104,9 +105,9 @@ async fn deletes_topics_and_reports_unknown_ones() {
     if rdkafka_mock_lacks(&broker, &admin, ApiKey::DeleteTopics).await {
         return;
     }
-    let topic = unique("doomed");
-    create_topic_on(&broker, &admin, &topic, 1).await;
-    let missing = unique("never-created");
+    let topic = unique_name("doomed");
+    create_topic_by_protocol_on(&broker, admin.client(), &topic, 1).await;
+    let missing = unique_name("never-created");
     let results = admin
         .delete_topics(&[topic.clone(), missing.clone()])
         .await
@@ -129,8 +130,8 @@ async fn creates_partitions_where_the_broker_supports_it() {
     if rdkafka_mock_lacks(&broker, &admin, ApiKey::CreatePartitions).await {
         return;
     }
-    let topic = unique("growing");
-    create_topic_on(&broker, &admin, &topic, 1).await;
+    let topic = unique_name("growing");
+    create_topic_by_protocol_on(&broker, admin.client(), &topic, 1).await;
     let conn = admin.client().any_broker().await.unwrap();
     let supported = conn.version_for::<CreatePartitionsRequest>().is_ok();
     let result = admin.create_partitions(&[(topic.clone(), 3)], false).await;
@@ -165,9 +166,9 @@ async fn creates_partitions_where_the_broker_supports_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commits_and_fetches_offsets_without_joining_the_group() {
     let (broker, admin) = admin().await;
-    let topic = unique("committed");
-    create_topic_on(&broker, &admin, &topic, 3).await;
-    let group = unique("offsets-only");
+    let topic = unique_name("committed");
+    create_topic_by_protocol_on(&broker, admin.client(), &topic, 3).await;
+    let group = unique_name("offsets-only");
     let results = admin
         .commit_offsets(
             &group,
@@ -225,9 +226,9 @@ async fn committed_metadata_comes_back_with_the_offset() {
     ) {
         return;
     }
-    let topic = unique("with-metadata");
-    create_topic_on(&broker, &admin, &topic, 1).await;
-    let group = unique("metadata-group");
+    let topic = unique_name("with-metadata");
+    create_topic_by_protocol_on(&broker, admin.client(), &topic, 1).await;
+    let group = unique_name("metadata-group");
     let committed = admin
         .commit_offsets(
             &group,
@@ -255,13 +256,13 @@ async fn committed_metadata_comes_back_with_the_offset() {
 async fn lists_earliest_offsets_from_each_leader() {
     let (broker, admin) = admin().await;
     let client = admin.client();
-    let topic = unique("earliest");
-    create_topic_on(&broker, &admin, &topic, 2).await;
+    let topic = unique_name("earliest");
+    create_topic_by_protocol_on(&broker, admin.client(), &topic, 2).await;
     for batch in 0..3 {
-        let base = produce(client, &topic, 0, &["a", "b"]).await;
+        let base = produce(client, &topic, 0, &["a", "b"], 2).await;
         assert_eq!(base, batch * 2);
     }
-    let missing = unique("no-such-topic");
+    let missing = unique_name("no-such-topic");
     let offsets = admin
         .list_offsets(
             &[
@@ -300,10 +301,10 @@ async fn lists_latest_offsets_at_the_high_watermark() {
     ) {
         return;
     }
-    let topic = unique("latest");
-    create_topic_on(&broker, &admin, &topic, 1).await;
+    let topic = unique_name("latest");
+    create_topic_by_protocol_on(&broker, admin.client(), &topic, 1).await;
     for _ in 0..3 {
-        produce(admin.client(), &topic, 0, &["a", "b"]).await;
+        produce(admin.client(), &topic, 0, &["a", "b"], 2).await;
     }
     let offsets = admin
         .list_offsets(
@@ -341,10 +342,10 @@ async fn lists_offsets_by_timestamp_and_max_timestamp() {
     ) {
         return;
     }
-    let topic = unique("by-time");
-    create_topic_on(&broker, &admin, &topic, 1).await;
-    // Each produced batch carries timestamp 1_700_000_000_000 (cluster_support::produce).
-    produce(admin.client(), &topic, 0, &["a", "b"]).await;
+    let topic = unique_name("by-time");
+    create_topic_by_protocol_on(&broker, admin.client(), &topic, 1).await;
+    // Each produced batch carries timestamp 1_700_000_000_000 (gregor_testkit::data::RECORD_TIMESTAMP).
+    produce(admin.client(), &topic, 0, &["a", "b"], 2).await;
     let offsets = admin
         .list_offsets(
             &[(tp(&topic, 0), OffsetSpec::Timestamp(1_700_000_000_001))],
@@ -395,10 +396,10 @@ async fn deletes_records_below_an_offset() {
     ) {
         return;
     }
-    let topic = unique("truncated");
-    create_topic_on(&broker, &admin, &topic, 1).await;
+    let topic = unique_name("truncated");
+    create_topic_by_protocol_on(&broker, admin.client(), &topic, 1).await;
     for _ in 0..3 {
-        produce(admin.client(), &topic, 0, &["a", "b"]).await;
+        produce(admin.client(), &topic, 0, &["a", "b"], 2).await;
     }
     let deleted = admin.delete_records(&[(tp(&topic, 0), 2)]).await.unwrap();
     assert_eq!(deleted[&tp(&topic, 0)], Ok(2), "the new low watermark");
@@ -418,9 +419,9 @@ async fn lists_and_describes_groups() {
     if rdkafka_mock_lacks(&broker, &admin, ApiKey::ListGroups).await {
         return;
     }
-    let topic = unique("grouped");
-    create_topic_on(&broker, &admin, &topic, 1).await;
-    let group = unique("described");
+    let topic = unique_name("grouped");
+    create_topic_by_protocol_on(&broker, admin.client(), &topic, 1).await;
+    let group = unique_name("described");
     admin
         .commit_offsets(&group, &[(tp(&topic, 0), OffsetAndMetadata::new(1))])
         .await

@@ -4,11 +4,12 @@
 
 mod cluster_support;
 
-use cluster_support::{client, create_topic_on, unique, within};
+use cluster_support::broker_and_client;
 use gregor_client::sasl::PlainConfig;
-use gregor_client::{Admin, ClientError, ConnectOptions, Connection, CoordinatorKind, Purpose};
+use gregor_client::{ClientError, ConnectOptions, Connection, CoordinatorKind, Purpose};
 use gregor_protocol::messages::ConsumerGroupHeartbeatRequest;
 use gregor_protocol::{ApiKey, ErrorCode};
+use gregor_testkit::data::{create_topic_by_protocol_on, unique_name, within};
 use gregor_testkit::{BrokerKind, TestBroker};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,18 +53,15 @@ async fn sasl_on_the_default_listener() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kip_848_consumer_group_heartbeat() {
     for kind in BrokerKind::from_env() {
-        let broker = TestBroker::start_kind_async(kind)
-            .await
-            .unwrap_or_else(|e| panic!("a {kind} broker: {e}"));
-        let client = client(&broker.bootstrap()).await;
+        let (broker, client) = broker_and_client(kind).await;
         let any = client.any_broker().await.expect("a broker");
         if any.version_for::<ConsumerGroupHeartbeatRequest>().is_err() {
             eprintln!("{kind}: ConsumerGroupHeartbeat not supported (not listed)");
             continue;
         }
-        let topic = unique("kip848");
-        create_topic_on(&broker, &Admin::new(client.clone()), &topic, 2).await;
-        let group = unique("kip848-group");
+        let topic = unique_name("kip848");
+        create_topic_by_protocol_on(&broker, &client, &topic, 2).await;
+        let group = unique_name("kip848-group");
         let coordinator = within(
             "coordinator",
             client.coordinator(CoordinatorKind::Group, &group),

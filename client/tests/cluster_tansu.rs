@@ -9,14 +9,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use cluster_support::{broker, client, config, create_topic, proxied_tansu, unique, within};
+use cluster_support::{broker, client, config, proxied_tansu};
 use gregor_client::config::SecurityProtocol;
 use gregor_client::tls::{TlsConfig, TrustRoots};
-use gregor_client::{Admin, Client, ClientError, CoordinatorKind, Purpose};
+use gregor_client::{Client, ClientError, CoordinatorKind, Purpose};
 use gregor_protocol::messages::MetadataRequest;
 use gregor_protocol::primitives::Uuid;
 use gregor_protocol::{ApiKey, ErrorCode};
 use gregor_testkit::certs::TestPki;
+use gregor_testkit::data::{create_topic, unique_name, within};
 use gregor_testkit::{TlsBroker, TlsBrokerOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -34,8 +35,8 @@ async fn bootstraps_and_reads_brokers_partitions_and_leaders() {
         );
     }
 
-    let topic = unique("meta");
-    create_topic(&Admin::new(client.clone()), &topic, 3).await;
+    let topic = unique_name("meta");
+    create_topic(&client, &topic, 3).await;
     let snapshot = client.refresh_metadata(None).await.expect("refresh");
     let meta = snapshot
         .topic(&topic)
@@ -62,15 +63,15 @@ async fn bootstraps_and_reads_brokers_partitions_and_leaders() {
 async fn unknown_topics_and_partitions_are_typed_after_one_refresh() {
     let broker = broker().await;
     let client = client(&broker.bootstrap()).await;
-    match client.leader(&unique("missing"), 0).await {
+    match client.leader(&unique_name("missing"), 0).await {
         Err(ClientError::Broker {
             api: ApiKey::Metadata,
             code: ErrorCode::UnknownTopicOrPartition,
         }) => {}
         other => panic!("expected UNKNOWN_TOPIC_OR_PARTITION, got {other:?}"),
     }
-    let topic = unique("one-partition");
-    create_topic(&Admin::new(client.clone()), &topic, 1).await;
+    let topic = unique_name("one-partition");
+    create_topic(&client, &topic, 1).await;
     assert!(matches!(
         client.leader(&topic, 5).await,
         Err(ClientError::Broker {
@@ -88,8 +89,8 @@ async fn unknown_topics_and_partitions_are_typed_after_one_refresh() {
 async fn sees_a_topic_another_client_created_after_a_refresh() {
     let broker = broker().await;
     let observer = client(&broker.bootstrap()).await;
-    let creator = Admin::new(client(&broker.bootstrap()).await);
-    let topic = unique("created-elsewhere");
+    let creator = client(&broker.bootstrap()).await;
+    let topic = unique_name("created-elsewhere");
     create_topic(&creator, &topic, 2).await;
     assert!(
         observer.metadata().topic(&topic).is_none(),
@@ -107,7 +108,7 @@ async fn sees_a_topic_another_client_created_after_a_refresh() {
 async fn finds_and_caches_the_group_coordinator() {
     let broker = broker().await;
     let client = client(&broker.bootstrap()).await;
-    let group = unique("group");
+    let group = unique_name("group");
     let id = client
         .retry(ApiKey::FindCoordinator, || {
             client.coordinator(CoordinatorKind::Group, &group)

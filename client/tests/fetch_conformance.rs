@@ -6,12 +6,13 @@
 
 mod cluster_support;
 
-use cluster_support::{client, create_topic_on, deviates, produce, unique, within};
-use gregor_client::{Admin, Client, Connection, Purpose};
+use cluster_support::{broker_and_client, deviates};
+use gregor_client::{Client, Connection, Purpose};
 use gregor_protocol::ErrorCode;
 use gregor_protocol::messages::fetch::{FetchPartition, FetchTopic, PartitionData};
 use gregor_protocol::messages::{FetchRequest, FetchResponse};
 use gregor_protocol::primitives::Uuid;
+use gregor_testkit::data::{create_topic_by_protocol_on, produce, unique_name, within};
 use gregor_testkit::{BrokerKind, TestBroker};
 
 /// A started broker of each kind to measure, with a client and a topic of one partition
@@ -27,15 +28,11 @@ struct Subject {
 async fn subjects() -> Vec<Subject> {
     let mut out = Vec::new();
     for kind in BrokerKind::from_env() {
-        let broker = TestBroker::start_kind_async(kind)
-            .await
-            .unwrap_or_else(|e| panic!("a {kind} broker: {e}"));
-        let client = client(&broker.bootstrap()).await;
-        let admin = Admin::new(client.clone());
-        let topic = unique("fetched");
-        create_topic_on(&broker, &admin, &topic, 1).await;
+        let (broker, client) = broker_and_client(kind).await;
+        let topic = unique_name("fetched");
+        create_topic_by_protocol_on(&broker, &client, &topic, 1).await;
         for _ in 0..3 {
-            produce(&client, &topic, 0, &["a-value-of-some-length", "b"]).await;
+            produce(&client, &topic, 0, &["a-value-of-some-length", "b"], 2).await;
         }
         let (leader, leader_epoch) = client.leader(&topic, 0).await.expect("leader");
         let conn = client

@@ -7,8 +7,8 @@
 mod cluster_support;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use cluster_support::{client, create_topic_on, deviates, unique, within};
-use gregor_client::{Admin, Client, Connection, CoordinatorKind, Purpose};
+use cluster_support::{broker_and_client, deviates};
+use gregor_client::{Client, Connection, CoordinatorKind, Purpose};
 use gregor_protocol::ErrorCode;
 use gregor_protocol::messages::join_group::JoinGroupRequestProtocol;
 use gregor_protocol::messages::leave_group::MemberIdentity;
@@ -19,7 +19,8 @@ use gregor_protocol::messages::sync_group::SyncGroupRequestAssignment;
 use gregor_protocol::messages::{
     HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, OffsetCommitRequest, SyncGroupRequest,
 };
-use gregor_testkit::{BrokerKind, TestBroker};
+use gregor_testkit::BrokerKind;
+use gregor_testkit::data::{create_topic_by_protocol_on, unique_name, within};
 
 /// ConsumerProtocolSubscription v0 for `topic`.
 fn subscription(topic: &str) -> Bytes {
@@ -105,13 +106,10 @@ async fn commit(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_member_joins_syncs_heartbeats_commits_and_leaves() {
     for kind in BrokerKind::from_env() {
-        let broker = TestBroker::start_kind_async(kind)
-            .await
-            .unwrap_or_else(|e| panic!("a {kind} broker: {e}"));
-        let client = client(&broker.bootstrap()).await;
-        let topic = unique("grouped");
-        create_topic_on(&broker, &Admin::new(client.clone()), &topic, 1).await;
-        let group = unique("classic");
+        let (broker, client) = broker_and_client(kind).await;
+        let topic = unique_name("grouped");
+        create_topic_by_protocol_on(&broker, &client, &topic, 1).await;
+        let group = unique_name("classic");
         let conn = coordinator(&client, &group).await;
         let join = |member_id: String| JoinGroupRequest {
             group_id: group.clone(),
@@ -255,13 +253,10 @@ async fn one_member_joins_syncs_heartbeats_commits_and_leaves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_static_member_fences_its_old_incarnation() {
     for kind in BrokerKind::from_env() {
-        let broker = TestBroker::start_kind_async(kind)
-            .await
-            .unwrap_or_else(|e| panic!("a {kind} broker: {e}"));
-        let client = client(&broker.bootstrap()).await;
-        let topic = unique("static");
-        create_topic_on(&broker, &Admin::new(client.clone()), &topic, 1).await;
-        let group = unique("static-group");
+        let (broker, client) = broker_and_client(kind).await;
+        let topic = unique_name("static");
+        create_topic_by_protocol_on(&broker, &client, &topic, 1).await;
+        let group = unique_name("static-group");
         let conn = coordinator(&client, &group).await;
         let mut version = conn.version_for::<JoinGroupRequest>().unwrap();
         if kind == BrokerKind::RdkafkaMock {

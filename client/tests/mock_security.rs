@@ -6,7 +6,7 @@ mod cluster_support;
 
 use std::time::Duration;
 
-use cluster_support::{config, within};
+use cluster_support::config;
 use gregor_client::config::SecurityProtocol;
 use gregor_client::sasl::{PlainConfig, SaslConfig, ScramConfig, ScramHash};
 use gregor_client::tls::{TlsConfig, TrustRoots};
@@ -14,6 +14,7 @@ use gregor_client::{Client, ClientError, ConnectOptions, Connection};
 use gregor_protocol::ErrorCode;
 use gregor_protocol::messages::MetadataRequest;
 use gregor_testkit::certs::TestPki;
+use gregor_testkit::data::within;
 use gregor_testkit::mock::{MockCluster, MockClusterBuilder, MockSasl, SaslMechanism};
 
 const USER: &str = "alice";

@@ -5,13 +5,14 @@
 
 mod cluster_support;
 
-use bytes::BytesMut;
-use cluster_support::{client, create_topic_on, deviates, unique, within};
-use gregor_client::{Admin, Client, Connection, Purpose};
+use cluster_support::{broker_and_client, deviates};
+use gregor_client::{Client, Connection, Purpose};
 use gregor_protocol::ErrorCode;
-use gregor_protocol::messages::produce::{PartitionProduceData, TopicProduceData};
 use gregor_protocol::messages::{InitProducerIdRequest, ProduceRequest};
-use gregor_protocol::records::{BatchSpec, NewRecord, encode_batch};
+use gregor_protocol::records::BatchSpec;
+use gregor_testkit::data::{
+    BatchShape, create_topic_by_protocol_on, encode_values, produce_request, unique_name, within,
+};
 use gregor_testkit::{BrokerKind, TestBroker};
 
 struct Subject {
@@ -24,12 +25,9 @@ struct Subject {
 async fn subjects() -> Vec<Subject> {
     let mut out = Vec::new();
     for kind in BrokerKind::from_env() {
-        let broker = TestBroker::start_kind_async(kind)
-            .await
-            .unwrap_or_else(|e| panic!("a {kind} broker: {e}"));
-        let client = client(&broker.bootstrap()).await;
-        let topic = unique("produced");
-        create_topic_on(&broker, &Admin::new(client.clone()), &topic, 1).await;
+        let (broker, client) = broker_and_client(kind).await;
+        let topic = unique_name("produced");
+        create_topic_by_protocol_on(&broker, &client, &topic, 1).await;
         let (leader, _) = client.leader(&topic, 0).await.expect("leader");
         let conn = client
             .connection(leader, Purpose::Produce)
@@ -46,41 +44,8 @@ async fn subjects() -> Vec<Subject> {
 }
 
 fn request(s: &Subject, version: i16, acks: i16, spec: &BatchSpec, n: usize) -> ProduceRequest {
-    let records: Vec<NewRecord<'_>> = (0..n)
-        .map(|_| NewRecord::new(None, Some(b"value")).with_timestamp(1_700_000_000_000))
-        .collect();
-    let mut batch = BytesMut::new();
-    encode_batch(spec, &records, &mut batch).expect("batch encodes");
-    let topic_id = s
-        .client
-        .metadata()
-        .topic(&s.topic)
-        .map(|t| t.id)
-        .unwrap_or_default();
-    ProduceRequest {
-        transactional_id: None,
-        acks,
-        timeout_ms: 10_000,
-        topic_data: vec![TopicProduceData {
-            name: if version < 13 {
-                s.topic.clone()
-            } else {
-                String::new()
-            },
-            topic_id: if version >= 13 {
-                topic_id
-            } else {
-                Default::default()
-            },
-            partition_data: vec![PartitionProduceData {
-                index: 0,
-                records: Some(batch.freeze()),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
+    let batch = encode_values(&vec![b"value"; n], &BatchShape::from(*spec));
+    produce_request(&s.client, &s.topic, 0, version, acks, batch)
 }
 
 /// Produces `n` records with `spec` (acks = all); returns the error and base offset.

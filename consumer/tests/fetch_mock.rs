@@ -2,32 +2,20 @@
 
 use std::time::Duration;
 
-use bytes::BytesMut;
-use gregor_client::config::ClientConfig;
-use gregor_client::{Client, Purpose};
+use gregor_client::Client;
 use gregor_consumer::fetch::{FetchConfig, FetchEngine, FetchError, IsolationLevel};
 use gregor_consumer::range::OffsetRange;
 use gregor_consumer::read::{OnDataLoss, ReadOptions, read_ranges};
-use gregor_protocol::compression::Compression;
 use gregor_protocol::messages::FetchRequest;
-use gregor_protocol::messages::ProduceRequest;
-use gregor_protocol::messages::produce::{PartitionProduceData, TopicProduceData};
-use gregor_protocol::records::{BatchSpec, NewRecord, Record, encode_batch};
+use gregor_protocol::records::Record;
 use gregor_protocol::{ApiKey, ErrorCode, Message};
+use gregor_testkit::data::{BatchShape, CODECS, produce_batch, test_client, values};
 use gregor_testkit::mock::{Action, Intercept, MockCluster, MockRecord};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
 async fn client(cluster: &MockCluster) -> Client {
-    let config = ClientConfig::builder()
-        .bootstrap_servers([cluster.bootstrap()])
-        .reconnect_backoff(Duration::from_millis(10))
-        .reconnect_backoff_max(Duration::from_millis(100))
-        .retry_backoff(Duration::from_millis(10))
-        .request_timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    Client::connect(config).await.unwrap()
+    test_client(&cluster.bootstrap(), "gregor-fetch-mock-test").await
 }
 
 fn fast() -> FetchConfig {
@@ -37,64 +25,6 @@ fn fast() -> FetchConfig {
 async fn produce(cluster: &MockCluster, topic: &str, partition: i32, values: &[String]) {
     let records: Vec<MockRecord> = values.iter().map(|v| MockRecord::value(v)).collect();
     cluster.produce(topic, partition, &records).await.unwrap();
-}
-
-/// Produces one batch compressed with `compression` through a Produce request.
-async fn produce_compressed(
-    client: &Client,
-    topic: &str,
-    values: &[String],
-    compression: Compression,
-) {
-    let (leader, _) = client.leader(topic, 0).await.unwrap();
-    let conn = client.connection(leader, Purpose::Produce).await.unwrap();
-    let records: Vec<NewRecord<'_>> = values
-        .iter()
-        .map(|v| NewRecord::new(None, Some(v.as_bytes())).with_timestamp(1_700_000_000_000))
-        .collect();
-    let mut batch = BytesMut::new();
-    let spec = BatchSpec {
-        compression,
-        ..BatchSpec::default()
-    };
-    encode_batch(&spec, &records, &mut batch).unwrap();
-    let topic_id = client
-        .metadata()
-        .topic(topic)
-        .map(|t| t.id)
-        .unwrap_or_default();
-    let response = conn
-        .send_with(|version| ProduceRequest {
-            acks: -1,
-            timeout_ms: 10_000,
-            topic_data: vec![TopicProduceData {
-                name: if version < 13 {
-                    topic.to_owned()
-                } else {
-                    String::new()
-                },
-                topic_id: if version >= 13 {
-                    topic_id
-                } else {
-                    Default::default()
-                },
-                partition_data: vec![PartitionProduceData {
-                    index: 0,
-                    records: Some(batch.freeze()),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let p = &response.responses[0].partition_responses[0];
-    assert_eq!(ErrorCode::from_code(p.error_code), ErrorCode::None);
-}
-
-fn values(prefix: &str, n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("{prefix}{i}")).collect()
 }
 
 fn value_of(r: &Record) -> String {
@@ -132,15 +62,9 @@ fn offsets(records: &[Record]) -> Vec<i64> {
 async fn reads_exactly_a_range_across_batches_and_codecs() {
     let cluster = MockCluster::builder().topic("t", 1).start().await.unwrap();
     let client = client(&cluster).await;
-    let codecs = [
-        Compression::None,
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
-    ];
-    for (i, codec) in codecs.iter().enumerate() {
-        produce_compressed(&client, "t", &values(&format!("c{i}-"), 10), *codec).await;
+    for (i, codec) in CODECS.iter().enumerate() {
+        let shape = BatchShape::default().compressed(*codec);
+        produce_batch(&client, "t", 0, &values(&format!("c{i}"), 10), &shape).await;
     }
     let engine = FetchEngine::new(client.clone(), fast());
     // 3..47 starts and ends mid-batch.
@@ -275,7 +199,7 @@ async fn leader_move_and_broker_restart_mid_range_lose_and_duplicate_nothing() {
         .await
         .unwrap();
     for i in 0..30 {
-        produce(&cluster, "m", 0, &values(&format!("b{i}-"), 10)).await;
+        produce(&cluster, "m", 0, &values(&format!("b{i}"), 10)).await;
     }
     let client = client(&cluster).await;
     let config = fast()
@@ -450,7 +374,7 @@ async fn unknown_partition_and_beyond_end_fail_typed() {
 async fn truncation_below_the_position_is_a_typed_error() {
     let cluster = MockCluster::builder().topic("tr", 1).start().await.unwrap();
     for i in 0..6 {
-        produce(&cluster, "tr", 0, &values(&format!("b{i}-"), 5)).await;
+        produce(&cluster, "tr", 0, &values(&format!("b{i}"), 5)).await;
     }
     let client = client(&cluster).await;
     let config = fast()
@@ -467,7 +391,7 @@ async fn truncation_below_the_position_is_a_typed_error() {
     assert!(truncated.end_offset < position);
     // New records under the new epoch refill the offsets, but they are not the same records.
     for i in 0..6 {
-        produce(&cluster, "tr", 0, &values(&format!("new{i}-"), 5)).await;
+        produce(&cluster, "tr", 0, &values(&format!("new{i}"), 5)).await;
     }
     let error = tokio::time::timeout(DEADLINE, async {
         loop {

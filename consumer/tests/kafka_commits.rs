@@ -14,10 +14,9 @@ use gregor_consumer::stream::{
 };
 use gregor_protocol::{ApiKey, ErrorCode};
 use gregor_testkit::BrokerKind;
+use gregor_testkit::data::{create_topic, create_topic_on, produce, unique_name, values, within};
 use gregor_testkit::mock::{Action, Intercept};
-use stream_support::{
-    broker, client, create_topic, create_topic_on, produce, unique, values, within,
-};
+use stream_support::{broker, client};
 
 fn range(topic: &str, partition: i32, from: i64, until: i64) -> OffsetRange {
     OffsetRange::new(topic, partition, from, until).unwrap()
@@ -38,9 +37,9 @@ fn offsets(entries: &[(&str, i32, i64)]) -> PartitionOffsets {
 async fn round_trip(kind: BrokerKind) {
     let broker = broker(kind).await;
     let client = client(&broker).await;
-    let topic = unique("commits");
+    let topic = unique_name("commits");
     create_topic_on(&broker, &client, &topic, 3).await;
-    let commits = KafkaCommits::new(client.clone(), unique("group"));
+    let commits = KafkaCommits::new(client.clone(), unique_name("group"));
     let all = tps(&topic, 3);
 
     let loaded = within("load", commits.load(&all)).await.unwrap();
@@ -104,9 +103,9 @@ async fn retries_a_loading_coordinator() {
     let broker = broker(BrokerKind::Mock).await;
     let mock = broker.mock().unwrap();
     let client = client(&broker).await;
-    let topic = unique("retry");
+    let topic = unique_name("retry");
     create_topic(&client, &topic, 1).await;
-    let commits = KafkaCommits::new(client.clone(), unique("group"));
+    let commits = KafkaCommits::new(client.clone(), unique_name("group"));
     let id = mock
         .intercept(
             ApiKey::OffsetCommit,
@@ -127,9 +126,9 @@ async fn retries_retriable_partition_errors() {
     let broker = broker(BrokerKind::Mock).await;
     let mock = broker.mock().unwrap();
     let client = client(&broker).await;
-    let topic = unique("retry");
+    let topic = unique_name("retry");
     create_topic(&client, &topic, 2).await;
-    let commits = KafkaCommits::new(client.clone(), unique("group"));
+    let commits = KafkaCommits::new(client.clone(), unique_name("group"));
     // Not a coordinator error, so the admin call reports it and the commit retries it.
     let id = mock
         .intercept(
@@ -153,9 +152,9 @@ async fn final_errors_are_typed_and_persisting_retriable_ones_time_out() {
     let broker = broker(BrokerKind::Mock).await;
     let mock = broker.mock().unwrap();
     let client = client(&broker).await;
-    let topic = unique("refused");
+    let topic = unique_name("refused");
     create_topic(&client, &topic, 1).await;
-    let commits = KafkaCommits::new(client.clone(), unique("group"));
+    let commits = KafkaCommits::new(client.clone(), unique_name("group"));
     let id = mock
         .intercept(
             ApiKey::OffsetCommit,
@@ -182,8 +181,8 @@ async fn final_errors_are_typed_and_persisting_retriable_ones_time_out() {
     );
     assert!(commits.committed().await.is_empty());
 
-    let short =
-        KafkaCommits::new(client.clone(), unique("group")).with_timeout(Duration::from_secs(2));
+    let short = KafkaCommits::new(client.clone(), unique_name("group"))
+        .with_timeout(Duration::from_secs(2));
     let id = mock
         .intercept(
             ApiKey::OffsetCommit,
@@ -210,9 +209,9 @@ async fn concurrent_commits_apply_in_call_order() {
     let broker = broker(BrokerKind::Mock).await;
     let mock = broker.mock().unwrap();
     let client = client(&broker).await;
-    let topic = unique("ordered");
+    let topic = unique_name("ordered");
     create_topic(&client, &topic, 1).await;
-    let commits = KafkaCommits::new(client.clone(), unique("group"));
+    let commits = KafkaCommits::new(client.clone(), unique_name("group"));
     // The first commit's request is slow; the second must not overtake it.
     mock.intercept(
         ApiKey::OffsetCommit,
@@ -234,11 +233,11 @@ async fn concurrent_commits_apply_in_call_order() {
 async fn a_stream_resumes_from_its_commits(kind: BrokerKind) {
     let broker = broker(kind).await;
     let client = client(&broker).await;
-    let topic = unique("resume");
+    let topic = unique_name("resume");
     create_topic_on(&broker, &client, &topic, 2).await;
     produce(&client, &topic, 0, &values("a", 6), 1).await;
     produce(&client, &topic, 1, &values("b", 3), 1).await;
-    let group = unique("group");
+    let group = unique_name("group");
     let config = || {
         DirectStreamConfig::new(ConsumerStrategy::subscribe([topic.clone()]))
             .with_batch_interval(Duration::from_millis(10))

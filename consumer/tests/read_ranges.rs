@@ -4,18 +4,13 @@
 
 use std::time::Duration;
 
-use bytes::BytesMut;
-use gregor_client::admin::{CreateTopicsOptions, NewTopic};
-use gregor_client::config::ClientConfig;
-use gregor_client::{Admin, Client, Purpose};
+use gregor_client::Client;
 use gregor_consumer::fetch::{FetchConfig, FetchEngine, FetchError};
 use gregor_consumer::range::OffsetRange;
 use gregor_consumer::read::{ReadOptions, read_ranges};
-use gregor_protocol::ErrorCode;
-use gregor_protocol::compression::Compression;
-use gregor_protocol::messages::ProduceRequest;
-use gregor_protocol::messages::produce::{PartitionProduceData, TopicProduceData};
-use gregor_protocol::records::{BatchSpec, NewRecord, encode_batch};
+use gregor_testkit::data::{
+    BatchShape, CODECS, create_topic_on, produce_batch, test_client, values,
+};
 use gregor_testkit::{BrokerKind, TestBroker};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -27,124 +22,33 @@ fn kinds() -> Vec<BrokerKind> {
     }
 }
 
-async fn client(bootstrap: &str) -> Client {
-    let config = ClientConfig::builder()
-        .bootstrap_servers([bootstrap])
-        .reconnect_backoff(Duration::from_millis(20))
-        .reconnect_backoff_max(Duration::from_millis(200))
-        .retry_backoff(Duration::from_millis(20))
-        .request_timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    Client::connect(config).await.unwrap()
-}
+/// The client id of this file's clients.
+const CLIENT_ID: &str = "gregor-read-ranges-test";
 
-async fn create_topic(client: &Client, topic: &str, partitions: i32) {
-    let admin = Admin::new(client.clone());
-    let results = admin
-        .create_topics(
-            vec![NewTopic::new(topic, partitions, 1)],
-            CreateTopicsOptions::default().wait_for_leaders(true),
-        )
+/// A broker of `kind` and a client of it; on the broker, `topic` with three partitions, each
+/// with five batches of ten records in different codecs.
+async fn filled(kind: BrokerKind, topic: &str) -> (TestBroker, Client) {
+    let broker = TestBroker::start_kind_async(kind)
         .await
-        .unwrap();
-    results[topic].as_ref().expect("topic created");
-}
-
-/// Produces one batch of `values` to `partition`, compressed with `compression`.
-async fn produce(
-    client: &Client,
-    topic: &str,
-    partition: i32,
-    values: &[String],
-    compression: Compression,
-) {
-    let (leader, _) = client.leader(topic, partition).await.unwrap();
-    let conn = client.connection(leader, Purpose::Produce).await.unwrap();
-    let records: Vec<NewRecord<'_>> = values
-        .iter()
-        .map(|v| NewRecord::new(Some(b"k"), Some(v.as_bytes())).with_timestamp(1_700_000_000_000))
-        .collect();
-    let mut batch = BytesMut::new();
-    let spec = BatchSpec {
-        compression,
-        ..BatchSpec::default()
-    };
-    encode_batch(&spec, &records, &mut batch).unwrap();
-    let topic_id = client
-        .metadata()
-        .topic(topic)
-        .map(|t| t.id)
-        .unwrap_or_default();
-    let response = conn
-        .send_with(|version| ProduceRequest {
-            acks: -1,
-            timeout_ms: 10_000,
-            topic_data: vec![TopicProduceData {
-                name: if version < 13 {
-                    topic.to_owned()
-                } else {
-                    String::new()
-                },
-                topic_id: if version >= 13 {
-                    topic_id
-                } else {
-                    Default::default()
-                },
-                partition_data: vec![PartitionProduceData {
-                    index: partition,
-                    records: Some(batch.freeze()),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let p = &response.responses[0].partition_responses[0];
-    assert_eq!(ErrorCode::from_code(p.error_code), ErrorCode::None);
-}
-
-fn values(prefix: &str, n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("{prefix}{i}")).collect()
-}
-
-/// Three partitions, each with five batches of ten records in different codecs.
-async fn fill(broker: &TestBroker, client: &Client, topic: &str) {
+        .unwrap_or_else(|e| panic!("{kind}: {e}"));
+    eprintln!("running on {kind} at {}", broker.bootstrap());
+    let client = test_client(&broker.bootstrap(), CLIENT_ID).await;
     // The mock clusters (librdkafka's serves no CreateTopics) take topics through their
     // control API; real brokers through CreateTopics.
-    if broker.create_topic(topic, 3).await.is_ok() {
-        client
-            .refresh_metadata(Some(&[topic.to_owned()]))
-            .await
-            .expect("metadata");
-    } else {
-        create_topic(client, topic, 3).await;
-    }
-    let codecs = [
-        Compression::None,
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
-    ];
+    create_topic_on(&broker, &client, topic, 3).await;
     for p in 0..3 {
-        for (b, codec) in codecs.iter().enumerate() {
-            produce(client, topic, p, &values(&format!("p{p}b{b}-"), 10), *codec).await;
+        for (b, codec) in CODECS.iter().enumerate() {
+            let shape = BatchShape::default().compressed(*codec).keyed(b"k");
+            produce_batch(&client, topic, p, &values(&format!("p{p}b{b}"), 10), &shape).await;
         }
     }
+    (broker, client)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_ranges_reads_exactly_the_ranges() {
     for kind in kinds() {
-        let broker = TestBroker::start_kind_async(kind)
-            .await
-            .unwrap_or_else(|e| panic!("{kind}: {e}"));
-        eprintln!("running on {kind} at {}", broker.bootstrap());
-        let client = client(&broker.bootstrap()).await;
-        fill(&broker, &client, "rr").await;
+        let (_broker, client) = filled(kind, "rr").await;
         let ranges = [
             OffsetRange::new("rr", 0, 0, 50).unwrap(),
             OffsetRange::new("rr", 1, 5, 33).unwrap(),
@@ -182,12 +86,7 @@ async fn read_ranges_reads_exactly_the_ranges() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_reads_many_ranges_concurrently_and_fails_past_the_end() {
     for kind in kinds() {
-        let broker = TestBroker::start_kind_async(kind)
-            .await
-            .unwrap_or_else(|e| panic!("{kind}: {e}"));
-        eprintln!("running on {kind} at {}", broker.bootstrap());
-        let client = client(&broker.bootstrap()).await;
-        fill(&broker, &client, "ec").await;
+        let (_broker, client) = filled(kind, "ec").await;
         let engine = FetchEngine::new(
             client.clone(),
             FetchConfig::default()

@@ -18,11 +18,10 @@ use gregor_consumer::stream::{
 };
 use gregor_consumer::{FetchConfig, IsolationLevel, OnDataLoss};
 use gregor_testkit::BrokerKind;
+use gregor_testkit::data::{create_topic, create_topic_on, produce, unique_name, values, within};
 use gregor_testkit::mock::MockRecord;
 use regex::Regex;
-use stream_support::{
-    broker, client, create_topic, create_topic_on, produce, unique, values, within,
-};
+use stream_support::{broker, client};
 
 const INTERVAL: Duration = Duration::from_millis(20);
 
@@ -87,7 +86,7 @@ fn assert_contiguous(ranges: &[OffsetRange], start: i64, end: i64) {
 async fn ranges_cover_the_backlog(kind: BrokerKind) {
     let broker = broker(kind).await;
     let client = client(&broker).await;
-    let topic = unique("cover");
+    let topic = unique_name("cover");
     create_topic_on(&broker, &client, &topic, 2).await;
     produce(&client, &topic, 0, &values("a", 23), per_batch(kind)).await;
     produce(&client, &topic, 1, &values("b", 9), per_batch(kind)).await;
@@ -148,7 +147,7 @@ async fn ranges_cover_the_backlog_on_rdkafka_mock() {
 async fn overrides_and_min_rate_bound_ranges_under_backpressure() {
     let broker = broker(BrokerKind::Mock).await;
     let client = client(&broker).await;
-    let topic = unique("rates");
+    let topic = unique_name("rates");
     create_topic(&client, &topic, 2).await;
     produce(&client, &topic, 0, &values("a", 3000), 500).await;
     produce(&client, &topic, 1, &values("b", 3000), 500).await;
@@ -230,7 +229,7 @@ async fn start_positions(
 async fn starting_policies(kind: BrokerKind) {
     let broker = broker(kind).await;
     let client = client(&broker).await;
-    let topic = unique("start");
+    let topic = unique_name("start");
     create_topic_on(&broker, &client, &topic, 2).await;
     produce(&client, &topic, 0, &values("a", 10), per_batch(kind)).await;
     produce(&client, &topic, 1, &values("b", 4), per_batch(kind)).await;
@@ -336,7 +335,7 @@ async fn stored_offsets_below_the_log_start_are_data_loss() {
     let broker = broker(BrokerKind::Mock).await;
     let mock = broker.mock().unwrap();
     let client = client(&broker).await;
-    let topic = unique("lost");
+    let topic = unique_name("lost");
     create_topic(&client, &topic, 1).await;
     produce(&client, &topic, 0, &values("a", 10), 1).await;
     mock.delete_records(&topic, 0, 5).await.unwrap();
@@ -388,7 +387,7 @@ async fn stored_offsets_below_the_log_start_are_data_loss() {
 async fn assigned_partitions_must_exist() {
     let broker = broker(BrokerKind::Mock).await;
     let client = client(&broker).await;
-    let topic = unique("assign");
+    let topic = unique_name("assign");
     create_topic(&client, &topic, 1).await;
     let assign = ConsumerStrategy::assign([
         TopicPartition::new(topic.as_str(), 0),
@@ -423,8 +422,8 @@ async fn added_partitions_join_and_deleted_topics_leave() {
     let broker = broker(BrokerKind::Mock).await;
     let mock = broker.mock().unwrap();
     let client = client(&broker).await;
-    let topic = unique("grow");
-    let other = unique("grow-other");
+    let topic = unique_name("grow");
+    let other = unique_name("grow-other");
     create_topic(&client, &topic, 1).await;
     create_topic(&client, &other, 1).await;
     produce(&client, &topic, 0, &values("a", 3), 3).await;
@@ -482,7 +481,7 @@ async fn added_partitions_join_and_deleted_topics_leave() {
 async fn a_pattern_picks_up_new_matching_topics(kind: BrokerKind) {
     let broker = broker(kind).await;
     let client = client(&broker).await;
-    let prefix = unique("pat");
+    let prefix = unique_name("pat");
     let first = format!("{prefix}-one");
     create_topic(&client, &first, 1).await;
     create_topic(&client, &format!("x{prefix}-one"), 1).await;
@@ -539,7 +538,7 @@ async fn a_pattern_picks_up_new_matching_topics_on_tansu() {
 async fn batches_start_one_interval_apart() {
     let broker = broker(BrokerKind::Mock).await;
     let client = client(&broker).await;
-    let topic = unique("interval");
+    let topic = unique_name("interval");
     create_topic(&client, &topic, 1).await;
     let interval = Duration::from_millis(50);
     let mut stream = within(
@@ -572,7 +571,7 @@ async fn read_committed_ranges_stop_at_the_last_stable_offset() {
     let broker = broker(BrokerKind::Mock).await;
     let mock = broker.mock().unwrap();
     let client = client(&broker).await;
-    let topic = unique("lso");
+    let topic = unique_name("lso");
     create_topic(&client, &topic, 1).await;
     produce(&client, &topic, 0, &values("a", 3), 3).await;
     let open = mock
@@ -621,7 +620,7 @@ async fn read_committed_ranges_stop_at_the_last_stable_offset() {
 async fn the_interval_is_tokio_time() {
     let broker = broker(BrokerKind::Mock).await;
     let client = client(&broker).await;
-    let topic = unique("paused");
+    let topic = unique_name("paused");
     create_topic(&client, &topic, 1).await;
     let interval = Duration::from_secs(600);
     let mut stream = DirectStream::new(
@@ -644,7 +643,7 @@ async fn a_log_truncated_below_the_position_is_a_typed_error() {
     let broker = broker(BrokerKind::Mock).await;
     let mock = broker.mock().unwrap();
     let client = client(&broker).await;
-    let topic = unique("truncated");
+    let topic = unique_name("truncated");
     create_topic(&client, &topic, 1).await;
     produce(&client, &topic, 0, &values("a", 10), 1).await;
     let mut stream = start_positions(
@@ -691,7 +690,7 @@ fn batches_are_send(batch: gregor_consumer::stream::Batch) {
 async fn a_subscribed_topic_created_later_joins() {
     let broker = broker(BrokerKind::Mock).await;
     let client = client(&broker).await;
-    let topic = unique("later");
+    let topic = unique_name("later");
     let mut stream = start_positions(
         &client,
         ConsumerStrategy::subscribe([topic.clone()]),

@@ -19,8 +19,9 @@ use gregor_consumer::stream::{
     ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
 };
 use gregor_testkit::BrokerKind;
+use gregor_testkit::data::{create_topic, produce, unique_name, values, within};
 use gregor_testkit::mock::MockRecord;
-use stream_support::{broker, client, create_topic, produce, unique, values, within};
+use stream_support::{broker, client};
 
 /// A record as read: (offset, value).
 type Read = (i64, String);
@@ -67,7 +68,7 @@ fn key(topic: &str, partition: i32) -> (String, i32) {
 async fn every_record_once(kind: BrokerKind) {
     let broker = broker(kind).await;
     let client = client(&broker).await;
-    let topic = unique("once");
+    let topic = unique_name("once");
     create_topic(&client, &topic, 3).await;
     let per_batch = if kind == BrokerKind::Tansu { 1 } else { 4 };
     let mut produced: BTreeMap<i32, Vec<String>> = BTreeMap::new();
@@ -146,7 +147,7 @@ async fn read_committed_ranges_end_at_the_lso_and_on_markers() {
     let broker = broker(BrokerKind::Mock).await;
     let mock = broker.mock().unwrap();
     let client = client(&broker).await;
-    let topic = unique("txn");
+    let topic = unique_name("txn");
     create_topic(&client, &topic, 1).await;
     mock.produce(
         &topic,
@@ -224,7 +225,7 @@ async fn leader_moves_between_and_during_batches() {
     let broker = broker(BrokerKind::Mock).await;
     let mock = broker.mock().unwrap();
     let client = client(&broker).await;
-    let topic = unique("moves");
+    let topic = unique_name("moves");
     create_topic(&client, &topic, 1).await;
     let all = values("m", 40);
     produce(&client, &topic, 0, &all, 2).await;
@@ -294,7 +295,7 @@ async fn leader_moves_between_and_during_batches() {
 async fn readers_are_placed_on_workers() {
     let broker = broker(BrokerKind::Mock).await;
     let client = client(&broker).await;
-    let topic = unique("placed");
+    let topic = unique_name("placed");
     create_topic(&client, &topic, 6).await;
     let config = DirectStreamConfig::new(ConsumerStrategy::subscribe([topic.clone()]))
         .with_batch_interval(Duration::from_millis(20))
@@ -340,7 +341,7 @@ async fn compacted_ranges_complete_across_gaps() {
     let broker = broker(BrokerKind::Mock).await;
     let mock = broker.mock().unwrap();
     let client = client(&broker).await;
-    let topic = unique("compacted");
+    let topic = unique_name("compacted");
     create_topic(&client, &topic, 1).await;
     // Keys k0..k3 written twice: compaction keeps offsets 4..8 only, and the last record
     // (offset 7, key k3) ends the log.
@@ -380,7 +381,7 @@ async fn records_deleted_under_a_batch_fail_or_are_skipped_per_config() {
     let broker = broker(BrokerKind::Mock).await;
     let mock = broker.mock().unwrap();
     let client = client(&broker).await;
-    let topic = unique("deleted");
+    let topic = unique_name("deleted");
     create_topic(&client, &topic, 1).await;
     produce(&client, &topic, 0, &values("d", 10), 1).await;
     let config = |on_data_loss| {

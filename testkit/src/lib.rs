@@ -21,14 +21,20 @@
 //! - [`select`]: picks the broker a test runs against: `KAFKA_BOOTSTRAP_SERVERS` when set,
 //!   otherwise one started here; or a chosen [`BrokerKind`] (our mock, librdkafka's mock,
 //!   tansu, external), so one test can run against several.
+//! - `data` (feature `client`): what tests of gregor's client and consumer do to a broker
+//!   through a gregor client: unique names, values, test clients, topics created and led,
+//!   records produced with hand-built Produce requests. Its helpers panic on failure.
 //!
 //! Data flows one way: a test asks [`select::TestBroker::start`] for a broker and gets bootstrap
-//! addresses; nothing here talks to a broker on the test's behalf beyond the readiness probe
-//! (the proxy only forwards bytes).
+//! addresses; apart from the `data` helpers (which the test calls with its own client), nothing
+//! here talks to a broker on the test's behalf beyond the readiness probe (the proxy only
+//! forwards bytes).
 //! The mock cluster is driven the same way by clients, plus its control API.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod certs;
+#[cfg(feature = "client")]
+pub mod data;
 pub mod mock;
 mod process;
 pub mod proxy;

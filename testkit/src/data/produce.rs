@@ -1,0 +1,164 @@
+//! Records produced with Produce requests built by hand (acks = all), so that a test of the
+//! consumer or the admin client does not depend on gregor's producer.
+
+use bytes::{Bytes, BytesMut};
+use gregor_client::{Client, Purpose};
+use gregor_protocol::ErrorCode;
+use gregor_protocol::compression::Compression;
+use gregor_protocol::messages::ProduceRequest;
+use gregor_protocol::messages::produce::{PartitionProduceData, TopicProduceData};
+use gregor_protocol::primitives::Uuid;
+use gregor_protocol::records::{BatchSpec, NewRecord, encode_batch};
+
+/// The timestamp of every record produced here (2023-11-14T22:13:20Z).
+pub const RECORD_TIMESTAMP: i64 = 1_700_000_000_000;
+
+/// Every codec a batch's records section can be compressed with, uncompressed first.
+pub const CODECS: [Compression; 5] = [
+    Compression::None,
+    Compression::Gzip,
+    Compression::Snappy,
+    Compression::Lz4,
+    Compression::Zstd,
+];
+
+/// How a hand-built batch is encoded: its batch-level fields (codec, producer id, sequence ...)
+/// and the key every record carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchShape<'a> {
+    /// The batch-level fields; the default is a plain, non-idempotent, uncompressed batch.
+    pub spec: BatchSpec,
+    /// The key of every record (none by default).
+    pub key: Option<&'a [u8]>,
+}
+
+impl<'a> BatchShape<'a> {
+    /// The records section compressed with `compression`.
+    pub fn compressed(mut self, compression: Compression) -> Self {
+        self.spec.compression = compression;
+        self
+    }
+
+    /// Every record keyed `key`.
+    pub fn keyed(mut self, key: &'a [u8]) -> Self {
+        self.key = Some(key);
+        self
+    }
+}
+
+impl From<BatchSpec> for BatchShape<'_> {
+    fn from(spec: BatchSpec) -> Self {
+        BatchShape { spec, key: None }
+    }
+}
+
+/// One batch holding a record per value, each stamped [`RECORD_TIMESTAMP`]. Panics if the
+/// batch does not encode.
+pub fn encode_values(values: &[impl AsRef<[u8]>], shape: &BatchShape<'_>) -> Bytes {
+    let records: Vec<NewRecord<'_>> = values
+        .iter()
+        .map(|v| NewRecord::new(shape.key, Some(v.as_ref())).with_timestamp(RECORD_TIMESTAMP))
+        .collect();
+    let mut batch = BytesMut::new();
+    encode_batch(&shape.spec, &records, &mut batch)
+        .unwrap_or_else(|e| panic!("the test batch encodes: {e}"));
+    batch.freeze()
+}
+
+/// A Produce request of `version` carrying `batch` to `topic`'s `partition`: the topic is named
+/// below v13 and identified (by the id in `client`'s metadata) from v13 (KIP-516).
+pub fn produce_request(
+    client: &Client,
+    topic: &str,
+    partition: i32,
+    version: i16,
+    acks: i16,
+    batch: Bytes,
+) -> ProduceRequest {
+    let by_id = version >= 13;
+    let topic_id: Uuid = if by_id {
+        client
+            .metadata()
+            .topic(topic)
+            .map(|t| t.id)
+            .unwrap_or_default()
+    } else {
+        Uuid::default()
+    };
+    ProduceRequest {
+        transactional_id: None,
+        acks,
+        timeout_ms: 10_000,
+        topic_data: vec![TopicProduceData {
+            name: if by_id {
+                String::new()
+            } else {
+                topic.to_owned()
+            },
+            topic_id,
+            partition_data: vec![PartitionProduceData {
+                index: partition,
+                records: Some(batch),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// Produces one batch of `values` shaped by `shape` to `topic`'s `partition` through its leader
+/// (acks = all) and returns the batch's base offset. Panics unless the partition answers NONE.
+pub async fn produce_batch(
+    client: &Client,
+    topic: &str,
+    partition: i32,
+    values: &[impl AsRef<[u8]>],
+    shape: &BatchShape<'_>,
+) -> i64 {
+    let (leader, _) = client
+        .leader(topic, partition)
+        .await
+        .unwrap_or_else(|e| panic!("a leader for {topic}-{partition}: {e}"));
+    let conn = client
+        .connection(leader, Purpose::Produce)
+        .await
+        .unwrap_or_else(|e| panic!("a produce connection to {leader:?}: {e}"));
+    let batch = encode_values(values, shape);
+    let response = conn
+        .send_with(|version| produce_request(client, topic, partition, version, -1, batch))
+        .await
+        .unwrap_or_else(|e| panic!("Produce to {topic}-{partition} answered: {e}"));
+    let answer = response
+        .responses
+        .first()
+        .and_then(|t| t.partition_responses.first())
+        .unwrap_or_else(|| panic!("Produce to {topic}-{partition} answered for the partition"));
+    assert_eq!(
+        ErrorCode::from_code(answer.error_code),
+        ErrorCode::None,
+        "Produce to {topic}-{partition}"
+    );
+    answer.base_offset
+}
+
+/// Produces `values` to `topic`'s `partition` in plain batches of `per_batch` records (at least
+/// one) and returns the first record's offset (-1 when `values` is empty).
+///
+/// Tests that list latest offsets on tansu use one record per batch: tansu 0.6.0 answers
+/// ListOffsets LATEST with the last batch's base offset + 1 (testkit's conformance table), which
+/// is the high watermark only then.
+pub async fn produce(
+    client: &Client,
+    topic: &str,
+    partition: i32,
+    values: &[impl AsRef<[u8]>],
+    per_batch: usize,
+) -> i64 {
+    let mut first = None;
+    for chunk in values.chunks(per_batch.max(1)) {
+        let base = produce_batch(client, topic, partition, chunk, &BatchShape::default()).await;
+        first.get_or_insert(base);
+    }
+    first.unwrap_or(-1)
+}
