@@ -11,8 +11,8 @@
 //!   memory budget for all buffered data, per-range [`PartitionReader`]s yielding zero-copy
 //!   [`RecordChunk`]s in offset order, `read_committed` filtering, and typed
 //!   [`FetchError`]s (data loss, truncation, unknown partition, ...). Its sans-io parts are
-//!   [`fetch::session`] (the fetch session), [`fetch::partition`] (decoding one partition's
-//!   data) and [`fetch::budget`].
+//!   [`fetch::session`] (the fetch session), [`fetch::partition`] (planning one partition's
+//!   data from batch headers; readers decode the planned batches) and [`fetch::budget`].
 //! - [`read`]: [`read_ranges`], reading exactly given ranges (Spark's `createRDD`), with
 //!   [`OnDataLoss`] saying what deleted offsets do.
 //! - [`range`]: [`range::TopicPartition`], [`range::OffsetRange`] (`from` inclusive, `until`
