@@ -1,7 +1,8 @@
 //! Sans-io planning of one partition's fetched record data: which batches its reader gets.
 //!
 //! [`plan_partition`] walks the `records` blob of a Fetch response partition batch by batch,
-//! reading only the uncompressed batch headers ([`RecordSetIter::next_raw`]), and keeps:
+//! reading only the uncompressed batch headers
+//! ([`RecordSetIter::next_raw`](gregor_protocol::records::RecordSetIter::next_raw)), and keeps:
 //! - batches with records at or after the reader's position (a batch may start before it) and
 //!   before the range's `until`;
 //! - data batches only: control batches (transaction markers) are skipped, but the position
