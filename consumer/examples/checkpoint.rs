@@ -12,7 +12,6 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use gregor_client::Client;
@@ -21,7 +20,7 @@ use gregor_consumer::store::{CheckpointFile, OffsetStore, PartitionOffsets, Stor
 use gregor_consumer::stream::{
     ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
 };
-use support::{AnyError, drain};
+use support::{AnyError, Seen, read_batch};
 
 const PARTITIONS: i32 = 3;
 const PER_PARTITION: u64 = 300;
@@ -33,9 +32,6 @@ async fn main() {
         std::process::exit(1);
     }
 }
-
-/// Records read: (partition, offset) -> value.
-type Seen = BTreeMap<(i32, i64), String>;
 
 async fn run() -> Result<(), AnyError> {
     let broker = support::broker().await?;
@@ -115,28 +111,7 @@ async fn one_batch(
 ) -> Result<(gregor_consumer::store::BatchStarts, PartitionOffsets), AnyError> {
     let batch = stream.next_batch().await?;
     let (starts, ends) = (batch.starts(), batch.ends());
-    let mut line = Vec::new();
-    for reader in batch.into_partitions() {
-        let range = reader.range().clone();
-        let records = drain(reader).await?;
-        for (offset, value) in &records {
-            let value = String::from_utf8_lossy(value).into_owned();
-            if seen.insert((range.partition(), *offset), value).is_some() {
-                return Err(format!(
-                    "offset {offset} of partition {} read twice",
-                    range.partition()
-                )
-                .into());
-            }
-        }
-        line.push(format!(
-            "p{}[{}, {}): {}",
-            range.partition(),
-            range.from(),
-            range.until(),
-            records.len()
-        ));
-    }
+    let line = read_batch(batch, seen).await?;
     store.save(&starts, &ends)?;
     println!("batch: {}  (saved)", line.join("  "));
     Ok((starts, ends))

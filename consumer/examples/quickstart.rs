@@ -14,7 +14,6 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use gregor_consumer::range::TopicPartition;
@@ -23,7 +22,7 @@ use gregor_consumer::store::{KafkaCommits, PartitionOffsets};
 use gregor_consumer::stream::{
     ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
 };
-use support::{AnyError, drain};
+use support::{AnyError, Seen, read_batch};
 
 const PARTITIONS: i32 = 4;
 const PER_PARTITION: u64 = 400;
@@ -63,7 +62,7 @@ async fn run() -> Result<(), AnyError> {
     let commits = KafkaCommits::new(client.clone(), GROUP);
     let mut stream = DirectStream::new(client.clone(), config, PartitionOffsets::new()).await?;
 
-    let mut seen: BTreeMap<(i32, i64), String> = BTreeMap::new();
+    let mut seen = Seen::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut batch_no = 0;
     while seen.len() < produced.len() {
@@ -78,28 +77,7 @@ async fn run() -> Result<(), AnyError> {
         let batch = stream.next_batch().await?;
         batch_no += 1;
         let ranges = batch.offset_ranges().to_vec();
-        let mut line = Vec::new();
-        for reader in batch.into_partitions() {
-            let range = reader.range().clone();
-            let records = drain(reader).await?;
-            for (offset, value) in &records {
-                let value = String::from_utf8_lossy(value).into_owned();
-                if seen.insert((range.partition(), *offset), value).is_some() {
-                    return Err(format!(
-                        "offset {offset} of partition {} read twice",
-                        range.partition()
-                    )
-                    .into());
-                }
-            }
-            line.push(format!(
-                "p{}[{}, {}): {}",
-                range.partition(),
-                range.from(),
-                range.until(),
-                records.len()
-            ));
-        }
+        let line = read_batch(batch, &mut seen).await?;
         commits.commit(&ranges).await?;
         println!("batch {batch_no}: {}  (committed)", line.join("  "));
     }

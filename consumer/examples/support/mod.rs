@@ -1,6 +1,6 @@
 //! What the consumer examples share: a broker (`KAFKA_BOOTSTRAP_SERVERS`, or our MockCluster
 //! in-process), a client, topics, producing sample records with the gregor producer, and
-//! draining a batch's partition readers.
+//! reading a batch's partition readers.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -12,6 +12,7 @@ use gregor_client::config::{ClientConfig, ClientConfigBuilder, ProducerConfig};
 use gregor_client::producer::{Producer, ProducerRecord};
 use gregor_client::{Admin, Client};
 use gregor_consumer::PartitionReader;
+use gregor_consumer::stream::Batch;
 use gregor_testkit::mock::MockCluster;
 
 /// A boxed error: the examples report any failure and exit non-zero.
@@ -138,4 +139,35 @@ pub async fn drain(mut reader: PartitionReader) -> Result<Vec<(i64, Bytes)>, Any
         }
     }
     Ok(out)
+}
+
+/// What the examples have read: (partition, offset) -> value.
+pub type Seen = BTreeMap<(i32, i64), String>;
+
+/// Reads every partition of `batch` in turn into `seen`, failing on a record read twice;
+/// returns one summary per range, `p{partition}[{from}, {until}): {records read}`.
+pub async fn read_batch(batch: Batch, seen: &mut Seen) -> Result<Vec<String>, AnyError> {
+    let mut summary = Vec::new();
+    for reader in batch.into_partitions() {
+        let range = reader.range().clone();
+        let records = drain(reader).await?;
+        for (offset, value) in &records {
+            let value = String::from_utf8_lossy(value).into_owned();
+            if seen.insert((range.partition(), *offset), value).is_some() {
+                return Err(format!(
+                    "offset {offset} of partition {} read twice",
+                    range.partition()
+                )
+                .into());
+            }
+        }
+        summary.push(format!(
+            "p{}[{}, {}): {}",
+            range.partition(),
+            range.from(),
+            range.until(),
+            records.len()
+        ));
+    }
+    Ok(summary)
 }
