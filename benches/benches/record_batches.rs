@@ -12,14 +12,6 @@ use gregor_benches::payload::{Workload, batch_pool, codec_name, size_label};
 use gregor_protocol::compression::Compression;
 use gregor_protocol::records::{DecodeOptions, DecodedBatch, batches};
 
-const CODECS: [Compression; 5] = [
-    Compression::None,
-    Compression::Gzip,
-    Compression::Snappy,
-    Compression::Lz4,
-    Compression::Zstd,
-];
-
 /// The pool's batches back to back, and the bytes of values they hold.
 fn record_set(value_size: usize, codec: Compression) -> (Bytes, u64) {
     let w = Workload {
@@ -55,7 +47,7 @@ fn decode(set: &Bytes) -> u64 {
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("record_batch_decode");
     for value_size in [100, 1024] {
-        for codec in CODECS {
+        for codec in Compression::ALL {
             let (set, values) = record_set(value_size, codec);
             assert_eq!(decode(&set), values);
             group.throughput(Throughput::Bytes(values));

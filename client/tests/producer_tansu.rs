@@ -21,14 +21,6 @@ use producer_support::{
     start_tansu,
 };
 
-const CODECS: [Compression; 5] = [
-    Compression::None,
-    Compression::Gzip,
-    Compression::Snappy,
-    Compression::Lz4,
-    Compression::Zstd,
-];
-
 /// `n` records for `topic`: most keyed (37 distinct keys), some without key, some with a null
 /// value, headers none / one / a repeated key with a null value, fixed timestamps.
 fn records(topic: &str, n: usize) -> Vec<ProducerRecord> {
@@ -216,7 +208,7 @@ async fn every_codec_with_acks_1_and_all_reads_back_exactly() {
     let conn = Connection::connect(&broker.bootstrap(), &connect_options())
         .await
         .unwrap();
-    for codec in CODECS {
+    for codec in Compression::ALL {
         for (acks, name) in [(Acks::Leader, "1"), (Acks::All, "all")] {
             let topic = format!("codec-{}-acks-{name}", codec.name());
             round_trip(&broker.bootstrap(), &conn, &topic, codec, acks).await;
@@ -241,7 +233,7 @@ async fn every_codec_with_acks_0_reads_back_exactly() {
         .await
         .unwrap();
     let run = unique_suffix();
-    for codec in CODECS {
+    for codec in Compression::ALL {
         let topic = format!("codec-{}-acks-0-{run}", codec.name());
         round_trip(&bootstrap, &conn, &topic, codec, Acks::None).await;
     }

@@ -6,10 +6,11 @@ use gregor_client::Client;
 use gregor_consumer::fetch::{FetchConfig, FetchEngine, FetchError, IsolationLevel};
 use gregor_consumer::range::OffsetRange;
 use gregor_consumer::read::{OnDataLoss, ReadOptions, read_ranges};
+use gregor_protocol::compression::Compression;
 use gregor_protocol::messages::FetchRequest;
 use gregor_protocol::records::Record;
 use gregor_protocol::{ApiKey, ErrorCode, Message};
-use gregor_testkit::data::{BatchShape, CODECS, produce_batch, test_client, values};
+use gregor_testkit::data::{BatchShape, produce_batch, test_client, values};
 use gregor_testkit::mock::{Action, Intercept, MockCluster, MockRecord};
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -62,7 +63,7 @@ fn offsets(records: &[Record]) -> Vec<i64> {
 async fn reads_exactly_a_range_across_batches_and_codecs() {
     let cluster = MockCluster::builder().topic("t", 1).start().await.unwrap();
     let client = client(&cluster).await;
-    for (i, codec) in CODECS.iter().enumerate() {
+    for (i, codec) in Compression::ALL.iter().enumerate() {
         let shape = BatchShape::default().compressed(*codec);
         produce_batch(&client, "t", 0, &values(&format!("c{i}"), 10), &shape).await;
     }

@@ -8,9 +8,8 @@ use gregor_client::Client;
 use gregor_consumer::fetch::{FetchConfig, FetchEngine, FetchError};
 use gregor_consumer::range::OffsetRange;
 use gregor_consumer::read::{ReadOptions, read_ranges};
-use gregor_testkit::data::{
-    BatchShape, CODECS, create_topic_on, produce_batch, test_client, values,
-};
+use gregor_protocol::compression::Compression;
+use gregor_testkit::data::{BatchShape, create_topic_on, produce_batch, test_client, values};
 use gregor_testkit::{BrokerKind, TestBroker};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -37,7 +36,7 @@ async fn filled(kind: BrokerKind, topic: &str) -> (TestBroker, Client) {
     // control API; real brokers through CreateTopics.
     create_topic_on(&broker, &client, topic, 3).await;
     for p in 0..3 {
-        for (b, codec) in CODECS.iter().enumerate() {
+        for (b, codec) in Compression::ALL.iter().enumerate() {
             let shape = BatchShape::default().compressed(*codec).keyed(b"k");
             produce_batch(&client, topic, p, &values(&format!("p{p}b{b}"), 10), &shape).await;
         }

@@ -18,13 +18,6 @@ use gregor_protocol::records::{
 
 const RECORDS_PER_BATCH: usize = 200;
 const BATCHES: usize = 25;
-const CODECS: [Compression; 5] = [
-    Compression::None,
-    Compression::Gzip,
-    Compression::Snappy,
-    Compression::Lz4,
-    Compression::Zstd,
-];
 
 /// A record set of `BATCHES` batches of `RECORDS_PER_BATCH` records, 8-byte keys and
 /// `value_size`-byte JSON-ish values (compressible like real payloads, not trivially).
@@ -116,7 +109,7 @@ fn bench(c: &mut Criterion) {
     let sets: Vec<(usize, Compression, Bytes)> = [100usize, 1024]
         .iter()
         .flat_map(|&size| {
-            CODECS
+            Compression::ALL
                 .iter()
                 .map(move |&codec| (size, codec, record_set(size, codec)))
         })

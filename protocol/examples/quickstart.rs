@@ -15,18 +15,10 @@ use gregor_protocol::records::{
 };
 use gregor_protocol::{Message, Request, messages::FetchRequest};
 
-const CODECS: [Compression; 5] = [
-    Compression::None,
-    Compression::Gzip,
-    Compression::Snappy,
-    Compression::Lz4,
-    Compression::Zstd,
-];
-
 /// One partition per codec, each with two batches of 500 JSON-ish records.
 fn broker_side_response(version: i16) -> Result<Bytes, Box<dyn std::error::Error>> {
     let mut partitions = Vec::new();
-    for (index, codec) in CODECS.into_iter().enumerate() {
+    for (index, codec) in Compression::ALL.into_iter().enumerate() {
         let mut records_bytes = BytesMut::new();
         for batch in 0..2i64 {
             let values: Vec<String> = (0..500)
@@ -145,7 +137,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!(
         "decoded {grand_total} records across {} codecs, CRC-checked, zero-copy",
-        CODECS.len()
+        Compression::ALL.len()
     );
     Ok(())
 }

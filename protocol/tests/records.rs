@@ -9,14 +9,6 @@ use gregor_protocol::records::{
     encode_batch, encode_control_batch,
 };
 
-const CODECS: [Compression; 5] = [
-    Compression::None,
-    Compression::Gzip,
-    Compression::Snappy,
-    Compression::Lz4,
-    Compression::Zstd,
-];
-
 fn decode_all(input: Bytes) -> Vec<DecodedBatch> {
     let mut set = batches(input, &DecodeOptions::default());
     let out: Vec<_> = set.by_ref().map(|b| b.expect("batch decodes")).collect();
@@ -156,7 +148,7 @@ fn round_trip_every_codec_with_keys_nulls_and_headers() {
         NewRecord::new(None, None).with_timestamp(-1),
         NewRecord::new(Some(b""), Some(&big)).with_timestamp(1_500),
     ];
-    for codec in CODECS {
+    for codec in Compression::ALL {
         let spec = BatchSpec {
             base_offset: 1000,
             partition_leader_epoch: 4,
@@ -408,7 +400,7 @@ fn record_set_of_many_batches_in_every_codec() {
     let mut out = BytesMut::new();
     let mut offset = 0;
     for round in 0..3 {
-        for codec in CODECS {
+        for codec in Compression::ALL {
             let values: Vec<Vec<u8>> = (0..10)
                 .map(|i| format!("r{round}-{codec:?}-{i}").into_bytes())
                 .collect();

@@ -8,14 +8,6 @@ use gregor_protocol::records::{
     RecordsError, TimestampType, batches, encode_batch, encode_message_set,
 };
 
-const CODECS: [Compression; 5] = [
-    Compression::None,
-    Compression::Gzip,
-    Compression::Snappy,
-    Compression::Lz4,
-    Compression::Zstd,
-];
-
 fn ieee(data: &[u8]) -> u32 {
     let mut crc = flate2::Crc::new();
     crc.update(data);
@@ -152,7 +144,7 @@ fn round_trip_every_codec_and_magic() {
         NewRecord::new(Some(b""), Some(&big)).with_timestamp(250),
     ];
     for magic in [0i8, 1] {
-        for codec in CODECS {
+        for codec in Compression::ALL {
             let spec = LegacySpec {
                 magic,
                 base_offset: 1000,

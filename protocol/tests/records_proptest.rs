@@ -8,14 +8,6 @@ use gregor_protocol::records::{
 };
 use proptest::prelude::*;
 
-const CODECS: [Compression; 5] = [
-    Compression::None,
-    Compression::Gzip,
-    Compression::Snappy,
-    Compression::Lz4,
-    Compression::Zstd,
-];
-
 /// Decodes everything in `input`, touching every record and header, ignoring errors.
 fn exercise(input: Vec<u8>, opts: &DecodeOptions) {
     let mut set = batches(Bytes::from(input), opts);
@@ -112,7 +104,7 @@ fn mutated_batch() -> impl Strategy<Value = Vec<u8>> {
                 })
                 .collect();
             let spec = BatchSpec {
-                compression: CODECS[codec],
+                compression: Compression::ALL[codec],
                 ..BatchSpec::default()
             };
             let mut out = BytesMut::new();
@@ -173,7 +165,7 @@ proptest! {
     ) {
         let new: Vec<NewRecord<'_>> =
             records.iter().map(|(k, v)| NewRecord::new(k.as_deref(), v.as_deref())).collect();
-        let spec = LegacySpec { magic, compression: CODECS[codec], ..LegacySpec::default() };
+        let spec = LegacySpec { magic, compression: Compression::ALL[codec], ..LegacySpec::default() };
         let mut out = BytesMut::new();
         encode_message_set(&spec, &new, &mut out).unwrap();
         let mut b = out.to_vec();
@@ -203,7 +195,7 @@ proptest! {
         records in proptest::collection::vec(test_record(), 0..20),
         transactional in any::<bool>(),
     ) {
-        let codec = CODECS[codec];
+        let codec = Compression::ALL[codec];
         let headers: Vec<Vec<NewHeader<'_>>> = records
             .iter()
             .map(|r| r.headers.iter().map(|(k, v)| NewHeader { key: k, value: v.as_deref() }).collect())
@@ -252,7 +244,7 @@ proptest! {
         base_offset in 0i64..(1 << 50),
         records in proptest::collection::vec((bytes_opt(30), bytes_opt(200), 0i64..1 << 45), 1..12),
     ) {
-        let codec = CODECS[codec];
+        let codec = Compression::ALL[codec];
         let new: Vec<NewRecord<'_>> = records
             .iter()
             .map(|(k, v, t)| NewRecord::new(k.as_deref(), v.as_deref()).with_timestamp(*t))

@@ -44,6 +44,15 @@ impl Compression {
     /// The mask of the codec bits in an attributes field.
     pub const ATTRIBUTE_MASK: i16 = 0x07;
 
+    /// Every codec, in wire-code order (`ALL[code]` has that code).
+    pub const ALL: [Compression; 5] = [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ];
+
     /// The codec for a wire code (0..=4).
     pub fn from_code(code: u8) -> Result<Self, CompressionError> {
         match code {

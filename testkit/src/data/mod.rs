@@ -13,7 +13,7 @@
 //!   API where it has one) and [`create_topic_by_protocol_on`] (CreateTopics where served).
 //! - [`produce`](mod@produce): [`produce_batch`] and [`produce()`] send hand-built Produce
 //!   requests (acks = all); [`produce_request`] and [`encode_values`] build them for tests that
-//!   send their own; [`CODECS`] lists the codecs to cover.
+//!   send their own.
 
 pub mod client;
 pub mod names;
@@ -23,6 +23,6 @@ pub mod topics;
 pub use client::{test_client, test_client_config, within};
 pub use names::{unique_name, values};
 pub use produce::{
-    BatchShape, CODECS, RECORD_TIMESTAMP, encode_values, produce, produce_batch, produce_request,
+    BatchShape, RECORD_TIMESTAMP, encode_values, produce, produce_batch, produce_request,
 };
 pub use topics::{create_topic, create_topic_by_protocol_on, create_topic_on};

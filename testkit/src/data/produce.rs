@@ -13,15 +13,6 @@ use gregor_protocol::records::{BatchSpec, NewRecord, encode_batch};
 /// The timestamp of every record produced here (2023-11-14T22:13:20Z).
 pub const RECORD_TIMESTAMP: i64 = 1_700_000_000_000;
 
-/// Every codec a batch's records section can be compressed with, uncompressed first.
-pub const CODECS: [Compression; 5] = [
-    Compression::None,
-    Compression::Gzip,
-    Compression::Snappy,
-    Compression::Lz4,
-    Compression::Zstd,
-];
-
 /// How a hand-built batch is encoded: its batch-level fields (codec, producer id, sequence ...)
 /// and the key every record carries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
