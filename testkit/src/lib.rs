@@ -9,6 +9,10 @@
 //! - [`tansu`]: starts tansu, an independent Kafka-compatible broker written in Rust, on a free
 //!   loopback port (in-memory storage), waits until it answers ApiVersions, and kills it when
 //!   dropped or when the test process exits.
+//! - [`kafka`]: Apache Kafka 4.1 itself, the reference broker: single nodes and multi-node
+//!   KRaft clusters started from Maven Central's jars (`.ci/install-kafka.sh`), one shared
+//!   single-node cluster per test process with PLAINTEXT, SSL and SASL listeners, and Java's own
+//!   client as a scripted peer ([`kafka::peer`]).
 //! - [`certs`]: test certificates generated at test time (a CA, server and client
 //!   certificates, an unrelated CA) for TLS tests.
 //! - [`stunnel`]: a TLS broker, stunnel terminating TLS in front of tansu, optionally
@@ -20,7 +24,7 @@
 //!   a thread of its own.
 //! - [`select`]: picks the broker a test runs against: `KAFKA_BOOTSTRAP_SERVERS` when set,
 //!   otherwise one started here; or a chosen [`BrokerKind`] (our mock, librdkafka's mock,
-//!   tansu, external), so one test can run against several.
+//!   tansu, Apache Kafka, external), so one test can run against several.
 //! - `data` (feature `client`): what tests of gregor's client and consumer do to a broker
 //!   through a gregor client: unique names, values, test clients, topics created and led,
 //!   records produced with hand-built Produce requests. Its helpers panic on failure.
@@ -35,6 +39,7 @@
 pub mod certs;
 #[cfg(feature = "client")]
 pub mod data;
+pub mod kafka;
 pub mod mock;
 mod process;
 pub mod proxy;
@@ -44,7 +49,8 @@ pub mod select;
 pub mod stunnel;
 pub mod tansu;
 
+pub use kafka::{KafkaCluster, KafkaOptions};
 pub use proxy::ChaosProxy;
-pub use select::{BrokerKind, MockBroker, SelectError, TestBroker};
+pub use select::{BrokerKind, MockBroker, SelectError, SharedKafka, TestBroker};
 pub use stunnel::{TlsBroker, TlsBrokerOptions};
 pub use tansu::Tansu;

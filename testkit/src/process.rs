@@ -48,3 +48,14 @@ pub(crate) fn find_in_path(names: &[&str]) -> Option<std::path::PathBuf> {
         .flat_map(|n| dirs.iter().map(move |d| d.join(n)))
         .find(|p| p.is_file())
 }
+
+/// The testkit's cache directory: `$GREGOR_CACHE_DIR`, else `~/.cache/gregor` (where the install
+/// scripts put tansu and Kafka's jars).
+pub(crate) fn cache_dir() -> std::path::PathBuf {
+    std::env::var_os("GREGOR_CACHE_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache/gregor"))
+        })
+        .unwrap_or_else(|| std::path::PathBuf::from(".cache/gregor"))
+}

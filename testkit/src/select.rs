@@ -29,6 +29,7 @@
 
 use std::str::FromStr;
 
+use crate::kafka::{KafkaCluster, KafkaError, KafkaInstall};
 use crate::mock::{ControlError, MockCluster};
 use crate::tansu::{StartError, Tansu};
 
@@ -50,16 +51,20 @@ pub enum BrokerKind {
     RdkafkaMock,
     /// A tansu broker process ([`Tansu`]); needs tansu installed.
     Tansu,
+    /// Apache Kafka itself: this process's shared single-node cluster
+    /// ([`KafkaCluster::shared`]); needs `.ci/install-kafka.sh` and Java.
+    Kafka,
     /// The cluster named by `KAFKA_BOOTSTRAP_SERVERS`.
     External,
 }
 
 impl BrokerKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [BrokerKind; 4] = [
+    pub const ALL: [BrokerKind; 5] = [
         BrokerKind::Mock,
         BrokerKind::RdkafkaMock,
         BrokerKind::Tansu,
+        BrokerKind::Kafka,
         BrokerKind::External,
     ];
 
@@ -69,17 +74,20 @@ impl BrokerKind {
             BrokerKind::Mock => "mock",
             BrokerKind::RdkafkaMock => "rdkafka-mock",
             BrokerKind::Tansu => "tansu",
+            BrokerKind::Kafka => "kafka",
             BrokerKind::External => "external",
         }
     }
 
     /// Whether this kind can start here: the mock always; librdkafka's mock with the feature;
-    /// tansu when installed; external when `KAFKA_BOOTSTRAP_SERVERS` is set.
+    /// tansu when installed; Kafka when its jars and Java are there; external when
+    /// `KAFKA_BOOTSTRAP_SERVERS` is set.
     pub fn is_available(self) -> bool {
         match self {
             BrokerKind::Mock => true,
             BrokerKind::RdkafkaMock => cfg!(feature = "rdkafka-mock"),
             BrokerKind::Tansu => Tansu::binary().is_file(),
+            BrokerKind::Kafka => KafkaInstall::is_available(),
             BrokerKind::External => external_servers().is_some(),
         }
     }
@@ -136,7 +144,7 @@ impl std::fmt::Display for BrokerKind {
 #[non_exhaustive]
 pub enum SelectError {
     /// No kind has this name.
-    #[error("unknown broker kind {0:?} (mock, rdkafka-mock, tansu, external)")]
+    #[error("unknown broker kind {0:?} (mock, rdkafka-mock, tansu, kafka, external)")]
     UnknownKind(String),
     /// The kind cannot start here.
     #[error("broker kind {kind} is not available: {why}")]
@@ -149,6 +157,9 @@ pub enum SelectError {
     /// tansu did not start.
     #[error(transparent)]
     Tansu(#[from] StartError),
+    /// Apache Kafka did not start.
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
     /// Our mock cluster did not start.
     #[error("starting the mock cluster: {0}")]
     Mock(#[from] crate::mock::StartError),
@@ -226,6 +237,27 @@ impl Drop for MockBroker {
     }
 }
 
+/// A test's handle on this process's shared Apache Kafka cluster
+/// ([`KafkaCluster::shared`]). The cluster outlives the handle; a handle dropped while its
+/// test panics keeps the cluster's directory and prints the end of the broker's log.
+#[derive(Debug)]
+pub struct SharedKafka(&'static KafkaCluster);
+
+impl SharedKafka {
+    /// The cluster.
+    pub fn cluster(&self) -> &'static KafkaCluster {
+        self.0
+    }
+}
+
+impl Drop for SharedKafka {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.keep_for_inspection();
+        }
+    }
+}
+
 /// A broker for one test: either an external cluster or one this process started (and stops on
 /// drop).
 #[derive(Debug)]
@@ -235,6 +267,8 @@ pub enum TestBroker {
     External(String),
     /// A tansu broker started for this test.
     Tansu(Tansu),
+    /// This process's shared Apache Kafka cluster.
+    Kafka(SharedKafka),
     /// Our mock cluster.
     Mock(MockBroker),
     /// librdkafka's mock cluster.
@@ -288,6 +322,7 @@ impl TestBroker {
                     })
             }
             BrokerKind::Tansu => Ok(TestBroker::Tansu(Tansu::start()?)),
+            BrokerKind::Kafka => Ok(TestBroker::Kafka(SharedKafka(KafkaCluster::shared()?))),
             #[cfg(feature = "rdkafka-mock")]
             BrokerKind::RdkafkaMock => Ok(TestBroker::RdkafkaMock(RdkafkaMock::start(
                 MOCK_BROKERS as i32,
@@ -306,6 +341,7 @@ impl TestBroker {
         match self {
             TestBroker::External(_) => BrokerKind::External,
             TestBroker::Tansu(_) => BrokerKind::Tansu,
+            TestBroker::Kafka(_) => BrokerKind::Kafka,
             TestBroker::Mock(_) => BrokerKind::Mock,
             #[cfg(feature = "rdkafka-mock")]
             TestBroker::RdkafkaMock(_) => BrokerKind::RdkafkaMock,
@@ -317,6 +353,7 @@ impl TestBroker {
         match self {
             TestBroker::External(s) => s.clone(),
             TestBroker::Tansu(t) => t.bootstrap(),
+            TestBroker::Kafka(k) => k.cluster().bootstrap(),
             TestBroker::Mock(m) => m.cluster().bootstrap(),
             #[cfg(feature = "rdkafka-mock")]
             TestBroker::RdkafkaMock(r) => r.bootstrap(),
@@ -326,6 +363,14 @@ impl TestBroker {
     /// Whether this is an external cluster (tests that need a specific broker may skip).
     pub fn is_external(&self) -> bool {
         matches!(self, TestBroker::External(_))
+    }
+
+    /// Apache Kafka, for its listeners, certificates and Java peer, if this is it.
+    pub fn kafka(&self) -> Option<&'static KafkaCluster> {
+        match self {
+            TestBroker::Kafka(k) => Some(k.cluster()),
+            _ => None,
+        }
     }
 
     /// Our mock cluster, for its control API, if this is one.

@@ -48,11 +48,7 @@ impl Tansu {
         if let Some(p) = std::env::var_os("GREGOR_TANSU_BIN") {
             return PathBuf::from(p);
         }
-        let cache = std::env::var_os("GREGOR_CACHE_DIR")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/gregor")))
-            .unwrap_or_else(|| PathBuf::from(".cache/gregor"));
-        cache.join("tansu-0.6.0/tansu")
+        crate::process::cache_dir().join("tansu-0.6.0/tansu")
     }
 
     /// Starts a broker on a free loopback port and waits until it answers ApiVersions.

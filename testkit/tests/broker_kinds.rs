@@ -33,7 +33,7 @@ fn kinds_parse_and_report_availability() {
         BrokerKind::RdkafkaMock
     );
     assert!(matches!(
-        "kafka".parse::<BrokerKind>(),
+        "redpanda".parse::<BrokerKind>(),
         Err(SelectError::UnknownKind(_))
     ));
     assert!(BrokerKind::available().contains(&BrokerKind::Mock));

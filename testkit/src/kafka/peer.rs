@@ -1,0 +1,542 @@
+//! Java's own Kafka client as the reference peer: `testkit/kafka/GregorPeer.java`, compiled once
+//! per installation into the cache directory, run with `kafka-clients` of the broker's version.
+//!
+//! A test writes a [`PeerScript`] (producer settings, sends, transactions, a consumer's read,
+//! the built-in partitioner's choice, offset commits and lookups), [`JavaPeer::run`] feeds it to
+//! one `java` process and returns what Java answered as a [`PeerOutput`]. The script is run
+//! whole, in order; the program exits on the first failing command, and `run` returns its
+//! error with what it printed.
+//!
+//! ```no_run
+//! use gregor_testkit::kafka::KafkaCluster;
+//! use gregor_testkit::kafka::peer::{JavaPeer, PeerScript};
+//!
+//! let kafka = KafkaCluster::shared().unwrap();
+//! let peer = JavaPeer::new(kafka.install()).unwrap();
+//! let mut script = PeerScript::new();
+//! script
+//!     .producer(&[("acks", "all"), ("compression.type", "zstd")])
+//!     .send("events", Some(0), Some(b"k"), Some(b"v"), &[("h", Some(b"1"))])
+//!     .flush()
+//!     .consume("events", &[("isolation.level", "read_committed")]);
+//! let out = peer.run(&kafka.bootstrap(), &script).unwrap();
+//! assert_eq!(out.acks.len(), 1);
+//! ```
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use super::install::{KAFKA_VERSION, KafkaInstall};
+use super::node::tool_jvm_args;
+use super::{KafkaError, LOG4J2_PROPERTIES};
+use crate::process::cache_dir;
+
+const SOURCE: &str = include_str!("../../kafka/GregorPeer.java");
+
+/// How long one script may run before the Java program exits by itself.
+pub const PEER_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Why the Java peer could not run a script.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PeerError {
+    /// Kafka's jars or Java are missing.
+    #[error(transparent)]
+    Install(#[from] KafkaError),
+    /// No `javac` next to `java` nor on the `PATH`.
+    #[error("no javac found to compile the Java peer")]
+    NoJavac,
+    /// A file or process operation failed.
+    #[error("java peer: {0}")]
+    Io(#[from] std::io::Error),
+    /// `javac` refused the peer's source.
+    #[error("compiling the Java peer failed:\n{0}")]
+    Compile(String),
+    /// A command of the script failed (or the program timed out).
+    #[error("the Java peer failed ({status}): {message}\n--- its stderr ---\n{stderr}")]
+    Failed {
+        /// The exit status.
+        status: String,
+        /// The `error ...` line it printed, if any.
+        message: String,
+        /// The end of its standard error (the stack trace).
+        stderr: String,
+    },
+    /// It printed a line this module does not understand.
+    #[error("the Java peer printed {0:?}")]
+    Unexpected(String),
+}
+
+/// The compiled peer and what it runs with.
+#[derive(Debug, Clone)]
+pub struct JavaPeer {
+    install: KafkaInstall,
+    classes: PathBuf,
+    log4j: PathBuf,
+}
+
+impl JavaPeer {
+    /// Compiles the peer with `javac` unless this source was compiled before (into
+    /// `$GREGOR_CACHE_DIR/kafka-4.1.2/peer-<sha256 prefix>/`).
+    pub fn new(install: &KafkaInstall) -> Result<JavaPeer, PeerError> {
+        let digest = Sha256::digest(SOURCE.as_bytes());
+        let tag: String = digest[..8].iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        });
+        let base = cache_dir().join(format!("kafka-{KAFKA_VERSION}"));
+        let classes = base.join(format!("peer-{tag}"));
+        let log4j = base.join("peer-log4j2.properties");
+        std::fs::create_dir_all(&base)?;
+        if !classes.join("GregorPeer.class").is_file() {
+            compile(install, &base, &classes)?;
+        }
+        write_if_changed(&log4j, LOG4J2_PROPERTIES)?;
+        Ok(JavaPeer {
+            install: install.clone(),
+            classes,
+            log4j,
+        })
+    }
+
+    /// Runs `script` against `bootstrap` (blocking: call it from `spawn_blocking` in async tests).
+    pub fn run(&self, bootstrap: &str, script: &PeerScript) -> Result<PeerOutput, PeerError> {
+        let classpath = format!("{}:{}", self.classes.display(), self.install.classpath());
+        let mut child = Command::new(self.install.java_bin())
+            .args(tool_jvm_args(&self.log4j))
+            .arg("-cp")
+            .arg(classpath)
+            .arg("GregorPeer")
+            .arg(bootstrap)
+            .arg(PEER_TIMEOUT.as_secs().to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(script.text.as_bytes())?;
+        }
+        let out = child.wait_with_output()?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let tail: Vec<&str> = stderr.lines().collect();
+            return Err(PeerError::Failed {
+                status: out.status.to_string(),
+                message: stdout
+                    .lines()
+                    .find(|l| l.starts_with("error "))
+                    .unwrap_or("(no error line)")
+                    .to_owned(),
+                stderr: tail[tail.len().saturating_sub(40)..].join("\n"),
+            });
+        }
+        PeerOutput::parse(&stdout)
+    }
+}
+
+fn compile(install: &KafkaInstall, base: &Path, classes: &Path) -> Result<(), PeerError> {
+    let javac = install.javac_bin().ok_or(PeerError::NoJavac)?;
+    // Compiled into a directory of its own, then renamed: concurrent test processes each
+    // compile, one rename wins, the others find the classes there.
+    let staging = base.join(format!("peer-staging-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging)?;
+    let source = staging.join("GregorPeer.java");
+    std::fs::write(&source, SOURCE)?;
+    let out = Command::new(javac)
+        .arg("-nowarn")
+        .arg("-cp")
+        .arg(install.classpath())
+        .arg("-d")
+        .arg(&staging)
+        .arg(&source)
+        .stdin(Stdio::null())
+        .output()?;
+    if !out.status.success() {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(PeerError::Compile(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    if std::fs::rename(&staging, classes).is_err() {
+        // Another process got there first.
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    if classes.join("GregorPeer.class").is_file() {
+        Ok(())
+    } else {
+        Err(PeerError::Compile(
+            "the compiled class did not appear".into(),
+        ))
+    }
+}
+
+fn write_if_changed(path: &Path, text: &str) -> std::io::Result<()> {
+    if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
+        return Ok(());
+    }
+    let staging = path.with_extension(format!("{}.tmp", std::process::id()));
+    std::fs::write(&staging, text)?;
+    std::fs::rename(staging, path)
+}
+
+/// A script for the Java peer; each method appends one command (see `GregorPeer.java`).
+#[derive(Debug, Clone, Default)]
+pub struct PeerScript {
+    text: String,
+}
+
+/// Writes bytes the way the peer reads them: `-` for null, `x` and hex digits otherwise.
+fn put_bytes(out: &mut String, bytes: Option<&[u8]>) {
+    match bytes {
+        None => out.push('-'),
+        Some(b) => {
+            out.push('x');
+            for byte in b {
+                let _ = write!(out, "{byte:02x}");
+            }
+        }
+    }
+}
+
+fn put_props(out: &mut String, props: &[(&str, &str)]) {
+    for (k, v) in props {
+        let _ = write!(out, " {k}={v}");
+    }
+}
+
+impl PeerScript {
+    /// An empty script.
+    pub fn new() -> PeerScript {
+        PeerScript::default()
+    }
+
+    fn line(&mut self, f: impl FnOnce(&mut String)) -> &mut PeerScript {
+        f(&mut self.text);
+        self.text.push('\n');
+        self
+    }
+
+    /// Creates the producer with these properties (`bootstrap.servers` and byte-array
+    /// serializers are set by the peer). Property values must not contain spaces.
+    pub fn producer(&mut self, props: &[(&str, &str)]) -> &mut PeerScript {
+        self.line(|t| {
+            t.push_str("producer");
+            put_props(t, props);
+        })
+    }
+
+    /// `initTransactions()`.
+    pub fn init_transactions(&mut self) -> &mut PeerScript {
+        self.line(|t| t.push_str("init"))
+    }
+
+    /// `beginTransaction()`.
+    pub fn begin(&mut self) -> &mut PeerScript {
+        self.line(|t| t.push_str("begin"))
+    }
+
+    /// `commitTransaction()`.
+    pub fn commit(&mut self) -> &mut PeerScript {
+        self.line(|t| t.push_str("commit"))
+    }
+
+    /// `abortTransaction()`.
+    pub fn abort(&mut self) -> &mut PeerScript {
+        self.line(|t| t.push_str("abort"))
+    }
+
+    /// An asynchronous `send`; `partition` `None` lets Java's partitioner pick. Its offset is
+    /// reported by the next [`flush`](Self::flush).
+    pub fn send(
+        &mut self,
+        topic: &str,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[(&str, Option<&[u8]>)],
+    ) -> &mut PeerScript {
+        self.line(|t| {
+            let _ = write!(t, "send {topic} {} ", partition.unwrap_or(-1));
+            put_bytes(t, key);
+            t.push(' ');
+            put_bytes(t, value);
+            for (k, v) in headers {
+                t.push(' ');
+                put_bytes(t, Some(k.as_bytes()));
+                t.push('=');
+                put_bytes(t, *v);
+            }
+        })
+    }
+
+    /// `flush()`, then one [`PeerAck`] per send since the last flush.
+    pub fn flush(&mut self) -> &mut PeerScript {
+        self.line(|t| t.push_str("flush"))
+    }
+
+    /// Closes the producer.
+    pub fn close(&mut self) -> &mut PeerScript {
+        self.line(|t| t.push_str("close"))
+    }
+
+    /// Reads every partition of `topic` from the beginning to the end offsets a consumer with
+    /// `props` sees at its start (the last stable offsets under `read_committed`), without a
+    /// group: one [`PeerRecord`] per record.
+    pub fn consume(&mut self, topic: &str, props: &[(&str, &str)]) -> &mut PeerScript {
+        self.line(|t| {
+            let _ = write!(t, "consume {topic}");
+            put_props(t, props);
+        })
+    }
+
+    /// The partition Java's built-in partitioner picks for each key among `count` partitions
+    /// (murmur2), into [`PeerOutput::partitions`].
+    pub fn partition_for_keys(&mut self, count: i32, keys: &[&[u8]]) -> &mut PeerScript {
+        self.line(|t| {
+            let _ = write!(t, "partition {count}");
+            for key in keys {
+                t.push(' ');
+                put_bytes(t, Some(key));
+            }
+        })
+    }
+
+    /// `commitSync` of one offset for `group` without joining it.
+    pub fn commit_offset(
+        &mut self,
+        group: &str,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        leader_epoch: Option<i32>,
+        metadata: &str,
+    ) -> &mut PeerScript {
+        self.line(|t| {
+            let _ = write!(
+                t,
+                "commit-offset {group} {topic} {partition} {offset} {} ",
+                leader_epoch.unwrap_or(-1)
+            );
+            put_bytes(t, Some(metadata.as_bytes()));
+        })
+    }
+
+    /// `committed()` of one partition for `group`, into [`PeerOutput::committed`].
+    pub fn committed(&mut self, group: &str, topic: &str, partition: i32) -> &mut PeerScript {
+        self.line(|t| {
+            let _ = write!(t, "committed {group} {topic} {partition}");
+        })
+    }
+
+    /// The script's text, as the peer reads it.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+/// The offset Java's producer got for one send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerAck {
+    /// The topic.
+    pub topic: String,
+    /// The partition it landed on.
+    pub partition: i32,
+    /// Its offset.
+    pub offset: i64,
+}
+
+/// A record as Java's consumer read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerRecord {
+    /// The partition.
+    pub partition: i32,
+    /// The offset.
+    pub offset: i64,
+    /// The timestamp (ms).
+    pub timestamp: i64,
+    /// The key.
+    pub key: Option<Vec<u8>>,
+    /// The value.
+    pub value: Option<Vec<u8>>,
+    /// The headers, in order (keys may repeat).
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+/// An offset Java's `committed()` returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerCommitted {
+    /// The offset.
+    pub offset: i64,
+    /// The leader epoch committed with it, if any.
+    pub leader_epoch: Option<i32>,
+    /// The metadata string.
+    pub metadata: String,
+}
+
+/// What the peer answered, in script order per kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerOutput {
+    /// One per send, from the `flush` commands.
+    pub acks: Vec<PeerAck>,
+    /// The records of the `consume` commands.
+    pub records: Vec<PeerRecord>,
+    /// The partitioner's choices.
+    pub partitions: Vec<i32>,
+    /// One per `committed` command (`None`: nothing committed).
+    pub committed: Vec<Option<PeerCommitted>>,
+}
+
+fn parse_bytes(word: &str) -> Option<Option<Vec<u8>>> {
+    if word == "-" {
+        return Some(None);
+    }
+    let hex = word.strip_prefix('x')?;
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()
+        .map(Some)
+}
+
+impl PeerOutput {
+    fn parse(stdout: &str) -> Result<PeerOutput, PeerError> {
+        let mut out = PeerOutput::default();
+        for line in stdout.lines() {
+            let bad = || PeerError::Unexpected(line.to_owned());
+            let words: Vec<&str> = line.split(' ').collect();
+            let num = |i: usize| -> Result<i64, PeerError> {
+                words.get(i).and_then(|w| w.parse().ok()).ok_or_else(bad)
+            };
+            match words.first().copied() {
+                Some("ok") | Some("") | None => {}
+                Some("ack") => out.acks.push(PeerAck {
+                    topic: words.get(1).ok_or_else(bad)?.to_string(),
+                    partition: i32::try_from(num(2)?).map_err(|_| bad())?,
+                    offset: num(3)?,
+                }),
+                Some("record") => {
+                    let bytes =
+                        |i: usize| words.get(i).and_then(|w| parse_bytes(w)).ok_or_else(bad);
+                    let mut headers = Vec::new();
+                    for h in words.iter().skip(6) {
+                        let (k, v) = h.split_once('=').ok_or_else(bad)?;
+                        let key = parse_bytes(k).flatten().ok_or_else(bad)?;
+                        headers.push((
+                            String::from_utf8(key).map_err(|_| bad())?,
+                            parse_bytes(v).ok_or_else(bad)?,
+                        ));
+                    }
+                    out.records.push(PeerRecord {
+                        partition: i32::try_from(num(1)?).map_err(|_| bad())?,
+                        offset: num(2)?,
+                        timestamp: num(3)?,
+                        key: bytes(4)?,
+                        value: bytes(5)?,
+                        headers,
+                    });
+                }
+                Some("partition") => out
+                    .partitions
+                    .push(i32::try_from(num(1)?).map_err(|_| bad())?),
+                Some("committed") if words.get(1) == Some(&"none") => out.committed.push(None),
+                Some("committed") => {
+                    let epoch = i32::try_from(num(2)?).map_err(|_| bad())?;
+                    let metadata = words
+                        .get(3)
+                        .and_then(|w| parse_bytes(w))
+                        .flatten()
+                        .ok_or_else(bad)?;
+                    out.committed.push(Some(PeerCommitted {
+                        offset: num(1)?,
+                        leader_epoch: (epoch >= 0).then_some(epoch),
+                        metadata: String::from_utf8(metadata).map_err(|_| bad())?,
+                    }));
+                }
+                Some(_) => return Err(bad()),
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_write_bytes_as_hex_and_null_as_a_dash() {
+        let mut s = PeerScript::new();
+        s.producer(&[("acks", "all")])
+            .send(
+                "t",
+                None,
+                None,
+                Some(b""),
+                &[("h", Some(b"\x01\xff")), ("n", None)],
+            )
+            .send("t", Some(2), Some(b"k"), None, &[])
+            .commit_offset("g", "t", 0, 42, None, "meta");
+        assert_eq!(
+            s.text(),
+            "producer acks=all\n\
+             send t -1 - x x68=x01ff x6e=-\n\
+             send t 2 x6b -\n\
+             commit-offset g t 0 42 -1 x6d657461\n"
+        );
+    }
+
+    #[test]
+    fn answers_parse_into_their_kinds() {
+        let out = PeerOutput::parse(
+            "ok\nack t 1 7\nok\nrecord 1 7 1700 x6b - x68=x01 x68=-\npartition 3\n\
+             committed 5 2 x6d\ncommitted none\nok\n",
+        )
+        .unwrap();
+        assert_eq!(
+            out.acks,
+            [PeerAck {
+                topic: "t".into(),
+                partition: 1,
+                offset: 7
+            }]
+        );
+        assert_eq!(
+            out.records,
+            [PeerRecord {
+                partition: 1,
+                offset: 7,
+                timestamp: 1700,
+                key: Some(b"k".to_vec()),
+                value: None,
+                headers: vec![("h".into(), Some(vec![1])), ("h".into(), None)],
+            }]
+        );
+        assert_eq!(out.partitions, [3]);
+        assert_eq!(
+            out.committed,
+            [
+                Some(PeerCommitted {
+                    offset: 5,
+                    leader_epoch: Some(2),
+                    metadata: "m".into()
+                }),
+                None
+            ]
+        );
+        assert!(PeerOutput::parse("record 1 x").is_err());
+        assert!(PeerOutput::parse("ack t 1 xyz").is_err());
+        assert!(PeerOutput::parse("surprise").is_err());
+    }
+}
