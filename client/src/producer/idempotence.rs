@@ -23,12 +23,23 @@
 //! INVALID_PRODUCER_EPOCH or PRODUCER_FENCED (someone else holds a newer epoch of this id), the
 //! producer needs a fresh id from InitProducerId instead ([`IdentityChange::NeedsProducerId`]).
 //!
+//! # The first batch of a partition goes alone
+//! A broker with no state for this producer on a partition accepts any first sequence (Kafka
+//! does, so that a producer whose state was removed by retention can carry on). So if the first
+//! batch failed with a retriable error (NOT_LEADER_OR_FOLLOWER from a leader still loading a
+//! new partition) while later batches were in flight, the broker could append those first, and
+//! the first batch would land after them, out of order. Until a batch of the partition is
+//! acknowledged under the current identity, at most one is in flight; afterwards up to
+//! `max_in_flight`.
+//!
 //! Outcomes, for a batch sent under the current identity:
 //! - no error, or DUPLICATE_SEQUENCE_NUMBER: [`BatchDecision::Complete`].
 //! - a retriable error (Kafka's classification): [`BatchDecision::Retry`], same sequence.
 //! - OUT_OF_ORDER_SEQUENCE_NUMBER while an earlier batch of the partition is unresolved: that
-//!   batch's failure caused it, so retry. When it is the earliest: the gap is real, so fail it
-//!   and bump the epoch.
+//!   batch's failure caused it, so retry. When it is the earliest, the broker holds sequences
+//!   this producer did not expect (it lost state, or appended a later batch first) and did not
+//!   take the batch: bump the epoch and retry the batch under it, as Java's idempotent
+//!   producer does.
 //! - While a reset is pending, OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID and
 //!   INVALID_PRODUCER_EPOCH only say the broker rejected the batch in a sequence space that is
 //!   about to be replaced: retry it (it is re-sequenced under the new identity).
@@ -154,6 +165,9 @@ struct PartitionSequences {
     unresolved: VecDeque<Unresolved>,
     /// The last offset the broker acknowledged in the current epoch.
     last_acked_offset: Option<i64>,
+    /// A batch was acknowledged in the current epoch: the broker holds this producer's state,
+    /// so more than one batch may be in flight.
+    acknowledged: bool,
 }
 
 impl PartitionSequences {
@@ -315,7 +329,8 @@ impl Idempotence {
         }
         let max_in_flight = self.max_in_flight;
         let state = self.partitions.entry(tp.clone()).or_default();
-        if state.in_flight() >= max_in_flight {
+        let limit = if state.acknowledged { max_in_flight } else { 1 };
+        if state.in_flight() >= limit {
             return None;
         }
         if let Some(seq) = existing.filter(|s| s.identity() == identity) {
@@ -370,6 +385,7 @@ impl Idempotence {
         match error {
             ErrorCode::None | ErrorCode::DuplicateSequenceNumber => {
                 state.unresolved.remove(pos);
+                state.acknowledged = true;
                 if outcome.base_offset >= 0 {
                     let last = outcome.base_offset + i64::from(seq.record_count) - 1;
                     state.last_acked_offset =
@@ -386,6 +402,15 @@ impl Idempotence {
             // sequence space about to be replaced: either way the broker did not take it.
             ErrorCode::OutOfOrderSequenceNumber if pos > 0 || reset_pending => {
                 state.unresolved[pos].sent = false;
+                BatchDecision::Retry
+            }
+            // The earliest unresolved batch: the broker did not take it, and holds sequences
+            // this producer does not expect. A new epoch starts the partition's sequences over.
+            ErrorCode::OutOfOrderSequenceNumber => {
+                let seq = seq.base_sequence;
+                tracing::warn!(%tp, seq, "sequence gap at the broker; bumping the epoch");
+                state.unresolved[pos].sent = false;
+                self.request_reset(Reset::BumpEpoch);
                 BatchDecision::Retry
             }
             ErrorCode::UnknownProducerId | ErrorCode::InvalidProducerEpoch if reset_pending => {

@@ -92,6 +92,14 @@ fn sequences_count_records_per_partition() {
     append_n(&mut acc, &b, 10, 2, 100, now);
     let a1 = drain_one(&mut acc, &mut idem, &a, now).expect("a1");
     let b1 = drain_one(&mut acc, &mut idem, &b, now).expect("b1");
+    assert!(
+        drain_one(&mut acc, &mut idem, &a, now).is_none(),
+        "a partition's first batch goes alone"
+    );
+    assert_eq!(
+        respond(&mut idem, &a1, ErrorCode::None, 0),
+        BatchDecision::Complete { duplicate: false }
+    );
     let a2 = drain_one(&mut acc, &mut idem, &a, now).expect("a2");
     assert_eq!(wire_fields(&a1), (PID, 0, 0));
     assert_eq!(
@@ -110,11 +118,7 @@ fn sequences_count_records_per_partition() {
         }
     );
     assert_eq!(idem.next_sequence(&a), 5);
-    assert_eq!(idem.in_flight(), 3);
-    assert_eq!(
-        respond(&mut idem, &a1, ErrorCode::None, 0),
-        BatchDecision::Complete { duplicate: false }
-    );
+    assert_eq!(idem.in_flight(), 2);
     assert_eq!(idem.in_flight_for(&a), 1);
 }
 
@@ -129,14 +133,14 @@ fn sequence_numbers_wrap_to_zero() {
         .prepare_send(&a, None, i32::MAX as usize)
         .expect("send");
     assert_eq!((big.base_sequence, big.next_sequence()), (0, i32::MAX));
-    let last = idem.prepare_send(&a, None, 3).expect("send");
-    assert_eq!(last.base_sequence, i32::MAX);
-    assert_eq!(idem.next_sequence(&a), 2, "MAX, 0, 1 used; 2 is next");
     let outcome = PartitionOutcome::success(0);
     assert_eq!(
         idem.on_response(&a, &big, &outcome),
         BatchDecision::Complete { duplicate: false }
     );
+    let last = idem.prepare_send(&a, None, 3).expect("send");
+    assert_eq!(last.base_sequence, i32::MAX);
+    assert_eq!(idem.next_sequence(&a), 2, "MAX, 0, 1 used; 2 is next");
     assert_eq!(
         idem.on_response(&a, &last, &outcome),
         BatchDecision::Complete { duplicate: false }
@@ -242,13 +246,15 @@ fn at_most_five_batches_in_flight_per_partition() {
     let now = t0();
     let (mut acc, mut idem) = (small_batches(), idempotent());
     let (a, b) = (tp("t", 0), tp("t", 1));
-    append_n(&mut acc, &a, 0, 18, 100, now); // 6 batches
+    append_n(&mut acc, &a, 0, 21, 100, now); // 7 batches
     append_n(&mut acc, &b, 100, 1, 100, now);
+    let first = drain_one(&mut acc, &mut idem, &a, now).expect("first");
+    respond(&mut idem, &first, ErrorCode::None, 0);
     let sent: Vec<_> = (0..5)
         .map(|_| drain_one(&mut acc, &mut idem, &a, now).expect("sent"))
         .collect();
     let bases: Vec<i32> = sent.iter().map(|b| seq(b).base_sequence).collect();
-    assert_eq!(bases, [0, 3, 6, 9, 12]);
+    assert_eq!(bases, [3, 6, 9, 12, 15]);
     assert!(
         drain_one(&mut acc, &mut idem, &a, now).is_none(),
         "sixth waits"
@@ -257,12 +263,14 @@ fn at_most_five_batches_in_flight_per_partition() {
         drain_one(&mut acc, &mut idem, &b, now).is_some(),
         "other partitions are not held"
     );
-    respond(&mut idem, &sent[0], ErrorCode::None, 0);
+    respond(&mut idem, &sent[0], ErrorCode::None, 3);
     let sixth = drain_one(&mut acc, &mut idem, &a, now).expect("room again");
-    assert_eq!(seq(&sixth).base_sequence, 15);
+    assert_eq!(seq(&sixth).base_sequence, 18);
     // The limit is clamped to Kafka's 5.
     let mut wide = Idempotence::new(50);
     wide.set_identity(identity(0));
+    let first = wide.prepare_send(&a, None, 1).expect("first");
+    wide.on_response(&a, &first, &PartitionOutcome::success(0));
     assert_eq!(
         (0..8)
             .filter(|_| wide.prepare_send(&a, None, 1).is_some())
@@ -298,7 +306,9 @@ fn out_of_order_after_an_earlier_failure_retries_in_order() {
     let now = t0();
     let (mut acc, mut idem) = (small_batches(), idempotent());
     let a = tp("t", 0);
-    append_n(&mut acc, &a, 0, 6, 100, now);
+    append_n(&mut acc, &a, 0, 9, 100, now);
+    let b0 = drain_one(&mut acc, &mut idem, &a, now).expect("b0");
+    respond(&mut idem, &b0, ErrorCode::None, 0);
     let b1 = drain_one(&mut acc, &mut idem, &a, now).expect("b1");
     let b2 = drain_one(&mut acc, &mut idem, &a, now).expect("b2");
     assert_eq!(
@@ -313,30 +323,33 @@ fn out_of_order_after_an_earlier_failure_retries_in_order() {
     acc.reenqueue(b2, now); // put back out of order: the queue restores it
     acc.reenqueue(b1, now);
     let r1 = drain_one(&mut acc, &mut idem, &a, now + ms(100)).expect("b1 again");
-    assert_eq!(seq(&r1).base_sequence, 0);
+    assert_eq!(seq(&r1).base_sequence, 3);
     assert!(
         drain_one(&mut acc, &mut idem, &a, now + ms(100)).is_none(),
         "b2 waits for b1"
     );
-    respond(&mut idem, &r1, ErrorCode::None, 0);
+    respond(&mut idem, &r1, ErrorCode::None, 3);
     let r2 = drain_one(&mut acc, &mut idem, &a, now + ms(100)).expect("b2 again");
-    assert_eq!(wire_fields(&r2), (PID, 0, 3));
+    assert_eq!(wire_fields(&r2), (PID, 0, 6));
     assert_eq!(
-        respond(&mut idem, &r2, ErrorCode::None, 3),
+        respond(&mut idem, &r2, ErrorCode::None, 6),
         BatchDecision::Complete { duplicate: false }
     );
 }
 
 #[test]
-fn out_of_order_on_the_earliest_batch_fails_and_bumps_the_epoch() {
+fn out_of_order_on_the_earliest_batch_retries_it_under_a_new_epoch() {
     let now = t0();
     let (mut acc, mut idem) = (small_batches(), idempotent());
     let a = tp("t", 0);
-    append_n(&mut acc, &a, 0, 9, 100, now);
+    append_n(&mut acc, &a, 0, 12, 100, now);
+    let b0 = drain_one(&mut acc, &mut idem, &a, now).expect("b0");
+    respond(&mut idem, &b0, ErrorCode::None, 0);
     let b1 = drain_one(&mut acc, &mut idem, &a, now).expect("b1");
     let b2 = drain_one(&mut acc, &mut idem, &a, now).expect("b2");
     let ooo = ErrorCode::OutOfOrderSequenceNumber;
-    assert_eq!(respond(&mut idem, &b1, ooo, -1), BatchDecision::Fail(ooo));
+    // The broker did not take b1 and expects another sequence: b1 is retried in a new epoch.
+    assert_eq!(respond(&mut idem, &b1, ooo, -1), BatchDecision::Retry);
     assert!(idem.reset_pending());
     assert!(
         drain_one(&mut acc, &mut idem, &a, now).is_none(),
@@ -347,17 +360,59 @@ fn out_of_order_on_the_earliest_batch_fails_and_bumps_the_epoch() {
         BatchDecision::Retry,
         "rejected in the old epoch"
     );
-    assert_eq!(acc.release(b1), [0, 1, 2]);
     acc.reenqueue(b2, now);
-    let r2 = drain_one(&mut acc, &mut idem, &a, now + ms(100)).expect("b2 under the new epoch");
+    acc.reenqueue(b1, now);
+    let r1 = drain_one(&mut acc, &mut idem, &a, now + ms(100)).expect("b1 under the new epoch");
     assert_eq!(idem.identity(), Some(identity(1)));
     assert_eq!(
-        wire_fields(&r2),
+        wire_fields(&r1),
         (PID, 1, 0),
-        "re-sequenced from 0 in epoch 1"
+        "re-sequenced from 0 in epoch 1, still first"
     );
+    assert!(
+        drain_one(&mut acc, &mut idem, &a, now + ms(100)).is_none(),
+        "the new epoch's first batch goes alone"
+    );
+    respond(&mut idem, &r1, ErrorCode::None, 3);
+    let r2 = drain_one(&mut acc, &mut idem, &a, now + ms(100)).expect("b2 under the new epoch");
+    assert_eq!(wire_fields(&r2), (PID, 1, 3));
     let b3 = drain_one(&mut acc, &mut idem, &a, now + ms(100)).expect("b3");
-    assert_eq!(wire_fields(&b3), (PID, 1, 3));
+    assert_eq!(wire_fields(&b3), (PID, 1, 6));
+    assert_eq!(acc.release(r1), [3, 4, 5]);
+}
+
+/// A broker without this producer's state accepts any first sequence: were the first batch
+/// refused (a leader still loading the partition) while the second went through, the first
+/// would land after it.
+#[test]
+fn the_first_batch_of_a_partition_goes_alone() {
+    let now = t0();
+    let (mut acc, mut idem) = (small_batches(), idempotent());
+    let a = tp("t", 0);
+    append_n(&mut acc, &a, 0, 9, 100, now);
+    let b1 = drain_one(&mut acc, &mut idem, &a, now).expect("b1");
+    assert!(
+        drain_one(&mut acc, &mut idem, &a, now).is_none(),
+        "b2 waits"
+    );
+    assert_eq!(
+        respond(&mut idem, &b1, ErrorCode::NotLeaderOrFollower, -1),
+        BatchDecision::Retry
+    );
+    acc.reenqueue(b1, now);
+    let r1 = drain_one(&mut acc, &mut idem, &a, now + ms(100)).expect("b1 again");
+    assert!(
+        drain_one(&mut acc, &mut idem, &a, now + ms(100)).is_none(),
+        "b2 still waits"
+    );
+    respond(&mut idem, &r1, ErrorCode::None, 0);
+    let b2 = drain_one(&mut acc, &mut idem, &a, now + ms(100)).expect("b2");
+    let b3 = drain_one(&mut acc, &mut idem, &a, now + ms(100)).expect("b3 beside b2");
+    assert_eq!(
+        (wire_fields(&b2), wire_fields(&b3)),
+        ((PID, 0, 3), (PID, 0, 6))
+    );
+    assert_eq!(idem.in_flight_for(&a), 2);
 }
 
 #[test]
