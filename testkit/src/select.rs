@@ -2,7 +2,7 @@
 //!
 //! [`TestBroker::start`] keeps the simple rule: `KAFKA_BOOTSTRAP_SERVERS`, when set, points
 //! every broker-backed test at the user's own cluster (for example Apache Kafka from the
-//! repository's docker-compose.yml); otherwise a test gets a tansu broker started here.
+//! testkit's `gregor-kafka` binary); otherwise a test gets a tansu broker started here.
 //!
 //! [`TestBroker::start_kind`] picks a [`BrokerKind`] explicitly, so one test can run against
 //! several brokers in turn:
