@@ -10,7 +10,8 @@ use gregor_testkit::mock::{Action, Intercept, MockCluster, MockRecord};
 use mock_support::*;
 
 #[tokio::test]
-async fn moved_leader_is_refused_then_shown_with_a_bumped_epoch() {
+async fn a_moved_leader_refuses_produce_its_follower_serves_new_fetches_and_metadata_shows_the_bumped_epoch()
+ {
     let c = MockCluster::builder()
         .brokers(3)
         .topic("t", 1)
@@ -31,16 +32,25 @@ async fn moved_leader_is_refused_then_shown_with_a_bumped_epoch() {
         (p.current_leader.leader_id, p.current_leader.leader_epoch),
         (new, 1)
     );
+    // The old leader is a follower now: as in Kafka, it serves a consumer's Fetch v11+
+    // (KIP-392 client metadata) and refuses older versions.
     let resp = client
         .call(
             &fetch_request("t", vec![fetch_partition(0, 0, 1024)], 0, 1),
-            12,
+            10,
         )
         .await;
     assert_eq!(
         resp.responses[0].partitions[0].error_code,
         ErrorCode::NotLeaderOrFollower.code()
     );
+    let resp = client
+        .call(
+            &fetch_request("t", vec![fetch_partition(0, 0, 1024)], 0, 1),
+            12,
+        )
+        .await;
+    assert_eq!(resp.responses[0].partitions[0].error_code, 0);
 
     let md = metadata(&mut client, &["t"]).await;
     let part = md.topic("t").unwrap().partition(0).unwrap();

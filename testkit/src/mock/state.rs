@@ -248,6 +248,38 @@ impl ClusterState {
         Ok(p)
     }
 
+    /// A partition `broker` holds a replica of, for a consumer's Fetch: as
+    /// [`leader_partition`](Self::leader_partition) when `require_leader`, else any replica
+    /// (Kafka lets a follower serve consumers' Fetch v11+, which carry client metadata,
+    /// KIP-392), with the same epoch checks first.
+    pub fn replica_partition(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        broker: i32,
+        current_leader_epoch: i32,
+        require_leader: bool,
+    ) -> Result<&mut PartitionState, ErrorCode> {
+        if require_leader {
+            return self.leader_partition(topic, partition, broker, current_leader_epoch);
+        }
+        let p = self
+            .partition_mut(topic, partition)
+            .ok_or(ErrorCode::UnknownTopicOrPartition)?;
+        if current_leader_epoch >= 0 {
+            if current_leader_epoch < p.leader_epoch {
+                return Err(ErrorCode::FencedLeaderEpoch);
+            }
+            if current_leader_epoch > p.leader_epoch {
+                return Err(ErrorCode::UnknownLeaderEpoch);
+            }
+        }
+        if p.leader != broker && !p.replicas.contains(&broker) {
+            return Err(ErrorCode::NotLeaderOrFollower);
+        }
+        Ok(p)
+    }
+
     /// The leader and epoch of a partition, for the `current_leader` hints of KIP-951.
     pub fn leader_hint(&self, topic: &str, partition: i32) -> Option<(i32, i32)> {
         self.partition(topic, partition)

@@ -278,11 +278,20 @@ fn read_partition(
     if req.topic.is_empty() && v >= 13 {
         return (error_data(state, req, v, ErrorCode::UnknownTopicId), 0);
     }
-    let p =
-        match state.leader_partition(&req.topic, req.partition, broker, req.current_leader_epoch) {
-            Ok(p) => p,
-            Err(code) => return (error_data(state, req, v, code), 0),
-        };
+    // From v11 a consumer's Fetch carries client metadata and a follower may serve it, up to
+    // its high watermark (KIP-392); the mock's replicas share one log, so a follower is always
+    // caught up.
+    let from_follower_allowed = v >= 11;
+    let p = match state.replica_partition(
+        &req.topic,
+        req.partition,
+        broker,
+        req.current_leader_epoch,
+        !from_follower_allowed,
+    ) {
+        Ok(p) => p,
+        Err(code) => return (error_data(state, req, v, code), 0),
+    };
     let log = &p.log;
     let (hw, lso, log_start) = (
         log.high_watermark(),
