@@ -5,10 +5,13 @@
 
 mod stream_support;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use gregor_consumer::range::{OffsetRange, TopicPartition};
-use gregor_consumer::store::{CommitError, KafkaCommits, PartitionOffsets};
+use gregor_consumer::store::{
+    CommitError, CommittedOffset, KafkaCommits, OffsetAndMetadata, PartitionOffsets,
+};
 use gregor_consumer::stream::{
     ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
 };
@@ -96,6 +99,67 @@ async fn round_trip_on_tansu() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_trip_on_rdkafka_mock() {
     round_trip(BrokerKind::RdkafkaMock).await;
+}
+
+/// `commit_offsets` commits metadata and leader epochs, `load_committed` reads them back
+/// whole; a partition listed twice is committed at its last entry, and an offset that does not
+/// move forward is left out, its metadata with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_with_metadata_and_leader_epochs_round_trip() {
+    let broker = broker(BrokerKind::Mock).await;
+    let client = client(&broker).await;
+    let topic = unique_name("meta");
+    create_topic_on(&broker, &client, &topic, 3).await;
+    let commits = KafkaCommits::new(client.clone(), unique_name("group"));
+    let tp = |p: i32| TopicPartition::new(topic.as_str(), p);
+    let at = |offset: i64, epoch: Option<i32>, metadata: &str| CommittedOffset {
+        offset,
+        leader_epoch: epoch,
+        metadata: metadata.to_owned(),
+    };
+    within(
+        "commit",
+        commits.commit_offsets(&[
+            (
+                tp(0),
+                OffsetAndMetadata::new(5)
+                    .with_metadata("first")
+                    .with_leader_epoch(3),
+            ),
+            (tp(1), OffsetAndMetadata::new(7)),
+            (
+                tp(0),
+                OffsetAndMetadata::new(6)
+                    .with_metadata("second")
+                    .with_leader_epoch(4),
+            ),
+        ]),
+    )
+    .await
+    .unwrap();
+    let loaded = within("load", commits.load_committed(&tps(&topic, 3)))
+        .await
+        .unwrap();
+    assert_eq!(
+        loaded,
+        BTreeMap::from([(tp(0), at(6, Some(4), "second")), (tp(1), at(7, None, ""))])
+    );
+    within(
+        "commit",
+        commits.commit_offsets(&[(tp(0), OffsetAndMetadata::new(6).with_metadata("again"))]),
+    )
+    .await
+    .unwrap();
+    let loaded = within("load", commits.load_committed(&[tp(0)]))
+        .await
+        .unwrap();
+    assert_eq!(
+        loaded[&tp(0)],
+        at(6, Some(4), "second"),
+        "not forward: left out"
+    );
+    let offsets_only = within("load", commits.load(&tps(&topic, 3))).await.unwrap();
+    assert_eq!(offsets_only, offsets(&[(&topic, 0, 6), (&topic, 1, 7)]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

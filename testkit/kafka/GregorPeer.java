@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -38,8 +39,16 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * {@code error ...}) when a command fails. Byte strings are written {@code -} for null and
  * {@code x} followed by lowercase hex digits otherwise ({@code x} alone is empty).
  *
+ * <p>Several producers can be open at once, each under a name; the producer commands ({@code
+ * producer}, {@code init}, {@code begin}, {@code commit}, {@code abort}, {@code send}, {@code
+ * flush}, {@code close}) act on the current one, named {@code default} until a {@code use}
+ * command names another.
+ *
  * <ul>
- *   <li>{@code producer K=V ...}: a producer with these properties (byte-array serializers).
+ *   <li>{@code use NAME}: makes the producer named NAME the current one (created by the next
+ *       {@code producer} command if there is none of that name yet).
+ *   <li>{@code producer K=V ...}: a producer with these properties (byte-array serializers),
+ *       replacing (and closing) the current one.
  *   <li>{@code init}, {@code begin}, {@code commit}, {@code abort}: the transaction calls.
  *   <li>{@code send TOPIC PARTITION KEY VALUE [HKEY=HVALUE ...]}: an asynchronous send; PARTITION
  *       -1 lets the producer's partitioner choose; HKEY is the header key's UTF-8 bytes.
@@ -49,24 +58,32 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  *   <li>{@code consume TOPIC [K=V ...]}: a consumer without a group assigned every partition of
  *       TOPIC from the beginning reads up to the end offsets it sees when it starts (under
  *       read_committed, the last stable offsets), printing {@code record PARTITION OFFSET
- *       TIMESTAMP KEY VALUE [HKEY=HVALUE ...]} per record, in partition then offset order.
+ *       TIMESTAMP KEY VALUE [HKEY=HVALUE ...]} per record, in partition then offset order, then
+ *       {@code consumed COUNT}.
  *   <li>{@code partition COUNT KEY ...}: prints {@code partition P} per key, the partition Java's
  *       built-in partitioner picks for that key among COUNT partitions.
  *   <li>{@code commit-offset GROUP TOPIC PARTITION OFFSET EPOCH METADATA}: commits one offset for GROUP
  *       without joining it (EPOCH -1: no leader epoch; METADATA as bytes of UTF-8).
  *   <li>{@code committed GROUP TOPIC PARTITION}: prints {@code committed OFFSET EPOCH METADATA}
  *       (EPOCH -1 when absent) or {@code committed none}.
+ *   <li>{@code halt}: prints {@code ok} and exits at once with status 0, closing no producer:
+ *       a transaction begun and not ended stays open on the broker (until it times out, or a
+ *       producer with the same {@code transactional.id} calls {@code init}, which aborts it).
  * </ul>
  *
- * Every command ends with a line {@code ok}.
+ * Every command ends with a line {@code ok}. At the end of the script every producer still open
+ * is closed (which aborts a transaction left open).
  */
 public final class GregorPeer {
     private static final Duration POLL = Duration.ofMillis(200);
 
     private final String bootstrap;
     private final PrintStream out;
-    private KafkaProducer<byte[], byte[]> producer;
-    private final List<Future<RecordMetadata>> pending = new ArrayList<>();
+    /** The open producers by name, in the order they were made. */
+    private final Map<String, KafkaProducer<byte[], byte[]>> producers = new LinkedHashMap<>();
+    /** Per producer name, the sends since its last flush. */
+    private final Map<String, List<Future<RecordMetadata>>> pending = new HashMap<>();
+    private String current = "default";
 
     private GregorPeer(String bootstrap, PrintStream out) {
         this.bootstrap = bootstrap;
@@ -107,8 +124,8 @@ public final class GregorPeer {
                 out.println("ok");
                 out.flush();
             }
-            if (peer.producer != null) {
-                peer.producer.close();
+            for (KafkaProducer<byte[], byte[]> p : peer.producers.values()) {
+                p.close();
             }
         } catch (Exception e) {
             out.println("error line " + lineNo + ": " + e.getClass().getName() + ": " + e.getMessage());
@@ -122,12 +139,23 @@ public final class GregorPeer {
 
     private void run(String[] w) throws Exception {
         switch (w[0]) {
+            case "use":
+                if (w.length != 2) {
+                    throw new IllegalArgumentException("use NAME");
+                }
+                current = w[1];
+                break;
             case "producer": {
                 Properties p = props(w, 1);
                 p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
                 p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
                 p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-                producer = new KafkaProducer<>(p);
+                KafkaProducer<byte[], byte[]> old = producers.remove(current);
+                if (old != null) {
+                    old.close();
+                }
+                pending.remove(current);
+                producers.put(current, new KafkaProducer<>(p));
                 break;
             }
             case "init":
@@ -152,20 +180,28 @@ public final class GregorPeer {
                 }
                 ProducerRecord<byte[], byte[]> record = new ProducerRecord<>(
                     w[1], partition < 0 ? null : partition, null, bytes(w[3]), bytes(w[4]), headers);
-                pending.add(producer().send(record));
+                Future<RecordMetadata> sent = producer().send(record);
+                pending.computeIfAbsent(current, k -> new ArrayList<>()).add(sent);
                 break;
             }
-            case "flush":
+            case "flush": {
                 producer().flush();
-                for (Future<RecordMetadata> f : pending) {
+                List<Future<RecordMetadata>> sent = pending.remove(current);
+                for (Future<RecordMetadata> f : sent == null ? Collections.<Future<RecordMetadata>>emptyList() : sent) {
                     RecordMetadata m = f.get();
                     out.println("ack " + m.topic() + " " + m.partition() + " " + m.offset());
                 }
-                pending.clear();
                 break;
+            }
             case "close":
                 producer().close();
-                producer = null;
+                producers.remove(current);
+                pending.remove(current);
+                break;
+            case "halt":
+                out.println("ok");
+                out.flush();
+                Runtime.getRuntime().halt(0);
                 break;
             case "consume":
                 consume(w[1], props(w, 2));
@@ -207,10 +243,11 @@ public final class GregorPeer {
     }
 
     private KafkaProducer<byte[], byte[]> producer() {
-        if (producer == null) {
-            throw new IllegalStateException("no producer: send a producer line first");
+        KafkaProducer<byte[], byte[]> p = producers.get(current);
+        if (p == null) {
+            throw new IllegalStateException("no producer " + current + ": send a producer line first");
         }
-        return producer;
+        return p;
     }
 
     private KafkaConsumer<byte[], byte[]> consumer(String group, Properties p) {
@@ -252,8 +289,10 @@ public final class GregorPeer {
                     }
                 }
             }
+            int count = 0;
             for (TopicPartition tp : tps) {
                 for (ConsumerRecord<byte[], byte[]> r : got.getOrDefault(tp, Collections.emptyList())) {
+                    count++;
                     StringBuilder line = new StringBuilder("record ")
                         .append(r.partition()).append(' ').append(r.offset()).append(' ')
                         .append(r.timestamp()).append(' ').append(hex(r.key())).append(' ').append(hex(r.value()));
@@ -264,6 +303,7 @@ public final class GregorPeer {
                     out.println(line);
                 }
             }
+            out.println("consumed " + count);
         }
     }
 

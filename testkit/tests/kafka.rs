@@ -132,6 +132,8 @@ fn java_produces_and_consumes_through_the_peer() {
     let offsets: Vec<i64> = out.acks.iter().map(|a| a.offset).collect();
     assert_eq!(offsets, [0, 1, 2]);
     assert_eq!(out.records.len(), 3);
+    assert_eq!(out.reads.len(), 1);
+    assert_eq!(out.reads[0], out.records);
     assert_eq!(out.records[0].key.as_deref(), Some(&b"k1"[..]));
     assert_eq!(
         out.records[0].headers,

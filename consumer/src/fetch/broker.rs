@@ -244,12 +244,42 @@ fn take_slots(inner: &Arc<EngineInner>, broker: BrokerId) -> Taking {
         }
         taken.retain(|t| t.waiting);
     }
-    taken.sort_by(|a, b| a.wanted.tp.cmp(&b.wanted.tp));
+    for id in one_per_partition(&mut taken) {
+        if let Some(slot) = slots.get_mut(&id) {
+            slot.in_flight = false;
+        }
+    }
     Taking {
         taken,
         next_retry,
         demand,
     }
+}
+
+/// Keeps one of `taken` per partition, the one with the lowest position, sorted by partition;
+/// returns the ids of the others (to be released: they are fetched in a later round).
+///
+/// A request names a partition once and its answer holds data from that one fetch offset, so
+/// a second range of the same partition (read_ranges of adjacent ranges, the readers of
+/// consecutive stream batches) must not share it: planned against its own position, data
+/// fetched for another one past its end would read as a gap, and the range would complete
+/// without its records. The lowest position goes first, as readers of one partition are
+/// usually read in offset order.
+fn one_per_partition(taken: &mut Vec<Taken>) -> Vec<u64> {
+    taken.sort_by(|a, b| {
+        (&a.wanted.tp, a.wanted.fetch_offset).cmp(&(&b.wanted.tp, b.wanted.fetch_offset))
+    });
+    let mut later = Vec::new();
+    let mut kept: Vec<Taken> = Vec::with_capacity(taken.len());
+    for t in taken.drain(..) {
+        if kept.last().is_some_and(|k| k.wanted.tp == t.wanted.tp) {
+            later.push(t.id);
+        } else {
+            kept.push(t);
+        }
+    }
+    *taken = kept;
+    later
 }
 
 /// What [`take_slots`] took.
@@ -577,4 +607,49 @@ async fn resolve(
         }
     }
     inner.wake();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn taken(id: u64, topic: &str, partition: i32, fetch_offset: i64) -> Taken {
+        Taken {
+            id,
+            waiting: false,
+            generation: 0,
+            until: fetch_offset + 1,
+            wanted: WantedPartition {
+                tp: TopicPartition::new(topic, partition),
+                topic_id: Uuid::ZERO,
+                fetch_offset,
+                current_leader_epoch: -1,
+                max_bytes: 0,
+                last_fetched_epoch: -1,
+            },
+        }
+    }
+
+    #[test]
+    fn a_request_takes_one_range_per_partition_the_lowest_first() {
+        let mut list = vec![
+            taken(1, "b", 0, 7),
+            taken(2, "a", 1, 30),
+            taken(3, "a", 1, 10),
+            taken(4, "a", 0, 5),
+            taken(5, "a", 1, 20),
+            taken(6, "b", 0, 3),
+        ];
+        let mut later = one_per_partition(&mut list);
+        let kept: Vec<u64> = list.iter().map(|t| t.id).collect();
+        assert_eq!(
+            kept,
+            [4, 3, 6],
+            "a-0, a-1 at 10, b-0 at 3, in partition order"
+        );
+        later.sort_unstable();
+        assert_eq!(later, [1, 2, 5]);
+        let mut none: Vec<Taken> = Vec::new();
+        assert!(one_per_partition(&mut none).is_empty());
+    }
 }

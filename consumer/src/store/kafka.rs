@@ -4,7 +4,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use gregor_client::admin::{FetchOffsetsOptions, OffsetAndMetadata};
+/// What a group has committed for one partition, as [`KafkaCommits::load_committed`] returns
+/// it: the offset, the leader epoch committed with it (if any) and its metadata string.
+pub use gregor_client::admin::CommittedOffset;
+use gregor_client::admin::FetchOffsetsOptions;
+/// An offset to commit with its metadata string and, optionally, the leader epoch of the last
+/// record consumed ([`KafkaCommits::commit_offsets`]).
+pub use gregor_client::admin::OffsetAndMetadata;
 use gregor_client::{Admin, Client, ClientError};
 use gregor_protocol::ErrorCode;
 use tokio::sync::Mutex;
@@ -66,6 +72,11 @@ fn describe(partitions: &[(TopicPartition, ErrorCode)]) -> String {
 /// committed per partition and leaves out any partition whose merged `until` is not above it
 /// (what other processes commit to the group is not known to the handle).
 ///
+/// [`KafkaCommits::commit_offsets`] commits offsets given one by one, each with its metadata
+/// string and the leader epoch of the last record consumed (what Java's
+/// `OffsetAndMetadata` carries); [`KafkaCommits::load_committed`] reads them back whole, and
+/// [`KafkaCommits::load`] reads just the offsets, in the form [`DirectStream::new`] takes.
+///
 /// Retriable errors are retried with a doubling backoff until the commit timeout: coordinator
 /// errors (`COORDINATOR_LOAD_IN_PROGRESS`, `NOT_COORDINATOR`, ...) and lost connections by
 /// [`Admin::commit_offsets`] itself, other retriable per-partition errors here. Final errors
@@ -74,6 +85,8 @@ fn describe(partitions: &[(TopicPartition, ErrorCode)]) -> String {
 /// A coordinator accepts commits from outside the group only while the group has no active
 /// members: a group used by subscribed consumers answers `UNKNOWN_MEMBER_ID` or
 /// `ILLEGAL_GENERATION` ([`CommitError::Rejected`]).
+///
+/// [`DirectStream::new`]: crate::stream::DirectStream::new
 #[derive(Debug)]
 pub struct KafkaCommits {
     admin: Admin,
@@ -122,12 +135,36 @@ impl KafkaCommits {
     /// [`CommitError::Client`] if the request failed as a whole, [`CommitError::Rejected`]
     /// naming the partitions refused (the others are committed).
     pub async fn commit(&self, ranges: &[OffsetRange]) -> Result<(), CommitError> {
-        let merged = merge_until(ranges);
+        let merged: Vec<(TopicPartition, OffsetAndMetadata)> = merge_until(ranges)
+            .into_iter()
+            .map(|(tp, until)| (tp, OffsetAndMetadata::new(until)))
+            .collect();
+        self.commit_offsets(&merged).await
+    }
+
+    /// Commits `offsets` as given, each with its metadata string and leader epoch (generation
+    /// -1, no membership), with the rules of [`commit`](Self::commit): after every earlier
+    /// commit of this handle finished, leaving out partitions whose offset would not move
+    /// forward (not above the highest this handle committed), and retrying retriable errors.
+    /// A partition listed more than once is committed at its last entry.
+    ///
+    /// A leader epoch needs OffsetCommit v6 (Kafka 2.1): older brokers fail the call with
+    /// [`ClientError::FeatureNotSupported`] (as [`CommitError::Client`]).
+    ///
+    /// # Errors
+    /// [`CommitError::Client`] if the request failed as a whole, [`CommitError::Rejected`]
+    /// naming the partitions refused (the others are committed).
+    pub async fn commit_offsets(
+        &self,
+        offsets: &[(TopicPartition, OffsetAndMetadata)],
+    ) -> Result<(), CommitError> {
+        let last: BTreeMap<&TopicPartition, &OffsetAndMetadata> =
+            offsets.iter().map(|(tp, o)| (tp, o)).collect();
         let mut committed = self.committed.lock().await;
-        let mut pending: Vec<(gregor_client::admin::TopicPartition, OffsetAndMetadata)> = merged
-            .iter()
-            .filter(|(tp, until)| committed.get(*tp).is_none_or(|done| *until > done))
-            .map(|(tp, until)| (client_tp(tp), OffsetAndMetadata::new(*until)))
+        let mut pending: Vec<(gregor_client::admin::TopicPartition, OffsetAndMetadata)> = last
+            .into_iter()
+            .filter(|(tp, o)| committed.get(*tp).is_none_or(|done| o.offset > *done))
+            .map(|(tp, o)| (client_tp(tp), o.clone()))
             .collect();
         if pending.is_empty() {
             return Ok(());
@@ -187,8 +224,27 @@ impl KafkaCommits {
         &self,
         partitions: &[TopicPartition],
     ) -> Result<PartitionOffsets, CommitError> {
+        Ok(self
+            .load_committed(partitions)
+            .await?
+            .into_iter()
+            .map(|(tp, committed)| ((tp.topic, tp.partition), committed.offset))
+            .collect())
+    }
+
+    /// What the group has committed for `partitions`, whole: each partition that has an
+    /// offset maps to it with its leader epoch (`None` when none was committed, or the broker
+    /// is older than OffsetFetch v5) and its metadata string (empty when none). Partitions
+    /// without a committed offset are left out.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub async fn load_committed(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Result<BTreeMap<TopicPartition, CommittedOffset>, CommitError> {
         if partitions.is_empty() {
-            return Ok(PartitionOffsets::new());
+            return Ok(BTreeMap::new());
         }
         let asked: Vec<gregor_client::admin::TopicPartition> =
             partitions.iter().map(client_tp).collect();
@@ -197,12 +253,12 @@ impl KafkaCommits {
             .fetch_offsets(&self.group_id, Some(&asked), FetchOffsetsOptions::default())
             .await
             .map_err(|source| self.client_error(source))?;
-        let mut offsets = PartitionOffsets::new();
+        let mut offsets = BTreeMap::new();
         let mut refused = Vec::new();
         for (tp, result) in fetched {
             match result {
                 Ok(Some(committed)) => {
-                    offsets.insert((tp.topic.to_string(), tp.partition), committed.offset);
+                    offsets.insert(consumer_tp(&tp), committed);
                 }
                 Ok(None) => {}
                 Err(code) => refused.push((consumer_tp(&tp), code)),

@@ -33,7 +33,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use checkpoint::{CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointFile};
-pub use kafka::{CommitError, DEFAULT_COMMIT_TIMEOUT, KafkaCommits};
+pub use kafka::{
+    CommitError, CommittedOffset, DEFAULT_COMMIT_TIMEOUT, KafkaCommits, OffsetAndMetadata,
+};
 pub(crate) use kafka::{client_tp, consumer_tp};
 pub use memory::MemoryOffsetStore;
 

@@ -5,7 +5,9 @@
 //! the built-in partitioner's choice, offset commits and lookups), [`JavaPeer::run`] feeds it to
 //! one `java` process and returns what Java answered as a [`PeerOutput`]. The script is run
 //! whole, in order; the program exits on the first failing command, and `run` returns its
-//! error with what it printed.
+//! error with what it printed. Several producers may be open at once
+//! ([`PeerScript::use_producer`]), so that transactions and plain sends interleave, and
+//! [`PeerScript::halt`] ends the program leaving a transaction open on the broker.
 //!
 //! ```no_run
 //! use gregor_testkit::kafka::KafkaCluster;
@@ -225,8 +227,19 @@ impl PeerScript {
         self
     }
 
-    /// Creates the producer with these properties (`bootstrap.servers` and byte-array
-    /// serializers are set by the peer). Property values must not contain spaces.
+    /// Makes the producer named `name` the current one: the producer commands that follow
+    /// ([`producer`](Self::producer), the transaction calls, [`send`](Self::send),
+    /// [`flush`](Self::flush), [`close`](Self::close)) act on it. The producer of a script that
+    /// never calls this is named `default`. Names must not contain spaces.
+    pub fn use_producer(&mut self, name: &str) -> &mut PeerScript {
+        self.line(|t| {
+            let _ = write!(t, "use {name}");
+        })
+    }
+
+    /// Creates the current producer with these properties (`bootstrap.servers` and byte-array
+    /// serializers are set by the peer), closing one made before under the same name.
+    /// Property values must not contain spaces.
     pub fn producer(&mut self, props: &[(&str, &str)]) -> &mut PeerScript {
         self.line(|t| {
             t.push_str("producer");
@@ -278,19 +291,30 @@ impl PeerScript {
         })
     }
 
-    /// `flush()`, then one [`PeerAck`] per send since the last flush.
+    /// `flush()` of the current producer, then one [`PeerAck`] per send it made since its last
+    /// flush.
     pub fn flush(&mut self) -> &mut PeerScript {
         self.line(|t| t.push_str("flush"))
     }
 
-    /// Closes the producer.
+    /// Closes the current producer.
     pub fn close(&mut self) -> &mut PeerScript {
         self.line(|t| t.push_str("close"))
     }
 
+    /// Exits the program at once, closing no producer: a transaction begun and not ended stays
+    /// open on the broker until it times out or a producer with the same `transactional.id`
+    /// calls [`init_transactions`](Self::init_transactions) (which aborts it). Commands after
+    /// it are not run. (At the end of a script without it, every open producer is closed,
+    /// which aborts an open transaction.)
+    pub fn halt(&mut self) -> &mut PeerScript {
+        self.line(|t| t.push_str("halt"))
+    }
+
     /// Reads every partition of `topic` from the beginning to the end offsets a consumer with
     /// `props` sees at its start (the last stable offsets under `read_committed`), without a
-    /// group: one [`PeerRecord`] per record.
+    /// group: one [`PeerRecord`] per record, in [`PeerOutput::records`] and, as one list per
+    /// `consume`, in [`PeerOutput::reads`].
     pub fn consume(&mut self, topic: &str, props: &[(&str, &str)]) -> &mut PeerScript {
         self.line(|t| {
             let _ = write!(t, "consume {topic}");
@@ -389,6 +413,9 @@ pub struct PeerOutput {
     pub acks: Vec<PeerAck>,
     /// The records of the `consume` commands.
     pub records: Vec<PeerRecord>,
+    /// The records of each `consume` command, one list per command (in partition, then offset
+    /// order).
+    pub reads: Vec<Vec<PeerRecord>>,
     /// The partitioner's choices.
     pub partitions: Vec<i32>,
     /// One per `committed` command (`None`: nothing committed).
@@ -447,6 +474,15 @@ impl PeerOutput {
                         headers,
                     });
                 }
+                Some("consumed") => {
+                    let count = usize::try_from(num(1)?).map_err(|_| bad())?;
+                    let before: usize = out.reads.iter().map(Vec::len).sum();
+                    let read = out.records.get(before..).ok_or_else(bad)?;
+                    if read.len() != count {
+                        return Err(bad());
+                    }
+                    out.reads.push(read.to_vec());
+                }
                 Some("partition") => out
                     .partitions
                     .push(i32::try_from(num(1)?).map_err(|_| bad())?),
@@ -487,20 +523,25 @@ mod tests {
                 &[("h", Some(b"\x01\xff")), ("n", None)],
             )
             .send("t", Some(2), Some(b"k"), None, &[])
-            .commit_offset("g", "t", 0, 42, None, "meta");
+            .commit_offset("g", "t", 0, 42, None, "meta")
+            .use_producer("tx")
+            .halt();
         assert_eq!(
             s.text(),
             "producer acks=all\n\
              send t -1 - x x68=x01ff x6e=-\n\
              send t 2 x6b -\n\
-             commit-offset g t 0 42 -1 x6d657461\n"
+             commit-offset g t 0 42 -1 x6d657461\n\
+             use tx\n\
+             halt\n"
         );
     }
 
     #[test]
     fn answers_parse_into_their_kinds() {
         let out = PeerOutput::parse(
-            "ok\nack t 1 7\nok\nrecord 1 7 1700 x6b - x68=x01 x68=-\npartition 3\n\
+            "ok\nack t 1 7\nok\nrecord 1 7 1700 x6b - x68=x01 x68=-\nconsumed 1\nok\n\
+             consumed 0\nok\nrecord 0 3 1701 - x\nconsumed 1\npartition 3\n\
              committed 5 2 x6d\ncommitted none\nok\n",
         )
         .unwrap();
@@ -513,7 +554,7 @@ mod tests {
             }]
         );
         assert_eq!(
-            out.records,
+            out.records[..1],
             [PeerRecord {
                 partition: 1,
                 offset: 7,
@@ -522,6 +563,17 @@ mod tests {
                 value: None,
                 headers: vec![("h".into(), Some(vec![1])), ("h".into(), None)],
             }]
+        );
+        assert_eq!(out.records.len(), 2);
+        assert_eq!(out.records[1].offset, 3);
+        assert_eq!(out.records[1].value.as_deref(), Some(&b""[..]));
+        assert_eq!(
+            out.reads,
+            [
+                vec![out.records[0].clone()],
+                vec![],
+                vec![out.records[1].clone()]
+            ]
         );
         assert_eq!(out.partitions, [3]);
         assert_eq!(
@@ -538,5 +590,7 @@ mod tests {
         assert!(PeerOutput::parse("record 1 x").is_err());
         assert!(PeerOutput::parse("ack t 1 xyz").is_err());
         assert!(PeerOutput::parse("surprise").is_err());
+        // A count that does not match the records printed.
+        assert!(PeerOutput::parse("record 1 7 1700 - -\nconsumed 2\n").is_err());
     }
 }
