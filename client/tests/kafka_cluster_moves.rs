@@ -204,7 +204,10 @@ async fn a_moved_leader_fences_older_epochs_and_its_old_node_serves_as_a_followe
 
     let killed = kill(kafka, old_leader).await;
     let (new_leader, new_epoch) = eventually("a new leader", || async {
-        let fresh = client.refresh_metadata(Some(&[topic.clone()])).await.ok()?;
+        let fresh = client
+            .refresh_metadata(Some(std::slice::from_ref(&topic)))
+            .await
+            .ok()?;
         let (addr, epoch) = fresh.leader(&topic, 0)?;
         (addr.id != old_leader).then_some((addr.id, epoch))
     })
