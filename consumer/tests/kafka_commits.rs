@@ -94,6 +94,11 @@ async fn round_trip_on_tansu() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_trip_on_kafka() {
+    round_trip(BrokerKind::Kafka).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_trip_on_rdkafka_mock() {
     round_trip(BrokerKind::RdkafkaMock).await;
 }
@@ -287,6 +292,11 @@ async fn a_stream_resumes_from_its_commits_on_mock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_resumes_from_its_commits_on_tansu() {
     a_stream_resumes_from_its_commits(BrokerKind::Tansu).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_resumes_from_its_commits_on_kafka() {
+    a_stream_resumes_from_its_commits(BrokerKind::Kafka).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

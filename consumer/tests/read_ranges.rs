@@ -17,7 +17,12 @@ const DEADLINE: Duration = Duration::from_secs(60);
 fn kinds() -> Vec<BrokerKind> {
     match std::env::var("GREGOR_TEST_BROKER") {
         Ok(name) if !name.trim().is_empty() => vec![name.trim().parse().expect("a broker kind")],
-        _ => vec![BrokerKind::Mock, BrokerKind::RdkafkaMock, BrokerKind::Tansu],
+        _ => vec![
+            BrokerKind::Mock,
+            BrokerKind::RdkafkaMock,
+            BrokerKind::Tansu,
+            BrokerKind::Kafka,
+        ],
     }
 }
 

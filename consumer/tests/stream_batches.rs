@@ -139,6 +139,11 @@ async fn ranges_cover_the_backlog_on_tansu() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_cover_the_backlog_on_kafka() {
+    ranges_cover_the_backlog(BrokerKind::Kafka).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ranges_cover_the_backlog_on_rdkafka_mock() {
     ranges_cover_the_backlog(BrokerKind::RdkafkaMock).await;
 }
@@ -323,6 +328,11 @@ async fn starting_policies_on_mock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starting_policies_on_tansu() {
     starting_policies(BrokerKind::Tansu).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starting_policies_on_kafka() {
+    starting_policies(BrokerKind::Kafka).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -532,6 +542,11 @@ async fn a_pattern_picks_up_new_matching_topics_on_mock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pattern_picks_up_new_matching_topics_on_tansu() {
     a_pattern_picks_up_new_matching_topics(BrokerKind::Tansu).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pattern_picks_up_new_matching_topics_on_kafka() {
+    a_pattern_picks_up_new_matching_topics(BrokerKind::Kafka).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -143,6 +143,11 @@ async fn every_record_once_on_tansu() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_record_once_on_kafka() {
+    every_record_once(BrokerKind::Kafka).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_committed_ranges_end_at_the_lso_and_on_markers() {
     let broker = broker(BrokerKind::Mock).await;
     let mock = broker.mock().unwrap();
