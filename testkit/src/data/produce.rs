@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use gregor_client::{Client, Purpose};
+use gregor_client::{Client, ClientError, Purpose};
 use gregor_protocol::ErrorCode;
 use gregor_protocol::compression::Compression;
 use gregor_protocol::messages::ProduceRequest;
@@ -104,10 +104,11 @@ pub fn produce_request(
 /// (acks = all) and returns the batch's base offset. Panics unless the partition answers NONE.
 ///
 /// Errors that say the batch was not appended because the partition is not ready there yet
-/// (`NOT_LEADER_OR_FOLLOWER`, `UNKNOWN_TOPIC_OR_PARTITION`, `LEADER_NOT_AVAILABLE`) are
-/// retried, after a metadata refresh, for up to [`NOT_READY_FOR`], as any producer does:
-/// Apache Kafka names a new partition's leader in Metadata a moment before that broker
-/// accepts Produce for it.
+/// (`NOT_LEADER_OR_FOLLOWER`, `UNKNOWN_TOPIC_OR_PARTITION`, `LEADER_NOT_AVAILABLE`, in the
+/// Produce response or in Metadata) are retried, after a metadata refresh, for up to
+/// [`NOT_READY_FOR`], as any producer does: Apache Kafka answers CreateTopics and
+/// CreatePartitions a moment before its brokers list the new partitions in Metadata and
+/// accept Produce for them.
 pub async fn produce_batch(
     client: &Client,
     topic: &str,
@@ -143,10 +144,12 @@ async fn produce_once(
     partition: i32,
     batch: Bytes,
 ) -> Result<i64, ErrorCode> {
-    let (leader, _) = client
-        .leader(topic, partition)
-        .await
-        .unwrap_or_else(|e| panic!("a leader for {topic}-{partition}: {e}"));
+    let leader = match client.leader(topic, partition).await {
+        Ok((leader, _)) => leader,
+        // Not in the metadata yet (a partition just created).
+        Err(ClientError::Broker { code, .. }) => return Err(code),
+        Err(e) => panic!("a leader for {topic}-{partition}: {e}"),
+    };
     let conn = client
         .connection(leader, Purpose::Produce)
         .await
