@@ -1,7 +1,6 @@
 //! `KafkaCommits`: committing a direct stream's offset ranges to Kafka under a group id without
-//! joining the group, and loading them back. Round trips run on our MockCluster and tansu (not
-//! on librdkafka's mock: its Metadata responses carry trailing bytes gregor's strict decoder
-//! refuses, see testkit's conformance table); error injection needs our mock's interceptions.
+//! joining the group, and loading them back. Round trips run on our MockCluster, Apache Kafka,
+//! tansu and librdkafka's mock; error injection needs our mock's interceptions.
 
 mod stream_support;
 

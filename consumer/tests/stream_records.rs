@@ -1,14 +1,18 @@
 //! Direct-stream batches read through their partition readers: every record exactly once and
 //! only inside its batch's ranges, read_committed ranges ending at the last stable offset and
-//! on transaction markers, leader moves between and during batches, and placement of the
-//! readers on workers. Runs on our MockCluster and, for plain records, on tansu (one record per
-//! produced batch there, see stream_batches.rs).
+//! on transaction markers, records deleted under a batch, leader moves between and during
+//! batches, compacted ranges, and placement of the readers on workers. Runs on our MockCluster
+//! and Apache Kafka (transactions from Java's producer there), and for plain records on tansu
+//! (one record per produced batch there, see stream_batches.rs) and librdkafka's mock; leader
+//! moves, compaction and placement need the mock's control API and three brokers.
 
 mod stream_support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use gregor_client::Admin;
+use gregor_client::admin::TopicPartition as AdminPartition;
 use gregor_consumer::OnDataLoss;
 use gregor_consumer::fetch::{FetchConfig, FetchError, IsolationLevel, PartitionReader};
 use gregor_consumer::placement::Placement;
@@ -19,8 +23,9 @@ use gregor_consumer::stream::{
     ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
 };
 use gregor_testkit::BrokerKind;
-use gregor_testkit::data::{create_topic, produce, unique_name, values, within};
+use gregor_testkit::data::{create_topic, create_topic_on, produce, unique_name, values, within};
 use gregor_testkit::mock::MockRecord;
+use stream_support::txn::{end_transaction, open_transaction, produce_transaction};
 use stream_support::{broker, client};
 
 /// A record as read: (offset, value).
@@ -69,7 +74,7 @@ async fn every_record_once(kind: BrokerKind) {
     let broker = broker(kind).await;
     let client = client(&broker).await;
     let topic = unique_name("once");
-    create_topic(&client, &topic, 3).await;
+    create_topic_on(&broker, &client, &topic, 3).await;
     let per_batch = if kind == BrokerKind::Tansu { 1 } else { 4 };
     let mut produced: BTreeMap<i32, Vec<String>> = BTreeMap::new();
     for p in 0..3 {
@@ -148,27 +153,17 @@ async fn every_record_once_on_kafka() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn read_committed_ranges_end_at_the_lso_and_on_markers() {
-    let broker = broker(BrokerKind::Mock).await;
-    let mock = broker.mock().unwrap();
+async fn every_record_once_on_rdkafka_mock() {
+    every_record_once(BrokerKind::RdkafkaMock).await;
+}
+
+async fn read_committed_ranges_end_at_the_lso_and_on_markers(kind: BrokerKind) {
+    let broker = broker(kind).await;
     let client = client(&broker).await;
     let topic = unique_name("txn");
     create_topic(&client, &topic, 1).await;
-    mock.produce(
-        &topic,
-        0,
-        &[MockRecord::value("plain-0"), MockRecord::value("plain-1")],
-    )
-    .await
-    .unwrap();
-    let open = mock
-        .open_transaction(
-            &topic,
-            0,
-            &[MockRecord::value("t-2"), MockRecord::value("t-3")],
-        )
-        .await
-        .unwrap();
+    produce(&client, &topic, 0, &["plain-0", "plain-1"], 2).await;
+    let open = open_transaction(&broker, &topic, 0, &["t-2", "t-3"]).await;
     let config = DirectStreamConfig::new(ConsumerStrategy::subscribe([topic.clone()]))
         .with_batch_interval(Duration::from_millis(20))
         .with_starting(StartingOffsets::Earliest)
@@ -196,7 +191,7 @@ async fn read_committed_ranges_end_at_the_lso_and_on_markers() {
     );
 
     // Committed: the range ends just after the marker (offset 4), and completes on it.
-    let marker = mock.end_transaction(&open, true).await.unwrap();
+    let marker = end_transaction(&broker, &client, open, true).await;
     assert_eq!(marker, 4);
     let batch = within("batch", stream.next_batch()).await.unwrap();
     assert_eq!(
@@ -210,9 +205,8 @@ async fn read_committed_ranges_end_at_the_lso_and_on_markers() {
     assert_eq!(records, [(2, "t-2".to_owned()), (3, "t-3".to_owned())]);
 
     // Aborted: its records are never delivered; the range ends on the abort marker.
-    mock.produce_transaction(&topic, 0, &[MockRecord::value("gone")], false)
-        .await
-        .unwrap();
+    let marker = produce_transaction(&broker, &client, &topic, 0, &["gone"], false).await;
+    assert_eq!(marker, 6);
     let batch = within("batch", stream.next_batch()).await.unwrap();
     assert_eq!(
         (
@@ -223,6 +217,16 @@ async fn read_committed_ranges_end_at_the_lso_and_on_markers() {
     );
     let records = read_all(batch.into_partitions().remove(0)).await;
     assert!(records.is_empty(), "aborted records delivered: {records:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_committed_ranges_end_at_the_lso_and_on_markers_on_mock() {
+    read_committed_ranges_end_at_the_lso_and_on_markers(BrokerKind::Mock).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_committed_ranges_end_at_the_lso_and_on_markers_on_kafka() {
+    read_committed_ranges_end_at_the_lso_and_on_markers(BrokerKind::Kafka).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -381,10 +385,8 @@ async fn compacted_ranges_complete_across_gaps() {
     assert_eq!(read, expected);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn records_deleted_under_a_batch_fail_or_are_skipped_per_config() {
-    let broker = broker(BrokerKind::Mock).await;
-    let mock = broker.mock().unwrap();
+async fn records_deleted_under_a_batch_fail_or_are_skipped_per_config(kind: BrokerKind) {
+    let broker = broker(kind).await;
     let client = client(&broker).await;
     let topic = unique_name("deleted");
     create_topic(&client, &topic, 1).await;
@@ -436,7 +438,14 @@ async fn records_deleted_under_a_batch_fail_or_are_skipped_per_config() {
         .await
         .unwrap()
         .unwrap();
-    mock.delete_records(&topic, 0, 5).await.unwrap();
+    let tp = AdminPartition::new(topic.as_str(), 0);
+    let deleted = within(
+        "delete records",
+        Admin::new(client.clone()).delete_records(&[(tp.clone(), 5)]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(deleted[&tp], Ok(5), "the new log start offset");
     drop(first);
     drop(first_skip);
     let mut failed = None;
@@ -459,4 +468,14 @@ async fn records_deleted_under_a_batch_fail_or_are_skipped_per_config() {
     assert_eq!(offsets, [0, 5, 6, 7, 8, 9]);
     assert!(skip_reader.is_complete());
     assert_eq!(skip_reader.skipped(), Some((1, 5)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_deleted_under_a_batch_fail_or_are_skipped_per_config_on_mock() {
+    records_deleted_under_a_batch_fail_or_are_skipped_per_config(BrokerKind::Mock).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_deleted_under_a_batch_fail_or_are_skipped_per_config_on_kafka() {
+    records_deleted_under_a_batch_fail_or_are_skipped_per_config(BrokerKind::Kafka).await;
 }
