@@ -116,7 +116,34 @@ pub async fn produce_batch(
     values: &[impl AsRef<[u8]>],
     shape: &BatchShape<'_>,
 ) -> i64 {
-    let batch = encode_values(values, shape);
+    produce_encoded(client, topic, partition, encode_values(values, shape)).await
+}
+
+/// Produces one plain batch holding a record per `(key, value)` pair, each stamped
+/// `timestamp`, as [`produce_batch`] does; returns the batch's base offset. For compacted
+/// topics, whose records need keys; Kafka rolls a segment by the records' timestamps
+/// (`segment.ms` after the segment's first one), hence the explicit timestamp.
+pub async fn produce_keyed(
+    client: &Client,
+    topic: &str,
+    partition: i32,
+    timestamp: i64,
+    records: &[(&str, &str)],
+) -> i64 {
+    let records: Vec<NewRecord<'_>> = records
+        .iter()
+        .map(|(k, v)| {
+            NewRecord::new(Some(k.as_bytes()), Some(v.as_bytes())).with_timestamp(timestamp)
+        })
+        .collect();
+    let mut batch = BytesMut::new();
+    encode_batch(&BatchSpec::default(), &records, &mut batch)
+        .unwrap_or_else(|e| panic!("the test batch encodes: {e}"));
+    produce_encoded(client, topic, partition, batch.freeze()).await
+}
+
+/// Produces the encoded `batch`, retrying as [`produce_batch`] says.
+async fn produce_encoded(client: &Client, topic: &str, partition: i32, batch: Bytes) -> i64 {
     let started = Instant::now();
     loop {
         match produce_once(client, topic, partition, batch.clone()).await {
@@ -134,7 +161,8 @@ pub async fn produce_batch(
     }
 }
 
-/// How long [`produce_batch`] retries a partition that is not ready for Produce yet.
+/// How long [`produce_batch`] and [`produce_keyed`] retry a partition that is not ready for
+/// Produce yet.
 pub const NOT_READY_FOR: Duration = Duration::from_secs(10);
 
 /// One Produce of `batch`: its base offset, or the partition's error.
