@@ -12,19 +12,22 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use gregor_client::Admin;
-use gregor_client::admin::TopicPartition as AdminPartition;
+use gregor_client::admin::{CreateTopicsOptions, NewTopic, TopicPartition as AdminPartition};
 use gregor_consumer::OnDataLoss;
 use gregor_consumer::fetch::{FetchConfig, FetchError, IsolationLevel, PartitionReader};
 use gregor_consumer::placement::Placement;
 use gregor_consumer::range::OffsetRange;
 use gregor_consumer::rate::RateLimits;
+use gregor_consumer::read::{ReadOptions, read_ranges};
 use gregor_consumer::store::PartitionOffsets;
 use gregor_consumer::stream::{
     ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
 };
-use gregor_testkit::BrokerKind;
-use gregor_testkit::data::{create_topic, create_topic_on, produce, unique_name, values, within};
-use gregor_testkit::mock::MockRecord;
+use gregor_testkit::data::{
+    RECORD_TIMESTAMP, create_topic, create_topic_on, produce, produce_keyed, unique_name, values,
+    within,
+};
+use gregor_testkit::{BrokerKind, TestBroker};
 use stream_support::txn::{end_transaction, open_transaction, produce_transaction};
 use stream_support::{broker, client};
 
@@ -345,20 +348,73 @@ async fn readers_are_placed_on_workers() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn compacted_ranges_complete_across_gaps() {
-    let broker = broker(BrokerKind::Mock).await;
-    let mock = broker.mock().unwrap();
+/// Creates `topic` (one partition) compacted, its segment rolled by any record stamped later
+/// than the segment's first (Kafka's cleaner never cleans the active segment).
+async fn create_compacted_topic(client: &gregor_client::Client, topic: &str) {
+    let topic_spec = NewTopic::new(topic, 1, 1)
+        .config("cleanup.policy", "compact")
+        .config("segment.ms", "1")
+        .config("min.cleanable.dirty.ratio", "0.01");
+    let created = within(
+        "create topic",
+        Admin::new(client.clone()).create_topics(
+            vec![topic_spec],
+            CreateTopicsOptions::default().wait_for_leaders(true),
+        ),
+    )
+    .await
+    .unwrap();
+    created[topic].as_ref().unwrap();
+}
+
+/// Compacts `topic`'s partition 0, which holds offsets `0..end`: our mock on demand (its
+/// control API), Apache Kafka when its log cleaner gets to it (it wakes every 15 s by
+/// default), which this waits for: until offset 0 reads as the first record kept.
+async fn compact(broker: &TestBroker, client: &gregor_client::Client, topic: &str, end: i64) {
+    if let Some(mock) = broker.mock() {
+        assert_eq!(mock.compact(topic, 0).await.unwrap(), 4, "records removed");
+        return;
+    }
+    let all = [OffsetRange::new(topic, 0, 0, end).unwrap()];
+    within("the log cleaner", async {
+        loop {
+            let read = read_ranges(client, &all, ReadOptions::default())
+                .await
+                .unwrap_or_else(|e| panic!("reading {topic}: {e}"));
+            if read.ranges[0].records.first().map(|r| r.offset) != Some(0) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
+    .await;
+}
+
+async fn compacted_ranges_complete_across_gaps(kind: BrokerKind) {
+    let broker = broker(kind).await;
     let client = client(&broker).await;
     let topic = unique_name("compacted");
-    create_topic(&client, &topic, 1).await;
-    // Keys k0..k3 written twice: compaction keeps offsets 4..8 only, and the last record
-    // (offset 7, key k3) ends the log.
-    let records: Vec<MockRecord> = (0..8)
-        .map(|i| MockRecord::kv(&format!("k{}", i % 4), &format!("v{i}")))
+    create_compacted_topic(&client, &topic).await;
+    // Keys k0..k3 written twice in one batch: compaction keeps offsets 4..8 of it, the batch
+    // keeping its base and last offsets (0 and 7). The record at offset 8 (key "end", a second
+    // later) rolls Kafka's segment, so that the batch's segment can be cleaned.
+    let records: Vec<(String, String)> = (0..8)
+        .map(|i| (format!("k{}", i % 4), format!("v{i}")))
         .collect();
-    mock.produce(&topic, 0, &records).await.unwrap();
-    assert_eq!(mock.compact(&topic, 0).await.unwrap(), 4);
+    let records: Vec<(&str, &str)> = records
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        produce_keyed(&client, &topic, 0, RECORD_TIMESTAMP, &records).await,
+        0
+    );
+    let later = RECORD_TIMESTAMP + 1000;
+    assert_eq!(
+        produce_keyed(&client, &topic, 0, later, &[("end", "v8")]).await,
+        8
+    );
+    compact(&broker, &client, &topic, 9).await;
     // Three offsets per batch: the first range [0, 3) lies wholly in the gap.
     let config = DirectStreamConfig::new(ConsumerStrategy::subscribe([topic.clone()]))
         .with_batch_interval(Duration::from_millis(20))
@@ -372,7 +428,7 @@ async fn compacted_ranges_complete_across_gaps() {
     .unwrap();
     let mut read = Vec::new();
     let mut ranges = Vec::new();
-    while stream.positions()[&key(&topic, 0)] < 8 {
+    while stream.positions()[&key(&topic, 0)] < 9 {
         let batch = within("batch", stream.next_batch()).await.unwrap();
         ranges.push((
             batch.offset_ranges()[0].from(),
@@ -380,9 +436,19 @@ async fn compacted_ranges_complete_across_gaps() {
         ));
         read.extend(read_all(batch.into_partitions().remove(0)).await);
     }
-    assert_eq!(ranges, [(0, 3), (3, 6), (6, 8)]);
-    let expected: Vec<Read> = (4..8).map(|i| (i, format!("v{i}"))).collect();
+    assert_eq!(ranges, [(0, 3), (3, 6), (6, 9)]);
+    let expected: Vec<Read> = (4..9).map(|i| (i, format!("v{i}"))).collect();
     assert_eq!(read, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compacted_ranges_complete_across_gaps_on_mock() {
+    compacted_ranges_complete_across_gaps(BrokerKind::Mock).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compacted_ranges_complete_across_gaps_on_kafka() {
+    compacted_ranges_complete_across_gaps(BrokerKind::Kafka).await;
 }
 
 async fn records_deleted_under_a_batch_fail_or_are_skipped_per_config(kind: BrokerKind) {
