@@ -10,7 +10,7 @@
 //! The example's source is compiled into this test binary (`mod example` below), and the
 //! children are this binary re-run with [`CHILD_ENV`] set, which runs the example's `main`.
 //! That way the test needs no second cargo build (which would rebuild dependencies with
-//! another feature set). Hence `harness = false`: `main` below lists and runs the two tests
+//! another feature set). Hence `harness = false`: `main` below lists and runs the tests
 //! the way libtest would (`--list`, name filters, `--exact`, `--skip`).
 
 use std::collections::BTreeMap;
