@@ -4,13 +4,13 @@
 //! be in the output exactly once, with its value.
 //!
 //! The broker is our MockCluster, started in this test process so that it outlives the
-//! children (and, smaller, tansu). The crash points and counts come from a seeded generator; the seed is printed
-//! and can be replayed with `GREGOR_CRASH_SEED`.
+//! children (and, smaller, tansu and Apache Kafka). The crash points and counts come from a
+//! seeded generator; the seed is printed and can be replayed with `GREGOR_CRASH_SEED`.
 //!
 //! The example's source is compiled into this test binary (`mod example` below), and the
 //! children are this binary re-run with [`CHILD_ENV`] set, which runs the example's `main`.
 //! That way the test needs no second cargo build (which would rebuild dependencies with
-//! another feature set). Hence `harness = false`: `main` below lists and runs the two tests
+//! another feature set). Hence `harness = false`: `main` below lists and runs the tests
 //! the way libtest would (`--list`, name filters, `--exact`, `--skip`).
 
 use std::collections::BTreeMap;
@@ -24,6 +24,7 @@ use gregor_client::admin::{CreateTopicsOptions, NewTopic};
 use gregor_client::config::{ClientConfig, ProducerConfig};
 use gregor_client::producer::{Producer, ProducerRecord};
 use gregor_client::{Admin, Client};
+use gregor_testkit::data::{create_topic, test_client, unique_name};
 use gregor_testkit::mock::{MockCluster, MockRecord};
 use gregor_testkit::{BrokerKind, TestBroker};
 
@@ -65,7 +66,7 @@ mod example;
 const CHILD_ENV: &str = "GREGOR_EXACTLY_ONCE_CHILD";
 
 /// The tests of this file, by name.
-const TESTS: [(&str, fn()); 2] = [
+const TESTS: [(&str, fn()); 3] = [
     (
         "every_record_once_across_crashes",
         every_record_once_across_crashes,
@@ -73,6 +74,10 @@ const TESTS: [(&str, fn()); 2] = [
     (
         "every_record_once_across_crashes_on_tansu",
         every_record_once_across_crashes_on_tansu,
+    ),
+    (
+        "every_record_once_across_crashes_on_kafka",
+        every_record_once_across_crashes_on_kafka,
     ),
 ];
 
@@ -307,6 +312,13 @@ async fn crash_and_check(sc: Scenario<'_>) {
         duplicates.is_empty(),
         "duplicated records (seed {seed}): {duplicates:?}"
     );
+    let missing = sc.expected.keys().filter(|k| !seen.contains_key(k)).count();
+    println!(
+        "{} records, {aborted} of {} runs aborted, {} duplicated, {missing} missing",
+        sc.expected.len(),
+        sc.crashed_runs,
+        seen.values().filter(|&&c| c > 1).count(),
+    );
     assert_eq!(
         seen.len(),
         sc.expected.len(),
@@ -417,6 +429,53 @@ async fn every_record_once_on_tansu() {
         max_rate: "2000",
         mid_batch_max: 200,
         batch_max: 3,
+    })
+    .await;
+}
+
+/// The same on Apache Kafka (this process's shared broker, which outlives the children): 2,000
+/// records produced by gregor's producer in ordinary multi-record batches.
+fn every_record_once_across_crashes_on_kafka() {
+    block_on(every_record_once_on_kafka());
+}
+
+async fn every_record_once_on_kafka() {
+    let broker = TestBroker::start_kind_async(BrokerKind::Kafka)
+        .await
+        .unwrap_or_else(|e| panic!("Apache Kafka (installed by .ci/install-kafka.sh): {e}"));
+    let bootstrap = broker.bootstrap();
+    let topic = unique_name("exactly-once");
+    let client = test_client(&bootstrap, "gregor-exactly-once-test").await;
+    create_topic(&client, &topic, PARTITIONS).await;
+    let producer_config =
+        ProducerConfig::builder(ClientConfig::builder().bootstrap_servers([bootstrap.clone()]))
+            .build()
+            .unwrap();
+    let producer = Producer::new(client, producer_config).unwrap();
+    let mut deliveries = Vec::new();
+    for i in 0..500 {
+        for p in 0..PARTITIONS {
+            let v = value(p, i);
+            let record =
+                ProducerRecord::new(topic.as_str(), Bytes::from(v.clone())).with_partition(p);
+            deliveries.push((producer.send(record).await.unwrap(), v));
+        }
+    }
+    let mut expected: BTreeMap<(i32, i64), String> = BTreeMap::new();
+    for (delivery, v) in deliveries {
+        let meta = delivery.await.unwrap();
+        assert!(expected.insert((meta.partition, meta.offset), v).is_none());
+    }
+    producer.close().await.unwrap();
+    crash_and_check(Scenario {
+        bootstrap: &bootstrap,
+        topic: &topic,
+        expected: &expected,
+        crashed_runs: 10,
+        // 2,000 records/s per partition × 10 ms: 20 records per partition per batch.
+        max_rate: "2000",
+        mid_batch_max: 300,
+        batch_max: 4,
     })
     .await;
 }

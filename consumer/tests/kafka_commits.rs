@@ -1,7 +1,6 @@
 //! `KafkaCommits`: committing a direct stream's offset ranges to Kafka under a group id without
-//! joining the group, and loading them back. Round trips run on our MockCluster and tansu (not
-//! on librdkafka's mock: its Metadata responses carry trailing bytes gregor's strict decoder
-//! refuses, see testkit's conformance table); error injection needs our mock's interceptions.
+//! joining the group, and loading them back. Round trips run on our MockCluster, Apache Kafka,
+//! tansu and librdkafka's mock; error injection needs our mock's interceptions.
 
 mod stream_support;
 
@@ -94,6 +93,11 @@ async fn round_trip_on_mock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_trip_on_tansu() {
     round_trip(BrokerKind::Tansu).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_trip_on_kafka() {
+    round_trip(BrokerKind::Kafka).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -351,6 +355,11 @@ async fn a_stream_resumes_from_its_commits_on_mock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_resumes_from_its_commits_on_tansu() {
     a_stream_resumes_from_its_commits(BrokerKind::Tansu).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_resumes_from_its_commits_on_kafka() {
+    a_stream_resumes_from_its_commits(BrokerKind::Kafka).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,6 @@
 //! read_ranges and the fetch engine against each broker kind that supports the behaviour:
-//! our MockCluster, librdkafka's mock cluster and tansu.
-//! Set GREGOR_TEST_BROKER to run only one kind (`mock`, `rdkafka-mock`, `tansu`).
+//! our MockCluster, librdkafka's mock cluster, tansu and Apache Kafka.
+//! Set GREGOR_TEST_BROKER to run only one kind (`mock`, `rdkafka-mock`, `tansu`, `kafka`).
 
 use std::time::Duration;
 
@@ -9,7 +9,9 @@ use gregor_consumer::fetch::{FetchConfig, FetchEngine, FetchError};
 use gregor_consumer::range::OffsetRange;
 use gregor_consumer::read::{ReadOptions, read_ranges};
 use gregor_protocol::compression::Compression;
-use gregor_testkit::data::{BatchShape, create_topic_on, produce_batch, test_client, values};
+use gregor_testkit::data::{
+    BatchShape, create_topic_on, produce_batch, test_client, unique_name, values,
+};
 use gregor_testkit::{BrokerKind, TestBroker};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -17,7 +19,12 @@ const DEADLINE: Duration = Duration::from_secs(60);
 fn kinds() -> Vec<BrokerKind> {
     match std::env::var("GREGOR_TEST_BROKER") {
         Ok(name) if !name.trim().is_empty() => vec![name.trim().parse().expect("a broker kind")],
-        _ => vec![BrokerKind::Mock, BrokerKind::RdkafkaMock, BrokerKind::Tansu],
+        _ => vec![
+            BrokerKind::Mock,
+            BrokerKind::RdkafkaMock,
+            BrokerKind::Tansu,
+            BrokerKind::Kafka,
+        ],
     }
 }
 
@@ -47,12 +54,13 @@ async fn filled(kind: BrokerKind, topic: &str) -> (TestBroker, Client) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_ranges_reads_exactly_the_ranges() {
     for kind in kinds() {
-        let (_broker, client) = filled(kind, "rr").await;
+        let topic = unique_name("rr");
+        let (_broker, client) = filled(kind, &topic).await;
         let ranges = [
-            OffsetRange::new("rr", 0, 0, 50).unwrap(),
-            OffsetRange::new("rr", 1, 5, 33).unwrap(),
-            OffsetRange::new("rr", 2, 17, 17).unwrap(),
-            OffsetRange::new("rr", 2, 49, 50).unwrap(),
+            OffsetRange::new(topic.as_str(), 0, 0, 50).unwrap(),
+            OffsetRange::new(topic.as_str(), 1, 5, 33).unwrap(),
+            OffsetRange::new(topic.as_str(), 2, 17, 17).unwrap(),
+            OffsetRange::new(topic.as_str(), 2, 49, 50).unwrap(),
         ];
         let options = ReadOptions::default().with_fetch(
             FetchConfig::default()
@@ -85,7 +93,8 @@ async fn read_ranges_reads_exactly_the_ranges() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_reads_many_ranges_concurrently_and_fails_past_the_end() {
     for kind in kinds() {
-        let (_broker, client) = filled(kind, "ec").await;
+        let topic = unique_name("ec");
+        let (_broker, client) = filled(kind, &topic).await;
         let engine = FetchEngine::new(
             client.clone(),
             FetchConfig::default()
@@ -93,7 +102,7 @@ async fn engine_reads_many_ranges_concurrently_and_fails_past_the_end() {
                 .with_memory_budget(4096),
         );
         let mut readers: Vec<_> = (0..3)
-            .map(|p| engine.read(OffsetRange::new("ec", p, 10, 40).unwrap()))
+            .map(|p| engine.read(OffsetRange::new(topic.as_str(), p, 10, 40).unwrap()))
             .collect();
         for reader in readers.iter_mut().rev() {
             let mut next = 10;
@@ -111,7 +120,7 @@ async fn engine_reads_many_ranges_concurrently_and_fails_past_the_end() {
             assert_eq!(reader.consumed().unwrap().records_read(), 30);
         }
         drop(readers);
-        let mut past = engine.read(OffsetRange::new("ec", 0, 45, 60).unwrap());
+        let mut past = engine.read(OffsetRange::new(topic.as_str(), 0, 45, 60).unwrap());
         let mut delivered = 0;
         let error = tokio::time::timeout(DEADLINE, async {
             loop {

@@ -1,43 +1,27 @@
 //! Direct-stream batch planning against brokers: ranges cover the backlog exactly, rate limits
-//! and backpressure bound them, starting offsets follow explicit > stored > policy, and
-//! partitions join and leave as the cluster changes. Runs on our MockCluster and, where the
-//! broker supports the behaviour, tansu (records are produced one per batch there: tansu 0.6.0
-//! answers ListOffsets LATEST with the last batch's base offset + 1, see testkit's README).
+//! and backpressure bound them, batches come one interval apart, read_committed ranges stop at
+//! the last stable offset, and a truncated log is a typed error. Where streams start and which
+//! partitions they hold is stream_starts.rs. Runs on our MockCluster, Apache Kafka and, where
+//! the broker supports the behaviour, tansu and librdkafka's mock (records are produced one per
+//! batch on tansu: tansu 0.6.0 answers ListOffsets LATEST with the last batch's base offset + 1,
+//! see testkit's README).
 
 mod stream_support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use gregor_client::Admin;
 use gregor_consumer::range::{OffsetRange, TopicPartition};
 use gregor_consumer::rate::{PidConfig, PlanError, RateLimits};
-use gregor_consumer::store::{BatchStart, PartitionOffsets};
+use gregor_consumer::store::PartitionOffsets;
 use gregor_consumer::stream::{
-    BatchInfo, ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets, StreamError,
+    BatchInfo, ConsumerStrategy, DirectStream, StartingOffsets, StreamError,
 };
-use gregor_consumer::{FetchConfig, IsolationLevel, OnDataLoss};
+use gregor_consumer::{FetchConfig, IsolationLevel};
 use gregor_testkit::BrokerKind;
 use gregor_testkit::data::{create_topic, create_topic_on, produce, unique_name, values, within};
-use gregor_testkit::mock::MockRecord;
-use regex::Regex;
-use stream_support::{broker, client};
-
-const INTERVAL: Duration = Duration::from_millis(20);
-
-fn config(strategy: ConsumerStrategy) -> DirectStreamConfig {
-    DirectStreamConfig::new(strategy)
-        .with_batch_interval(INTERVAL)
-        .with_starting(StartingOffsets::Earliest)
-}
-
-fn per_batch(kind: BrokerKind) -> usize {
-    if kind == BrokerKind::Tansu { 1 } else { 7 }
-}
-
-fn key(topic: &str, partition: i32) -> (String, i32) {
-    (topic.to_owned(), partition)
-}
+use stream_support::txn::{end_transaction, open_transaction};
+use stream_support::{broker, client, config, key, per_batch, start_positions};
 
 /// Plans batches until every partition of `targets` reached its target position; returns
 /// every batch's ranges.
@@ -139,6 +123,11 @@ async fn ranges_cover_the_backlog_on_tansu() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_cover_the_backlog_on_kafka() {
+    ranges_cover_the_backlog(BrokerKind::Kafka).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ranges_cover_the_backlog_on_rdkafka_mock() {
     ranges_cover_the_backlog(BrokerKind::RdkafkaMock).await;
 }
@@ -209,331 +198,6 @@ async fn overrides_and_min_rate_bound_ranges_under_backpressure() {
     );
 }
 
-async fn start_positions(
-    client: &gregor_client::Client,
-    strategy: ConsumerStrategy,
-    starting: StartingOffsets,
-    stored: PartitionOffsets,
-) -> Result<DirectStream, StreamError> {
-    within(
-        "stream",
-        DirectStream::new(
-            client.clone(),
-            config(strategy).with_starting(starting),
-            stored,
-        ),
-    )
-    .await
-}
-
-async fn starting_policies(kind: BrokerKind) {
-    let broker = broker(kind).await;
-    let client = client(&broker).await;
-    let topic = unique_name("start");
-    create_topic_on(&broker, &client, &topic, 2).await;
-    produce(&client, &topic, 0, &values("a", 10), per_batch(kind)).await;
-    produce(&client, &topic, 1, &values("b", 4), per_batch(kind)).await;
-    let subscribe = || ConsumerStrategy::subscribe([topic.clone()]);
-
-    let s = start_positions(
-        &client,
-        subscribe(),
-        StartingOffsets::Earliest,
-        PartitionOffsets::new(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        s.positions(),
-        &BTreeMap::from([(key(&topic, 0), 0), (key(&topic, 1), 0)])
-    );
-    let s = start_positions(
-        &client,
-        subscribe(),
-        StartingOffsets::Latest,
-        PartitionOffsets::new(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        s.positions(),
-        &BTreeMap::from([(key(&topic, 0), 10), (key(&topic, 1), 4)])
-    );
-    // Fail names the partitions without an offset; a stored one is enough for the other.
-    let stored = BTreeMap::from([(key(&topic, 0), 6)]);
-    match start_positions(&client, subscribe(), StartingOffsets::Fail, stored.clone()).await {
-        Err(StreamError::NoStartingOffset { partitions }) => {
-            assert_eq!(partitions, [TopicPartition::new(topic.as_str(), 1)]);
-        }
-        other => panic!("{other:?}"),
-    }
-    // Explicit beats stored beats policy.
-    let explicit = subscribe().with_offsets(BTreeMap::from([(
-        TopicPartition::new(topic.as_str(), 1),
-        2,
-    )]));
-    let mut s = start_positions(&client, explicit, StartingOffsets::Fail, stored.clone())
-        .await
-        .unwrap();
-    assert_eq!(
-        s.positions(),
-        &BTreeMap::from([(key(&topic, 0), 6), (key(&topic, 1), 2)])
-    );
-    let explicit = subscribe().with_offsets(BTreeMap::from([(
-        TopicPartition::new(topic.as_str(), 0),
-        1,
-    )]));
-    let s2 = start_positions(&client, explicit, StartingOffsets::Latest, stored)
-        .await
-        .unwrap();
-    assert_eq!(
-        s2.positions(),
-        &BTreeMap::from([(key(&topic, 0), 1), (key(&topic, 1), 4)])
-    );
-    // A stored start continues the store's progress; an explicit one is a first batch.
-    let batch = within("batch", s.next_batch()).await.unwrap();
-    assert_eq!(
-        batch.starts(),
-        BTreeMap::from([
-            (key(&topic, 0), BatchStart::Continue(6)),
-            (key(&topic, 1), BatchStart::First(2))
-        ])
-    );
-    assert_eq!(
-        batch.ends(),
-        BTreeMap::from([(key(&topic, 0), 10), (key(&topic, 1), 4)])
-    );
-    drop(batch);
-    let batch = within("batch", s.next_batch()).await.unwrap();
-    assert_eq!(
-        batch.starts(),
-        BTreeMap::from([
-            (key(&topic, 0), BatchStart::Continue(10)),
-            (key(&topic, 1), BatchStart::Continue(4))
-        ])
-    );
-    assert_eq!(batch.offset_count(), 0, "nothing new");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn starting_policies_on_mock() {
-    starting_policies(BrokerKind::Mock).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn starting_policies_on_tansu() {
-    starting_policies(BrokerKind::Tansu).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn starting_policies_on_rdkafka_mock() {
-    starting_policies(BrokerKind::RdkafkaMock).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stored_offsets_below_the_log_start_are_data_loss() {
-    let broker = broker(BrokerKind::Mock).await;
-    let mock = broker.mock().unwrap();
-    let client = client(&broker).await;
-    let topic = unique_name("lost");
-    create_topic(&client, &topic, 1).await;
-    produce(&client, &topic, 0, &values("a", 10), 1).await;
-    mock.delete_records(&topic, 0, 5).await.unwrap();
-    let stored = BTreeMap::from([(key(&topic, 0), 2)]);
-    match start_positions(
-        &client,
-        ConsumerStrategy::subscribe([topic.clone()]),
-        StartingOffsets::Earliest,
-        stored,
-    )
-    .await
-    {
-        Err(StreamError::DataLoss {
-            partition,
-            offset,
-            log_start_offset,
-        }) => {
-            assert_eq!(partition, TopicPartition::new(topic.as_str(), 0));
-            assert_eq!((offset, log_start_offset), (2, 5));
-        }
-        other => panic!("{other:?}"),
-    }
-    // Or skip to the log start offset when so configured.
-    let s = within(
-        "stream",
-        DirectStream::new(
-            client.clone(),
-            config(ConsumerStrategy::subscribe([topic.clone()]))
-                .with_on_data_loss(OnDataLoss::SkipToLogStart),
-            BTreeMap::from([(key(&topic, 0), 2)]),
-        ),
-    )
-    .await
-    .unwrap();
-    assert_eq!(s.positions(), &BTreeMap::from([(key(&topic, 0), 5)]));
-    // Earliest starts at the log start offset.
-    let s = start_positions(
-        &client,
-        ConsumerStrategy::subscribe([topic.clone()]),
-        StartingOffsets::Earliest,
-        PartitionOffsets::new(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(s.positions(), &BTreeMap::from([(key(&topic, 0), 5)]));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn assigned_partitions_must_exist() {
-    let broker = broker(BrokerKind::Mock).await;
-    let client = client(&broker).await;
-    let topic = unique_name("assign");
-    create_topic(&client, &topic, 1).await;
-    let assign = ConsumerStrategy::assign([
-        TopicPartition::new(topic.as_str(), 0),
-        TopicPartition::new(topic.as_str(), 3),
-    ]);
-    match start_positions(
-        &client,
-        assign,
-        StartingOffsets::Earliest,
-        PartitionOffsets::new(),
-    )
-    .await
-    {
-        Err(StreamError::UnknownPartitions { partitions }) => {
-            assert_eq!(partitions, [TopicPartition::new(topic.as_str(), 3)]);
-        }
-        other => panic!("{other:?}"),
-    }
-    let s = start_positions(
-        &client,
-        ConsumerStrategy::assign([TopicPartition::new(topic.as_str(), 0)]),
-        StartingOffsets::Earliest,
-        PartitionOffsets::new(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(s.positions(), &BTreeMap::from([(key(&topic, 0), 0)]));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn added_partitions_join_and_deleted_topics_leave() {
-    let broker = broker(BrokerKind::Mock).await;
-    let mock = broker.mock().unwrap();
-    let client = client(&broker).await;
-    let topic = unique_name("grow");
-    let other = unique_name("grow-other");
-    create_topic(&client, &topic, 1).await;
-    create_topic(&client, &other, 1).await;
-    produce(&client, &topic, 0, &values("a", 3), 3).await;
-    // Latest at start: the records already there are skipped on the partitions present then.
-    let mut stream = start_positions(
-        &client,
-        ConsumerStrategy::subscribe([topic.clone(), other.clone()]),
-        StartingOffsets::Latest,
-        PartitionOffsets::new(),
-    )
-    .await
-    .unwrap();
-    let batch = within("batch", stream.next_batch()).await.unwrap();
-    assert_eq!(batch.offset_ranges().len(), 2);
-    assert_eq!(batch.offset_count(), 0);
-    drop(batch);
-
-    let admin = Admin::new(client.clone());
-    let created = within(
-        "create partitions",
-        admin.create_partitions(&[(topic.clone(), 3)], false),
-    )
-    .await
-    .unwrap();
-    created[&topic].as_ref().unwrap();
-    produce(&client, &topic, 2, &values("b", 5), 5).await;
-    let batch = within("batch", stream.next_batch()).await.unwrap();
-    let ranges: Vec<(String, i32, i64, i64)> = batch
-        .offset_ranges()
-        .iter()
-        .map(|r| (r.topic().to_owned(), r.partition(), r.from(), r.until()))
-        .collect();
-    // New partitions start at their earliest offset, so the 5 records are in this batch.
-    let mut expected = vec![
-        (topic.clone(), 0, 3, 3),
-        (topic.clone(), 1, 0, 0),
-        (topic.clone(), 2, 0, 5),
-        (other.clone(), 0, 0, 0),
-    ];
-    expected.sort();
-    assert_eq!(ranges, expected);
-    assert_eq!(batch.starts()[&key(&topic, 2)], BatchStart::First(0));
-    drop(batch);
-
-    mock.delete_topic(&other).await.unwrap();
-    let batch = within("batch", stream.next_batch()).await.unwrap();
-    assert!(
-        batch.offset_ranges().iter().all(|r| r.topic() == topic),
-        "the deleted topic left: {:?}",
-        batch.offset_ranges()
-    );
-    assert!(!stream.positions().contains_key(&key(&other, 0)));
-}
-
-async fn a_pattern_picks_up_new_matching_topics(kind: BrokerKind) {
-    let broker = broker(kind).await;
-    let client = client(&broker).await;
-    let prefix = unique_name("pat");
-    let first = format!("{prefix}-one");
-    create_topic(&client, &first, 1).await;
-    create_topic(&client, &format!("x{prefix}-one"), 1).await;
-    produce(&client, &first, 0, &values("a", 2), per_batch(kind)).await;
-    let pattern = Regex::new(&format!("{}-.*", regex::escape(&prefix))).unwrap();
-    let mut stream = start_positions(
-        &client,
-        ConsumerStrategy::pattern(pattern),
-        StartingOffsets::Earliest,
-        PartitionOffsets::new(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        stream.positions(),
-        &BTreeMap::from([(key(&first, 0), 0)]),
-        "whole names only"
-    );
-    let batch = within("batch", stream.next_batch()).await.unwrap();
-    assert_eq!(batch.offset_count(), 2);
-    drop(batch);
-
-    let second = format!("{prefix}-two");
-    create_topic(&client, &second, 2).await;
-    create_topic(&client, &prefix, 1).await;
-    produce(&client, &second, 1, &values("b", 4), per_batch(kind)).await;
-    let batch = within("batch", stream.next_batch()).await.unwrap();
-    let ranges: Vec<(String, i32, i64, i64)> = batch
-        .offset_ranges()
-        .iter()
-        .map(|r| (r.topic().to_owned(), r.partition(), r.from(), r.until()))
-        .collect();
-    assert_eq!(
-        ranges,
-        [
-            (first.clone(), 0, 2, 2),
-            (second.clone(), 0, 0, 0),
-            (second.clone(), 1, 0, 4)
-        ]
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pattern_picks_up_new_matching_topics_on_mock() {
-    a_pattern_picks_up_new_matching_topics(BrokerKind::Mock).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pattern_picks_up_new_matching_topics_on_tansu() {
-    a_pattern_picks_up_new_matching_topics(BrokerKind::Tansu).await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_start_one_interval_apart() {
     let broker = broker(BrokerKind::Mock).await;
@@ -566,18 +230,13 @@ async fn batches_start_one_interval_apart() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn read_committed_ranges_stop_at_the_last_stable_offset() {
-    let broker = broker(BrokerKind::Mock).await;
-    let mock = broker.mock().unwrap();
+async fn read_committed_ranges_stop_at_the_last_stable_offset(kind: BrokerKind) {
+    let broker = broker(kind).await;
     let client = client(&broker).await;
     let topic = unique_name("lso");
     create_topic(&client, &topic, 1).await;
     produce(&client, &topic, 0, &values("a", 3), 3).await;
-    let open = mock
-        .open_transaction(&topic, 0, &[MockRecord::value("t"), MockRecord::value("u")])
-        .await
-        .unwrap();
+    let open = open_transaction(&broker, &topic, 0, &["t", "u"]).await;
     produce(&client, &topic, 0, &values("b", 2), 2).await;
     let fetch = FetchConfig::default().with_isolation(IsolationLevel::ReadCommitted);
     let mut committed = within(
@@ -607,11 +266,21 @@ async fn read_committed_ranges_stop_at_the_last_stable_offset() {
     assert_eq!(until(&batch), 3);
     let batch = within("batch", uncommitted.next_batch()).await.unwrap();
     assert_eq!(until(&batch), 7);
-    let marker = mock.end_transaction(&open, true).await.unwrap();
+    let marker = end_transaction(&broker, &client, open, true).await;
     assert_eq!(marker, 7);
     // Committed: the range reaches past the marker.
     let batch = within("batch", committed.next_batch()).await.unwrap();
     assert_eq!((batch.offset_ranges()[0].from(), until(&batch)), (3, 8));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_committed_ranges_stop_at_the_last_stable_offset_on_mock() {
+    read_committed_ranges_stop_at_the_last_stable_offset(BrokerKind::Mock).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_committed_ranges_stop_at_the_last_stable_offset_on_kafka() {
+    read_committed_ranges_stop_at_the_last_stable_offset(BrokerKind::Kafka).await;
 }
 
 /// Under `tokio::time::pause` (our mock runs on the test's runtime, so its timers are paused
@@ -684,41 +353,4 @@ fn futures_are_send(stream: &mut DirectStream) {
 fn batches_are_send(batch: gregor_consumer::stream::Batch) {
     fn is_send<T: Send>(_: T) {}
     is_send(batch);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_subscribed_topic_created_later_joins() {
-    let broker = broker(BrokerKind::Mock).await;
-    let client = client(&broker).await;
-    let topic = unique_name("later");
-    let mut stream = start_positions(
-        &client,
-        ConsumerStrategy::subscribe([topic.clone()]),
-        StartingOffsets::Latest,
-        PartitionOffsets::new(),
-    )
-    .await
-    .unwrap();
-    assert!(stream.positions().is_empty(), "{:?}", stream.positions());
-    let batch = within("batch", stream.next_batch()).await.unwrap();
-    assert!(batch.offset_ranges().is_empty());
-    assert!(
-        !client.metadata().topic_names().contains(&topic.as_str())
-            || client.metadata().partition_count(&topic).is_none(),
-        "refreshing a subscription does not create its topics"
-    );
-    drop(batch);
-    create_topic(&client, &topic, 2).await;
-    produce(&client, &topic, 1, &values("x", 3), 3).await;
-    let batch = within("batch", stream.next_batch()).await.unwrap();
-    let ranges: Vec<(i32, i64, i64)> = batch
-        .offset_ranges()
-        .iter()
-        .map(|r| (r.partition(), r.from(), r.until()))
-        .collect();
-    assert_eq!(
-        ranges,
-        [(0, 0, 0), (1, 0, 3)],
-        "new partitions start at the earliest"
-    );
 }

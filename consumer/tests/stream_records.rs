@@ -1,26 +1,34 @@
 //! Direct-stream batches read through their partition readers: every record exactly once and
 //! only inside its batch's ranges, read_committed ranges ending at the last stable offset and
-//! on transaction markers, leader moves between and during batches, and placement of the
-//! readers on workers. Runs on our MockCluster and, for plain records, on tansu (one record per
-//! produced batch there, see stream_batches.rs).
+//! on transaction markers, records deleted under a batch, leader moves between and during
+//! batches, compacted ranges, and placement of the readers on workers. Runs on our MockCluster
+//! and Apache Kafka (transactions from Java's producer there), and for plain records on tansu
+//! (one record per produced batch there, see stream_batches.rs) and librdkafka's mock; leader
+//! moves, compaction and placement need the mock's control API and three brokers.
 
 mod stream_support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use gregor_client::Admin;
+use gregor_client::admin::{CreateTopicsOptions, NewTopic, TopicPartition as AdminPartition};
 use gregor_consumer::OnDataLoss;
 use gregor_consumer::fetch::{FetchConfig, FetchError, IsolationLevel, PartitionReader};
 use gregor_consumer::placement::Placement;
 use gregor_consumer::range::OffsetRange;
 use gregor_consumer::rate::RateLimits;
+use gregor_consumer::read::{ReadOptions, read_ranges};
 use gregor_consumer::store::PartitionOffsets;
 use gregor_consumer::stream::{
     ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
 };
-use gregor_testkit::BrokerKind;
-use gregor_testkit::data::{create_topic, produce, unique_name, values, within};
-use gregor_testkit::mock::MockRecord;
+use gregor_testkit::data::{
+    RECORD_TIMESTAMP, create_topic, create_topic_on, produce, produce_keyed, unique_name, values,
+    within,
+};
+use gregor_testkit::{BrokerKind, TestBroker};
+use stream_support::txn::{end_transaction, open_transaction, produce_transaction};
 use stream_support::{broker, client};
 
 /// A record as read: (offset, value).
@@ -69,7 +77,7 @@ async fn every_record_once(kind: BrokerKind) {
     let broker = broker(kind).await;
     let client = client(&broker).await;
     let topic = unique_name("once");
-    create_topic(&client, &topic, 3).await;
+    create_topic_on(&broker, &client, &topic, 3).await;
     let per_batch = if kind == BrokerKind::Tansu { 1 } else { 4 };
     let mut produced: BTreeMap<i32, Vec<String>> = BTreeMap::new();
     for p in 0..3 {
@@ -143,27 +151,22 @@ async fn every_record_once_on_tansu() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn read_committed_ranges_end_at_the_lso_and_on_markers() {
-    let broker = broker(BrokerKind::Mock).await;
-    let mock = broker.mock().unwrap();
+async fn every_record_once_on_kafka() {
+    every_record_once(BrokerKind::Kafka).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_record_once_on_rdkafka_mock() {
+    every_record_once(BrokerKind::RdkafkaMock).await;
+}
+
+async fn read_committed_ranges_end_at_the_lso_and_on_markers(kind: BrokerKind) {
+    let broker = broker(kind).await;
     let client = client(&broker).await;
     let topic = unique_name("txn");
     create_topic(&client, &topic, 1).await;
-    mock.produce(
-        &topic,
-        0,
-        &[MockRecord::value("plain-0"), MockRecord::value("plain-1")],
-    )
-    .await
-    .unwrap();
-    let open = mock
-        .open_transaction(
-            &topic,
-            0,
-            &[MockRecord::value("t-2"), MockRecord::value("t-3")],
-        )
-        .await
-        .unwrap();
+    produce(&client, &topic, 0, &["plain-0", "plain-1"], 2).await;
+    let open = open_transaction(&broker, &topic, 0, &["t-2", "t-3"]).await;
     let config = DirectStreamConfig::new(ConsumerStrategy::subscribe([topic.clone()]))
         .with_batch_interval(Duration::from_millis(20))
         .with_starting(StartingOffsets::Earliest)
@@ -191,7 +194,7 @@ async fn read_committed_ranges_end_at_the_lso_and_on_markers() {
     );
 
     // Committed: the range ends just after the marker (offset 4), and completes on it.
-    let marker = mock.end_transaction(&open, true).await.unwrap();
+    let marker = end_transaction(&broker, &client, open, true).await;
     assert_eq!(marker, 4);
     let batch = within("batch", stream.next_batch()).await.unwrap();
     assert_eq!(
@@ -205,9 +208,8 @@ async fn read_committed_ranges_end_at_the_lso_and_on_markers() {
     assert_eq!(records, [(2, "t-2".to_owned()), (3, "t-3".to_owned())]);
 
     // Aborted: its records are never delivered; the range ends on the abort marker.
-    mock.produce_transaction(&topic, 0, &[MockRecord::value("gone")], false)
-        .await
-        .unwrap();
+    let marker = produce_transaction(&broker, &client, &topic, 0, &["gone"], false).await;
+    assert_eq!(marker, 6);
     let batch = within("batch", stream.next_batch()).await.unwrap();
     assert_eq!(
         (
@@ -218,6 +220,16 @@ async fn read_committed_ranges_end_at_the_lso_and_on_markers() {
     );
     let records = read_all(batch.into_partitions().remove(0)).await;
     assert!(records.is_empty(), "aborted records delivered: {records:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_committed_ranges_end_at_the_lso_and_on_markers_on_mock() {
+    read_committed_ranges_end_at_the_lso_and_on_markers(BrokerKind::Mock).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_committed_ranges_end_at_the_lso_and_on_markers_on_kafka() {
+    read_committed_ranges_end_at_the_lso_and_on_markers(BrokerKind::Kafka).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -336,20 +348,73 @@ async fn readers_are_placed_on_workers() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn compacted_ranges_complete_across_gaps() {
-    let broker = broker(BrokerKind::Mock).await;
-    let mock = broker.mock().unwrap();
+/// Creates `topic` (one partition) compacted, its segment rolled by any record stamped later
+/// than the segment's first (Kafka's cleaner never cleans the active segment).
+async fn create_compacted_topic(client: &gregor_client::Client, topic: &str) {
+    let topic_spec = NewTopic::new(topic, 1, 1)
+        .config("cleanup.policy", "compact")
+        .config("segment.ms", "1")
+        .config("min.cleanable.dirty.ratio", "0.01");
+    let created = within(
+        "create topic",
+        Admin::new(client.clone()).create_topics(
+            vec![topic_spec],
+            CreateTopicsOptions::default().wait_for_leaders(true),
+        ),
+    )
+    .await
+    .unwrap();
+    created[topic].as_ref().unwrap();
+}
+
+/// Compacts `topic`'s partition 0, which holds offsets `0..end`: our mock on demand (its
+/// control API), Apache Kafka when its log cleaner gets to it (it wakes every 15 s by
+/// default), which this waits for: until offset 0 reads as the first record kept.
+async fn compact(broker: &TestBroker, client: &gregor_client::Client, topic: &str, end: i64) {
+    if let Some(mock) = broker.mock() {
+        assert_eq!(mock.compact(topic, 0).await.unwrap(), 4, "records removed");
+        return;
+    }
+    let all = [OffsetRange::new(topic, 0, 0, end).unwrap()];
+    within("the log cleaner", async {
+        loop {
+            let read = read_ranges(client, &all, ReadOptions::default())
+                .await
+                .unwrap_or_else(|e| panic!("reading {topic}: {e}"));
+            if read.ranges[0].records.first().map(|r| r.offset) != Some(0) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
+    .await;
+}
+
+async fn compacted_ranges_complete_across_gaps(kind: BrokerKind) {
+    let broker = broker(kind).await;
     let client = client(&broker).await;
     let topic = unique_name("compacted");
-    create_topic(&client, &topic, 1).await;
-    // Keys k0..k3 written twice: compaction keeps offsets 4..8 only, and the last record
-    // (offset 7, key k3) ends the log.
-    let records: Vec<MockRecord> = (0..8)
-        .map(|i| MockRecord::kv(&format!("k{}", i % 4), &format!("v{i}")))
+    create_compacted_topic(&client, &topic).await;
+    // Keys k0..k3 written twice in one batch: compaction keeps offsets 4..8 of it, the batch
+    // keeping its base and last offsets (0 and 7). The record at offset 8 (key "end", a second
+    // later) rolls Kafka's segment, so that the batch's segment can be cleaned.
+    let records: Vec<(String, String)> = (0..8)
+        .map(|i| (format!("k{}", i % 4), format!("v{i}")))
         .collect();
-    mock.produce(&topic, 0, &records).await.unwrap();
-    assert_eq!(mock.compact(&topic, 0).await.unwrap(), 4);
+    let records: Vec<(&str, &str)> = records
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        produce_keyed(&client, &topic, 0, RECORD_TIMESTAMP, &records).await,
+        0
+    );
+    let later = RECORD_TIMESTAMP + 1000;
+    assert_eq!(
+        produce_keyed(&client, &topic, 0, later, &[("end", "v8")]).await,
+        8
+    );
+    compact(&broker, &client, &topic, 9).await;
     // Three offsets per batch: the first range [0, 3) lies wholly in the gap.
     let config = DirectStreamConfig::new(ConsumerStrategy::subscribe([topic.clone()]))
         .with_batch_interval(Duration::from_millis(20))
@@ -363,7 +428,7 @@ async fn compacted_ranges_complete_across_gaps() {
     .unwrap();
     let mut read = Vec::new();
     let mut ranges = Vec::new();
-    while stream.positions()[&key(&topic, 0)] < 8 {
+    while stream.positions()[&key(&topic, 0)] < 9 {
         let batch = within("batch", stream.next_batch()).await.unwrap();
         ranges.push((
             batch.offset_ranges()[0].from(),
@@ -371,15 +436,23 @@ async fn compacted_ranges_complete_across_gaps() {
         ));
         read.extend(read_all(batch.into_partitions().remove(0)).await);
     }
-    assert_eq!(ranges, [(0, 3), (3, 6), (6, 8)]);
-    let expected: Vec<Read> = (4..8).map(|i| (i, format!("v{i}"))).collect();
+    assert_eq!(ranges, [(0, 3), (3, 6), (6, 9)]);
+    let expected: Vec<Read> = (4..9).map(|i| (i, format!("v{i}"))).collect();
     assert_eq!(read, expected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn records_deleted_under_a_batch_fail_or_are_skipped_per_config() {
-    let broker = broker(BrokerKind::Mock).await;
-    let mock = broker.mock().unwrap();
+async fn compacted_ranges_complete_across_gaps_on_mock() {
+    compacted_ranges_complete_across_gaps(BrokerKind::Mock).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compacted_ranges_complete_across_gaps_on_kafka() {
+    compacted_ranges_complete_across_gaps(BrokerKind::Kafka).await;
+}
+
+async fn records_deleted_under_a_batch_fail_or_are_skipped_per_config(kind: BrokerKind) {
+    let broker = broker(kind).await;
     let client = client(&broker).await;
     let topic = unique_name("deleted");
     create_topic(&client, &topic, 1).await;
@@ -431,7 +504,14 @@ async fn records_deleted_under_a_batch_fail_or_are_skipped_per_config() {
         .await
         .unwrap()
         .unwrap();
-    mock.delete_records(&topic, 0, 5).await.unwrap();
+    let tp = AdminPartition::new(topic.as_str(), 0);
+    let deleted = within(
+        "delete records",
+        Admin::new(client.clone()).delete_records(&[(tp.clone(), 5)]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(deleted[&tp], Ok(5), "the new log start offset");
     drop(first);
     drop(first_skip);
     let mut failed = None;
@@ -454,4 +534,14 @@ async fn records_deleted_under_a_batch_fail_or_are_skipped_per_config() {
     assert_eq!(offsets, [0, 5, 6, 7, 8, 9]);
     assert!(skip_reader.is_complete());
     assert_eq!(skip_reader.skipped(), Some((1, 5)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_deleted_under_a_batch_fail_or_are_skipped_per_config_on_mock() {
+    records_deleted_under_a_batch_fail_or_are_skipped_per_config(BrokerKind::Mock).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_deleted_under_a_batch_fail_or_are_skipped_per_config_on_kafka() {
+    records_deleted_under_a_batch_fail_or_are_skipped_per_config(BrokerKind::Kafka).await;
 }

@@ -240,3 +240,39 @@ fn the_broker_dies_with_the_test_process() {
     }
     assert!(!dir.exists(), "{} removed", dir.display());
 }
+
+/// A session takes its script in parts: a transaction left open by one part hides its records
+/// from read_committed readers until a later part commits it.
+#[test]
+fn a_session_runs_its_script_in_parts() {
+    let kafka = KafkaCluster::shared().unwrap();
+    let peer = JavaPeer::new(kafka.install()).unwrap();
+    let topic = gregor_testkit_topic("session");
+    let txn_id = gregor_testkit_topic("txn");
+    let mut session = peer.start(&kafka.bootstrap()).unwrap();
+    let mut open = PeerScript::new();
+    open.producer(&[("transactional.id", txn_id.as_str()), ("acks", "all")])
+        .init_transactions()
+        .begin()
+        .send(&topic, Some(0), None, Some(b"t"), &[])
+        .flush();
+    session.run(&open).unwrap();
+    let mut read = PeerScript::new();
+    read.consume(&topic, &[("isolation.level", "read_committed")])
+        .consume(&topic, &[("isolation.level", "read_uncommitted")]);
+    let seen = peer.run(&kafka.bootstrap(), &read).unwrap();
+    assert_eq!(seen.records.len(), 1, "only read_uncommitted sees it");
+    let mut commit = PeerScript::new();
+    commit.commit().close();
+    session.run(&commit).unwrap();
+    let out = session.finish().unwrap();
+    assert_eq!(out.acks.len(), 1);
+    let seen = peer.run(&kafka.bootstrap(), &read).unwrap();
+    assert_eq!(seen.records.len(), 2, "both see it");
+    // A failing part is the peer's error.
+    let mut session = peer.start(&kafka.bootstrap()).unwrap();
+    let mut bad = PeerScript::new();
+    bad.commit();
+    let err = session.run(&bad).unwrap_err();
+    assert!(err.to_string().contains("no producer"), "{err}");
+}

@@ -11,8 +11,8 @@
 //! - [`client`]: [`test_client_config`], [`test_client`] and the [`within`] deadline.
 //! - [`topics`]: [`create_topic`] (CreateTopics), [`create_topic_on`] (a test broker's control
 //!   API where it has one) and [`create_topic_by_protocol_on`] (CreateTopics where served).
-//! - [`produce`](mod@produce): [`produce_batch`] and [`produce()`] send hand-built Produce
-//!   requests (acks = all); [`produce_request`] and [`encode_values`] build them for tests that
+//! - [`produce`](mod@produce): [`produce_batch`], [`produce_keyed`] and [`produce()`] send
+//!   hand-built Produce requests (acks = all); [`produce_request`] and [`encode_values`] build them for tests that
 //!   send their own.
 
 pub mod client;
@@ -23,6 +23,7 @@ pub mod topics;
 pub use client::{test_client, test_client_config, within};
 pub use names::{unique_name, values};
 pub use produce::{
-    BatchShape, RECORD_TIMESTAMP, encode_values, produce, produce_batch, produce_request,
+    BatchShape, NOT_READY_FOR, RECORD_TIMESTAMP, encode_values, produce, produce_batch,
+    produce_keyed, produce_request,
 };
 pub use topics::{create_topic, create_topic_by_protocol_on, create_topic_on};

@@ -1,8 +1,10 @@
 //! Records produced with Produce requests built by hand (acks = all), so that a test of the
 //! consumer or the admin client does not depend on gregor's producer.
 
+use std::time::{Duration, Instant};
+
 use bytes::{Bytes, BytesMut};
-use gregor_client::{Client, Purpose};
+use gregor_client::{Client, ClientError, Purpose};
 use gregor_protocol::ErrorCode;
 use gregor_protocol::compression::Compression;
 use gregor_protocol::messages::ProduceRequest;
@@ -100,6 +102,13 @@ pub fn produce_request(
 
 /// Produces one batch of `values` shaped by `shape` to `topic`'s `partition` through its leader
 /// (acks = all) and returns the batch's base offset. Panics unless the partition answers NONE.
+///
+/// Errors that say the batch was not appended because the partition is not ready there yet
+/// (`NOT_LEADER_OR_FOLLOWER`, `UNKNOWN_TOPIC_OR_PARTITION`, `LEADER_NOT_AVAILABLE`, in the
+/// Produce response or in Metadata) are retried, after a metadata refresh, for up to
+/// [`NOT_READY_FOR`], as any producer does: Apache Kafka answers CreateTopics and
+/// CreatePartitions a moment before its brokers list the new partitions in Metadata and
+/// accept Produce for them.
 pub async fn produce_batch(
     client: &Client,
     topic: &str,
@@ -107,15 +116,72 @@ pub async fn produce_batch(
     values: &[impl AsRef<[u8]>],
     shape: &BatchShape<'_>,
 ) -> i64 {
-    let (leader, _) = client
-        .leader(topic, partition)
-        .await
-        .unwrap_or_else(|e| panic!("a leader for {topic}-{partition}: {e}"));
+    produce_encoded(client, topic, partition, encode_values(values, shape)).await
+}
+
+/// Produces one plain batch holding a record per `(key, value)` pair, each stamped
+/// `timestamp`, as [`produce_batch`] does; returns the batch's base offset. For compacted
+/// topics, whose records need keys; Kafka rolls a segment by the records' timestamps
+/// (`segment.ms` after the segment's first one), hence the explicit timestamp.
+pub async fn produce_keyed(
+    client: &Client,
+    topic: &str,
+    partition: i32,
+    timestamp: i64,
+    records: &[(&str, &str)],
+) -> i64 {
+    let records: Vec<NewRecord<'_>> = records
+        .iter()
+        .map(|(k, v)| {
+            NewRecord::new(Some(k.as_bytes()), Some(v.as_bytes())).with_timestamp(timestamp)
+        })
+        .collect();
+    let mut batch = BytesMut::new();
+    encode_batch(&BatchSpec::default(), &records, &mut batch)
+        .unwrap_or_else(|e| panic!("the test batch encodes: {e}"));
+    produce_encoded(client, topic, partition, batch.freeze()).await
+}
+
+/// Produces the encoded `batch`, retrying as [`produce_batch`] says.
+async fn produce_encoded(client: &Client, topic: &str, partition: i32, batch: Bytes) -> i64 {
+    let started = Instant::now();
+    loop {
+        match produce_once(client, topic, partition, batch.clone()).await {
+            Ok(base_offset) => return base_offset,
+            Err(
+                ErrorCode::NotLeaderOrFollower
+                | ErrorCode::UnknownTopicOrPartition
+                | ErrorCode::LeaderNotAvailable,
+            ) if started.elapsed() < NOT_READY_FOR => {
+                let _ = client.refresh_metadata(Some(&[topic.to_owned()])).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(code) => panic!("Produce to {topic}-{partition} answered {code:?}"),
+        }
+    }
+}
+
+/// How long [`produce_batch`] and [`produce_keyed`] retry a partition that is not ready for
+/// Produce yet.
+pub const NOT_READY_FOR: Duration = Duration::from_secs(10);
+
+/// One Produce of `batch`: its base offset, or the partition's error.
+async fn produce_once(
+    client: &Client,
+    topic: &str,
+    partition: i32,
+    batch: Bytes,
+) -> Result<i64, ErrorCode> {
+    let leader = match client.leader(topic, partition).await {
+        Ok((leader, _)) => leader,
+        // Not in the metadata yet (a partition just created).
+        Err(ClientError::Broker { code, .. }) => return Err(code),
+        Err(e) => panic!("a leader for {topic}-{partition}: {e}"),
+    };
     let conn = client
         .connection(leader, Purpose::Produce)
         .await
         .unwrap_or_else(|e| panic!("a produce connection to {leader:?}: {e}"));
-    let batch = encode_values(values, shape);
     let response = conn
         .send_with(|version| produce_request(client, topic, partition, version, -1, batch))
         .await
@@ -125,12 +191,10 @@ pub async fn produce_batch(
         .first()
         .and_then(|t| t.partition_responses.first())
         .unwrap_or_else(|| panic!("Produce to {topic}-{partition} answered for the partition"));
-    assert_eq!(
-        ErrorCode::from_code(answer.error_code),
-        ErrorCode::None,
-        "Produce to {topic}-{partition}"
-    );
-    answer.base_offset
+    match ErrorCode::from_code(answer.error_code) {
+        ErrorCode::None => Ok(answer.base_offset),
+        code => Err(code),
+    }
 }
 
 /// Produces `values` to `topic`'s `partition` in plain batches of `per_batch` records (at least

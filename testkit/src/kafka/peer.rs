@@ -8,6 +8,9 @@
 //! error with what it printed. Several producers may be open at once
 //! ([`PeerScript::use_producer`]), so that transactions and plain sends interleave, and
 //! [`PeerScript::halt`] ends the program leaving a transaction open on the broker.
+//! [`JavaPeer::start`] instead keeps the process and takes the script in parts
+//! ([`PeerSession::run`] returns once a part is done), so that a test can act between them,
+//! for example while a transaction is open.
 //!
 //! ```no_run
 //! use gregor_testkit::kafka::KafkaCluster;
@@ -26,9 +29,10 @@
 //! ```
 
 use std::fmt::Write as _;
-use std::io::Write as _;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -106,10 +110,11 @@ impl JavaPeer {
         })
     }
 
-    /// Runs `script` against `bootstrap` (blocking: call it from `spawn_blocking` in async tests).
-    pub fn run(&self, bootstrap: &str, script: &PeerScript) -> Result<PeerOutput, PeerError> {
+    /// The `java` command running the peer against `bootstrap`, its three streams piped.
+    fn command(&self, bootstrap: &str) -> Command {
         let classpath = format!("{}:{}", self.classes.display(), self.install.classpath());
-        let mut child = Command::new(self.install.java_bin())
+        let mut command = Command::new(self.install.java_bin());
+        command
             .args(tool_jvm_args(&self.log4j))
             .arg("-cp")
             .arg(classpath)
@@ -118,27 +123,159 @@ impl JavaPeer {
             .arg(PEER_TIMEOUT.as_secs().to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
+            .stderr(Stdio::piped());
+        command
+    }
+
+    /// Runs `script` against `bootstrap` (blocking: call it from `spawn_blocking` in async tests).
+    pub fn run(&self, bootstrap: &str, script: &PeerScript) -> Result<PeerOutput, PeerError> {
+        let mut child = self.command(bootstrap).spawn()?;
         if let Some(mut stdin) = child.stdin.take() {
             stdin.write_all(script.text.as_bytes())?;
         }
         let out = child.wait_with_output()?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let tail: Vec<&str> = stderr.lines().collect();
-            return Err(PeerError::Failed {
-                status: out.status.to_string(),
-                message: stdout
-                    .lines()
-                    .find(|l| l.starts_with("error "))
-                    .unwrap_or("(no error line)")
-                    .to_owned(),
-                stderr: tail[tail.len().saturating_sub(40)..].join("\n"),
-            });
+            return Err(failed(
+                out.status,
+                &stdout,
+                &String::from_utf8_lossy(&out.stderr),
+            ));
         }
         PeerOutput::parse(&stdout)
+    }
+
+    /// Starts a peer against `bootstrap` that takes its script in parts
+    /// ([`PeerSession::run`]), so that a test can act between them: with a transaction left
+    /// open, say.
+    pub fn start(&self, bootstrap: &str) -> Result<PeerSession, PeerError> {
+        let mut child = self.command(bootstrap).spawn()?;
+        let (Some(stdin), Some(stdout), Some(mut stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(PeerError::Io(std::io::Error::other(
+                "the peer's standard streams were not piped",
+            )));
+        };
+        // Drained all along, so that a chatty JVM never blocks on a full pipe.
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        Ok(PeerSession {
+            child,
+            stdin: Some(stdin),
+            stdout: BufReader::new(stdout),
+            stderr: Some(stderr),
+            answered: String::new(),
+        })
+    }
+}
+
+/// [`PeerError::Failed`] for a peer that exited with `status`, having printed `stdout` and
+/// `stderr` (of which the error keeps the last 40 lines).
+fn failed(status: ExitStatus, stdout: &str, stderr: &str) -> PeerError {
+    let tail: Vec<&str> = stderr.lines().collect();
+    PeerError::Failed {
+        status: status.to_string(),
+        message: stdout
+            .lines()
+            .find(|l| l.starts_with("error "))
+            .unwrap_or("(no error line)")
+            .to_owned(),
+        stderr: tail[tail.len().saturating_sub(40)..].join("\n"),
+    }
+}
+
+/// A running peer fed its script in parts ([`JavaPeer::start`]). Its calls block: use them
+/// from `spawn_blocking` in async tests. Dropping the session kills the process (a producer's
+/// open transaction then stays open until the broker's transaction timeout).
+#[derive(Debug)]
+pub struct PeerSession {
+    child: Child,
+    /// `None` once [`finish`](Self::finish) closed it.
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+    /// The thread draining the peer's standard error, which returns it.
+    stderr: Option<JoinHandle<String>>,
+    /// Everything the peer printed so far.
+    answered: String,
+}
+
+impl PeerSession {
+    /// Runs the commands of `script` and returns once the peer finished the last of them (it
+    /// answers `ok` to each). A failing command ends the peer: its error, as
+    /// [`JavaPeer::run`] gives it.
+    pub fn run(&mut self, script: &PeerScript) -> Result<(), PeerError> {
+        let commands = script
+            .text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .count();
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| PeerError::Io(std::io::Error::other("the session's input is closed")))?;
+        stdin.write_all(script.text.as_bytes())?;
+        stdin.flush()?;
+        let mut done = 0;
+        while done < commands {
+            let mut line = String::new();
+            let read = self.stdout.read_line(&mut line)?;
+            self.answered.push_str(&line);
+            if read == 0 || line.starts_with("error ") {
+                return Err(self.failure());
+            }
+            if line.trim_end() == "ok" {
+                done += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the script (the peer closes its producer, which aborts a transaction left open)
+    /// and returns everything the peer answered during the session.
+    pub fn finish(mut self) -> Result<PeerOutput, PeerError> {
+        drop(self.stdin.take());
+        let mut rest = String::new();
+        self.stdout.read_to_string(&mut rest)?;
+        self.answered.push_str(&rest);
+        let status = self.child.wait()?;
+        if !status.success() {
+            return Err(self.failure());
+        }
+        PeerOutput::parse(&self.answered)
+    }
+
+    /// The error of a peer that stopped answering: waits for it to exit.
+    fn failure(&mut self) -> PeerError {
+        drop(self.stdin.take());
+        let mut rest = String::new();
+        let _ = self.stdout.read_to_string(&mut rest);
+        self.answered.push_str(&rest);
+        let status = match self.child.wait() {
+            Ok(status) => status,
+            Err(e) => return PeerError::Io(e),
+        };
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default();
+        failed(status, &self.answered, &stderr)
+    }
+}
+
+impl Drop for PeerSession {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
