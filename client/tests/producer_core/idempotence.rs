@@ -92,6 +92,10 @@ fn sequences_count_records_per_partition() {
     append_n(&mut acc, &b, 10, 2, 100, now);
     let a1 = drain_one(&mut acc, &mut idem, &a, now).expect("a1");
     let b1 = drain_one(&mut acc, &mut idem, &b, now).expect("b1");
+    assert_eq!(
+        respond(&mut idem, &a1, ErrorCode::None, 0),
+        BatchDecision::Complete { duplicate: false }
+    );
     let a2 = drain_one(&mut acc, &mut idem, &a, now).expect("a2");
     assert_eq!(wire_fields(&a1), (PID, 0, 0));
     assert_eq!(
@@ -110,11 +114,7 @@ fn sequences_count_records_per_partition() {
         }
     );
     assert_eq!(idem.next_sequence(&a), 5);
-    assert_eq!(idem.in_flight(), 3);
-    assert_eq!(
-        respond(&mut idem, &a1, ErrorCode::None, 0),
-        BatchDecision::Complete { duplicate: false }
-    );
+    assert_eq!(idem.in_flight(), 2);
     assert_eq!(idem.in_flight_for(&a), 1);
 }
 
@@ -129,14 +129,14 @@ fn sequence_numbers_wrap_to_zero() {
         .prepare_send(&a, None, i32::MAX as usize)
         .expect("send");
     assert_eq!((big.base_sequence, big.next_sequence()), (0, i32::MAX));
-    let last = idem.prepare_send(&a, None, 3).expect("send");
-    assert_eq!(last.base_sequence, i32::MAX);
-    assert_eq!(idem.next_sequence(&a), 2, "MAX, 0, 1 used; 2 is next");
     let outcome = PartitionOutcome::success(0);
     assert_eq!(
         idem.on_response(&a, &big, &outcome),
         BatchDecision::Complete { duplicate: false }
     );
+    let last = idem.prepare_send(&a, None, 3).expect("send");
+    assert_eq!(last.base_sequence, i32::MAX);
+    assert_eq!(idem.next_sequence(&a), 2, "MAX, 0, 1 used; 2 is next");
     assert_eq!(
         idem.on_response(&a, &last, &outcome),
         BatchDecision::Complete { duplicate: false }
@@ -238,31 +238,77 @@ fn retriable_error_resends_the_same_sequence_and_bytes() {
 }
 
 #[test]
-fn at_most_five_batches_in_flight_per_partition() {
+fn one_batch_in_flight_until_the_broker_acknowledges_one() {
+    // A broker without state for the producer in a partition takes a first batch of any
+    // sequence (Kafka up to 4.1, KAFKA-15591): a second batch in flight could be appended
+    // ahead of a first one refused with NOT_LEADER_OR_FOLLOWER.
     let now = t0();
     let (mut acc, mut idem) = (small_batches(), idempotent());
     let (a, b) = (tp("t", 0), tp("t", 1));
-    append_n(&mut acc, &a, 0, 18, 100, now); // 6 batches
+    append_n(&mut acc, &a, 0, 9, 100, now); // 3 batches
     append_n(&mut acc, &b, 100, 1, 100, now);
-    let sent: Vec<_> = (0..5)
-        .map(|_| drain_one(&mut acc, &mut idem, &a, now).expect("sent"))
-        .collect();
-    let bases: Vec<i32> = sent.iter().map(|b| seq(b).base_sequence).collect();
-    assert_eq!(bases, [0, 3, 6, 9, 12]);
+    let first = drain_one(&mut acc, &mut idem, &a, now).expect("first");
     assert!(
         drain_one(&mut acc, &mut idem, &a, now).is_none(),
-        "sixth waits"
+        "the second waits for the first's answer"
     );
     assert!(
         drain_one(&mut acc, &mut idem, &b, now).is_some(),
         "other partitions are not held"
     );
-    respond(&mut idem, &sent[0], ErrorCode::None, 0);
+    assert_eq!(
+        respond(&mut idem, &first, ErrorCode::NotLeaderOrFollower, -1),
+        BatchDecision::Retry
+    );
+    acc.reenqueue(first, now);
+    let again = drain_one(&mut acc, &mut idem, &a, now + ms(100)).expect("first again");
+    assert_eq!(seq(&again).base_sequence, 0);
+    assert!(drain_one(&mut acc, &mut idem, &a, now + ms(100)).is_none());
+    respond(&mut idem, &again, ErrorCode::None, 0);
+    let second = drain_one(&mut acc, &mut idem, &a, now + ms(100)).expect("second");
+    let third = drain_one(&mut acc, &mut idem, &a, now + ms(100)).expect("pipelined now");
+    assert_eq!(
+        (seq(&second).base_sequence, seq(&third).base_sequence),
+        (3, 6)
+    );
+    // A new epoch starts over: the broker checks it from sequence 0, but the partition may be
+    // one it has no state for.
+    idem.set_identity(identity(1));
+    let fresh = idem.prepare_send(&a, None, 1).expect("first of epoch 1");
+    assert_eq!(idem.prepare_send(&a, None, 1), None);
+    let outcome = PartitionOutcome::error(ErrorCode::DuplicateSequenceNumber, -1);
+    idem.on_response(&a, &fresh, &outcome);
+    assert!(
+        idem.prepare_send(&a, None, 1).is_some(),
+        "a duplicate says the broker has the state"
+    );
+}
+
+#[test]
+fn at_most_five_batches_in_flight_per_partition() {
+    let now = t0();
+    let (mut acc, mut idem) = (small_batches(), idempotent());
+    let a = tp("t", 0);
+    append_n(&mut acc, &a, 0, 21, 100, now); // 7 batches
+    let first = drain_one(&mut acc, &mut idem, &a, now).expect("first");
+    respond(&mut idem, &first, ErrorCode::None, 0);
+    let sent: Vec<_> = (0..5)
+        .map(|_| drain_one(&mut acc, &mut idem, &a, now).expect("sent"))
+        .collect();
+    let bases: Vec<i32> = sent.iter().map(|b| seq(b).base_sequence).collect();
+    assert_eq!(bases, [3, 6, 9, 12, 15]);
+    assert!(
+        drain_one(&mut acc, &mut idem, &a, now).is_none(),
+        "a sixth waits"
+    );
+    respond(&mut idem, &sent[0], ErrorCode::None, 3);
     let sixth = drain_one(&mut acc, &mut idem, &a, now).expect("room again");
-    assert_eq!(seq(&sixth).base_sequence, 15);
+    assert_eq!(seq(&sixth).base_sequence, 18);
     // The limit is clamped to Kafka's 5.
     let mut wide = Idempotence::new(50);
     wide.set_identity(identity(0));
+    let first = wide.prepare_send(&a, None, 1).expect("first");
+    wide.on_response(&a, &first, &PartitionOutcome::success(0));
     assert_eq!(
         (0..8)
             .filter(|_| wide.prepare_send(&a, None, 1).is_some())
@@ -298,7 +344,9 @@ fn out_of_order_after_an_earlier_failure_retries_in_order() {
     let now = t0();
     let (mut acc, mut idem) = (small_batches(), idempotent());
     let a = tp("t", 0);
-    append_n(&mut acc, &a, 0, 6, 100, now);
+    append_n(&mut acc, &a, 0, 9, 100, now);
+    let b0 = drain_one(&mut acc, &mut idem, &a, now).expect("b0");
+    respond(&mut idem, &b0, ErrorCode::None, 0);
     let b1 = drain_one(&mut acc, &mut idem, &a, now).expect("b1");
     let b2 = drain_one(&mut acc, &mut idem, &a, now).expect("b2");
     assert_eq!(
@@ -313,16 +361,16 @@ fn out_of_order_after_an_earlier_failure_retries_in_order() {
     acc.reenqueue(b2, now); // put back out of order: the queue restores it
     acc.reenqueue(b1, now);
     let r1 = drain_one(&mut acc, &mut idem, &a, now + ms(100)).expect("b1 again");
-    assert_eq!(seq(&r1).base_sequence, 0);
+    assert_eq!(seq(&r1).base_sequence, 3);
     assert!(
         drain_one(&mut acc, &mut idem, &a, now + ms(100)).is_none(),
         "b2 waits for b1"
     );
-    respond(&mut idem, &r1, ErrorCode::None, 0);
+    respond(&mut idem, &r1, ErrorCode::None, 3);
     let r2 = drain_one(&mut acc, &mut idem, &a, now + ms(100)).expect("b2 again");
-    assert_eq!(wire_fields(&r2), (PID, 0, 3));
+    assert_eq!(wire_fields(&r2), (PID, 0, 6));
     assert_eq!(
-        respond(&mut idem, &r2, ErrorCode::None, 3),
+        respond(&mut idem, &r2, ErrorCode::None, 6),
         BatchDecision::Complete { duplicate: false }
     );
 }
@@ -332,7 +380,9 @@ fn out_of_order_on_the_earliest_batch_fails_and_bumps_the_epoch() {
     let now = t0();
     let (mut acc, mut idem) = (small_batches(), idempotent());
     let a = tp("t", 0);
-    append_n(&mut acc, &a, 0, 9, 100, now);
+    append_n(&mut acc, &a, 0, 12, 100, now);
+    let b0 = drain_one(&mut acc, &mut idem, &a, now).expect("b0");
+    respond(&mut idem, &b0, ErrorCode::None, 0);
     let b1 = drain_one(&mut acc, &mut idem, &a, now).expect("b1");
     let b2 = drain_one(&mut acc, &mut idem, &a, now).expect("b2");
     let ooo = ErrorCode::OutOfOrderSequenceNumber;
@@ -347,7 +397,7 @@ fn out_of_order_on_the_earliest_batch_fails_and_bumps_the_epoch() {
         BatchDecision::Retry,
         "rejected in the old epoch"
     );
-    assert_eq!(acc.release(b1), [0, 1, 2]);
+    assert_eq!(acc.release(b1), [3, 4, 5]);
     acc.reenqueue(b2, now);
     let r2 = drain_one(&mut acc, &mut idem, &a, now + ms(100)).expect("b2 under the new epoch");
     assert_eq!(idem.identity(), Some(identity(1)));
@@ -356,6 +406,11 @@ fn out_of_order_on_the_earliest_batch_fails_and_bumps_the_epoch() {
         (PID, 1, 0),
         "re-sequenced from 0 in epoch 1"
     );
+    assert!(
+        drain_one(&mut acc, &mut idem, &a, now + ms(100)).is_none(),
+        "the new epoch's first batch goes alone"
+    );
+    respond(&mut idem, &r2, ErrorCode::None, 3);
     let b3 = drain_one(&mut acc, &mut idem, &a, now + ms(100)).expect("b3");
     assert_eq!(wire_fields(&b3), (PID, 1, 3));
 }
