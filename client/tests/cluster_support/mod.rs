@@ -1,6 +1,7 @@
-//! Helpers for the cluster-client and admin tests against a real broker (tansu, or the
-//! cluster named by `KAFKA_BOOTSTRAP_SERVERS`): choosing the broker and skipping its known
-//! deviations. Names, topics and records come from `gregor_testkit::data`.
+//! Helpers for the cluster-client and admin tests against a broker (tansu, Apache Kafka, our
+//! mocks, or the cluster named by `KAFKA_BOOTSTRAP_SERVERS`): choosing the broker, skipping
+//! its known deviations, and reaching a group's coordinator the way clients do. Names, topics
+//! and records come from `gregor_testkit::data`.
 #![allow(dead_code)]
 
 use std::future::Future;
@@ -14,7 +15,7 @@ use gregor_testkit::data::{test_client, test_client_config, within};
 use gregor_testkit::{BrokerKind, ChaosProxy, Tansu, TestBroker};
 
 /// A broker for a test: `KAFKA_BOOTSTRAP_SERVERS` when set; else the kind `GREGOR_TEST_BROKER`
-/// names (`mock`, `rdkafka-mock`, `tansu`); else a fresh tansu.
+/// names (`mock`, `rdkafka-mock`, `tansu`, `kafka`); else a fresh tansu.
 pub async fn broker() -> TestBroker {
     if std::env::var("KAFKA_BOOTSTRAP_SERVERS").is_ok_and(|s| !s.trim().is_empty()) {
         return TestBroker::start_kind_async(BrokerKind::External)
