@@ -109,7 +109,18 @@ async fn kip_848_consumer_group_heartbeat() {
             "{kind}: {:?}",
             joined.error_message
         );
-        assert!(joined.member_epoch >= 1, "{kind}: {joined:?}");
+        // Kafka: joining bumps the new group's epoch from 0 to 1, and the member takes it.
+        if joined.member_epoch != 1
+            && deviates(
+                &broker,
+                BrokerKind::RdkafkaMock,
+                "librdkafka's mock cluster (2.12.1) deviates: the first member of a new group gets member epoch 2 (Kafka: 1)",
+            )
+        {
+            assert!(joined.member_epoch >= 1, "{kind}: {joined:?}");
+        } else {
+            assert_eq!(joined.member_epoch, 1, "{kind}: {joined:?}");
+        }
         assert!(joined.heartbeat_interval_ms > 0, "{kind}: {joined:?}");
         eprintln!(
             "{kind}: ConsumerGroupHeartbeat joins (epoch {})",
