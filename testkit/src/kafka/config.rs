@@ -86,8 +86,8 @@ impl KafkaOptions {
     /// `nodes` combined broker+controller nodes (three voters for three nodes), internal topics
     /// replicated `min(nodes, 3)` times with `min.insync.replicas` 2, and a short broker
     /// session so that a killed broker is fenced (and its partitions' leaders moved) within
-    /// about three seconds. Only the PLAINTEXT listener unless [`with_security`]
-    /// (Self::with_security) says otherwise.
+    /// about three seconds. Only the PLAINTEXT listener unless
+    /// [`with_security`](Self::with_security) says otherwise.
     pub fn cluster(nodes: usize) -> KafkaOptions {
         KafkaOptions {
             nodes: nodes.max(1),
