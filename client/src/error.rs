@@ -161,8 +161,16 @@ impl From<crate::tls::TlsError> for ClientError {
 
 impl ClientError {
     /// The error for an I/O failure while doing `context`. End of stream becomes
-    /// [`ClientError::Disconnected`].
+    /// [`ClientError::Disconnected`]; a TLS failure on an established TLS stream (an alert
+    /// from the broker, such as TLS 1.3's `certificate_required` after the client's side of
+    /// the handshake, or a corrupt record) becomes [`ClientError::Tls`] with the rustls error.
     pub fn io(err: &io::Error, context: &'static str) -> ClientError {
+        if let Some(tls) = crate::tls::TlsError::from_io(err) {
+            return ClientError::Tls {
+                context,
+                source: Some(Arc::new(tls)),
+            };
+        }
         match err.kind() {
             io::ErrorKind::UnexpectedEof => ClientError::Disconnected,
             kind => ClientError::Io(kind, context),

@@ -1,8 +1,9 @@
 //! Fetch behaviours of every available broker kind (`GREGOR_TEST_BROKERS`, else all that can
-//! start here: our MockCluster, librdkafka's mock cluster, tansu), measured with raw requests
-//! on gregor's connections: OFFSET_OUT_OF_RANGE past the end, KIP-74's first oversized batch,
-//! fetch sessions (KIP-227), and leader-epoch fencing. These fill testkit's conformance table;
-//! a broker's known deviation is skipped on that broker only, with the deviation printed.
+//! start here: our MockCluster, librdkafka's mock cluster, tansu, Apache Kafka), measured with
+//! raw requests on gregor's connections: OFFSET_OUT_OF_RANGE past the end, KIP-74's first
+//! oversized batch, fetch sessions (KIP-227), and leader-epoch fencing. These fill testkit's
+//! conformance table; a broker's known deviation is skipped on that broker only, with the
+//! deviation printed.
 
 mod cluster_support;
 

@@ -7,8 +7,8 @@
 mod cluster_support;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use cluster_support::{broker_and_client, deviates};
-use gregor_client::{Client, Connection, CoordinatorKind, Purpose};
+use cluster_support::{at_coordinator, broker_and_client, deviates};
+use gregor_client::{Client, Connection};
 use gregor_protocol::ErrorCode;
 use gregor_protocol::messages::join_group::JoinGroupRequestProtocol;
 use gregor_protocol::messages::leave_group::MemberIdentity;
@@ -17,10 +17,11 @@ use gregor_protocol::messages::offset_commit::{
 };
 use gregor_protocol::messages::sync_group::SyncGroupRequestAssignment;
 use gregor_protocol::messages::{
-    HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, OffsetCommitRequest, SyncGroupRequest,
+    HeartbeatRequest, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, OffsetCommitRequest,
+    SyncGroupRequest,
 };
-use gregor_testkit::BrokerKind;
 use gregor_testkit::data::{create_topic_by_protocol_on, unique_name, within};
+use gregor_testkit::{BrokerKind, TestBroker};
 
 /// ConsumerProtocolSubscription v0 for `topic`.
 fn subscription(topic: &str) -> Bytes {
@@ -46,24 +47,41 @@ fn assignment(topic: &str) -> Bytes {
     b.freeze()
 }
 
-async fn coordinator(client: &Client, group: &str) -> Connection {
-    within("the group's coordinator", async {
-        loop {
-            match client.coordinator(CoordinatorKind::Group, group).await {
-                Ok(id) => {
-                    return client
-                        .connection(id, Purpose::Control)
-                        .await
-                        .expect("coordinator connection");
-                }
-                Err(e) => {
-                    eprintln!("FindCoordinator: {e}; retrying");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-            }
-        }
+/// The first JoinGroup of a group, sent with `version` once the group's coordinator serves the
+/// group (a cold Kafka answers COORDINATOR_NOT_AVAILABLE and NOT_COORDINATOR at first, which
+/// clients retry): the coordinator's connection and the answer.
+async fn first_join(
+    client: &Client,
+    group: &str,
+    request: &JoinGroupRequest,
+    version: i16,
+) -> (Connection, JoinGroupResponse) {
+    at_coordinator(client, group, "JoinGroup", |conn| async move {
+        let joined = conn
+            .send_versioned(request, version)
+            .await
+            .expect("JoinGroup answered");
+        (code(joined.error_code), joined)
     })
     .await
+}
+
+/// The versions to use on `conn`: the highest both sides speak, below what librdkafka's mock
+/// mis-parses.
+fn group_versions(broker: &TestBroker, conn: &Connection) -> (i16, i16, i16) {
+    let mut join = conn.version_for::<JoinGroupRequest>().unwrap();
+    let mut sync = conn.version_for::<SyncGroupRequest>().unwrap();
+    let mut leave = conn.version_for::<LeaveGroupRequest>().unwrap();
+    if deviates(
+        broker,
+        BrokerKind::RdkafkaMock,
+        "librdkafka's mock cluster (2.12.1) deviates: it lists JoinGroup v6, SyncGroup v4 and LeaveGroup v3-4 but reads JoinGroup v6 and SyncGroup v4 compact arrays as INT32 (closing the connection) and reads and answers LeaveGroup v3-4 in the v0 format; measured at JoinGroup v5, SyncGroup v3, LeaveGroup v2 (librdkafka's own versions)",
+    ) {
+        join = join.min(5);
+        sync = sync.min(3);
+        leave = leave.min(2);
+    }
+    (join, sync, leave)
 }
 
 fn code(raw: i16) -> ErrorCode {
@@ -110,7 +128,6 @@ async fn one_member_joins_syncs_heartbeats_commits_and_leaves() {
         let topic = unique_name("grouped");
         create_topic_by_protocol_on(&broker, &client, &topic, 1).await;
         let group = unique_name("classic");
-        let conn = coordinator(&client, &group).await;
         let join = |member_id: String| JoinGroupRequest {
             group_id: group.clone(),
             session_timeout_ms: 10_000,
@@ -124,22 +141,10 @@ async fn one_member_joins_syncs_heartbeats_commits_and_leaves() {
             }],
             ..Default::default()
         };
-        let mut version = conn.version_for::<JoinGroupRequest>().unwrap();
-        let mut sync_version = conn.version_for::<SyncGroupRequest>().unwrap();
-        if deviates(
-            &broker,
-            BrokerKind::RdkafkaMock,
-            "librdkafka's mock cluster (2.12.1) deviates: it lists JoinGroup v6 and SyncGroup v4 but reads their compact arrays as INT32 and closes the connection; measured at v5 and v3 (librdkafka's own versions)",
-        ) {
-            version = version.min(5);
-            sync_version = sync_version.min(3);
-        }
-        let mut joined = within(
-            "JoinGroup",
-            conn.send_versioned(&join(String::new()), version),
-        )
-        .await
-        .expect("JoinGroup answered");
+        // Every broker of a test cluster runs the same software: any one's versions will do.
+        let any = client.any_broker().await.expect("a broker");
+        let (version, sync_version, leave_version) = group_versions(&broker, &any);
+        let (conn, mut joined) = first_join(&client, &group, &join(String::new()), version).await;
         let joined_at_once = code(joined.error_code) == ErrorCode::None
             && deviates(
                 &broker,
@@ -215,14 +220,6 @@ async fn one_member_joins_syncs_heartbeats_commits_and_leaves() {
             "{kind}: a commit of another generation"
         );
 
-        let mut leave_version = conn.version_for::<LeaveGroupRequest>().unwrap();
-        if deviates(
-            &broker,
-            BrokerKind::RdkafkaMock,
-            "librdkafka's mock cluster (2.12.1) deviates: it lists LeaveGroup v3-4 but reads and answers them in the v0 format (no members array); measured at v2",
-        ) {
-            leave_version = leave_version.min(2);
-        }
         let v = leave_version;
         let left = within(
             "LeaveGroup",
@@ -257,12 +254,8 @@ async fn a_restarted_static_member_fences_its_old_incarnation() {
         let topic = unique_name("static");
         create_topic_by_protocol_on(&broker, &client, &topic, 1).await;
         let group = unique_name("static-group");
-        let conn = coordinator(&client, &group).await;
-        let mut version = conn.version_for::<JoinGroupRequest>().unwrap();
-        if kind == BrokerKind::RdkafkaMock {
-            // See the deviation recorded by the test above.
-            version = version.min(5);
-        }
+        let any = client.any_broker().await.expect("a broker");
+        let (version, _, _) = group_versions(&broker, &any);
         if version < 5 {
             eprintln!("{kind}: JoinGroup v{version} has no group instance id");
             continue;
@@ -282,9 +275,7 @@ async fn a_restarted_static_member_fences_its_old_incarnation() {
             }],
             ..Default::default()
         };
-        let first = within("JoinGroup", conn.send_versioned(&join(), version))
-            .await
-            .expect("JoinGroup answered");
+        let (conn, first) = first_join(&client, &group, &join(), version).await;
         assert_eq!(
             code(first.error_code),
             ErrorCode::None,

@@ -5,10 +5,12 @@
 
 mod cluster_support;
 
+use std::time::Duration;
+
 use cluster_support::{broker_and_client, deviates};
 use gregor_client::{Client, Connection, Purpose};
 use gregor_protocol::ErrorCode;
-use gregor_protocol::messages::{InitProducerIdRequest, ProduceRequest};
+use gregor_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProduceRequest};
 use gregor_protocol::records::BatchSpec;
 use gregor_testkit::data::{
     BatchShape, create_topic_by_protocol_on, encode_values, produce_request, unique_name, within,
@@ -57,6 +59,33 @@ async fn produce(s: &Subject, spec: &BatchSpec, n: usize) -> (ErrorCode, i64) {
     (ErrorCode::from_code(p.error_code), p.base_offset)
 }
 
+/// InitProducerId for an idempotent producer, sent again while the answer is a retriable error,
+/// as Kafka's producer does: a fresh Kafka answers COORDINATOR_LOAD_IN_PROGRESS until its
+/// broker has been given a block of producer ids by the controller.
+async fn init_producer_id(conn: &Connection) -> InitProducerIdResponse {
+    within("InitProducerId", async {
+        loop {
+            let id = conn
+                .send(InitProducerIdRequest {
+                    transactional_id: None,
+                    transaction_timeout_ms: 60_000,
+                    producer_id: -1,
+                    producer_epoch: -1,
+                    ..Default::default()
+                })
+                .await
+                .expect("InitProducerId answered");
+            let code = ErrorCode::from_code(id.error_code);
+            if !code.is_retriable() {
+                return id;
+            }
+            eprintln!("InitProducerId: {code}; retrying");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotent_producers_are_deduplicated_and_sequenced() {
     for s in subjects().await {
@@ -68,18 +97,7 @@ async fn idempotent_producers_are_deduplicated_and_sequenced() {
         ) {
             continue;
         }
-        let id = within(
-            "InitProducerId",
-            s.conn.send(InitProducerIdRequest {
-                transactional_id: None,
-                transaction_timeout_ms: 60_000,
-                producer_id: -1,
-                producer_epoch: -1,
-                ..Default::default()
-            }),
-        )
-        .await
-        .expect("InitProducerId answered");
+        let id = init_producer_id(&s.conn).await;
         assert_eq!(
             ErrorCode::from_code(id.error_code),
             ErrorCode::None,

@@ -1,6 +1,6 @@
 //! The async producer against a scripted broker that behaves as Kafka does with `acks=0`: it
 //! takes the Produce requests and never answers them. (tansu 0.6.0 answers them, see
-//! `producer_tansu.rs`.)
+//! `producer_brokers.rs`.)
 
 mod support;
 

@@ -7,6 +7,15 @@
 //! ahead is OUT_OF_ORDER_SEQUENCE_NUMBER. So a retried batch must go out again with the *same*
 //! sequence, in order, and at most five batches per partition may be unacknowledged at once.
 //!
+//! Until the broker has acknowledged a batch of a partition under the current identity, only
+//! one batch of that partition is in flight. A broker without state for the producer in a
+//! partition takes a first batch of any sequence (Apache Kafka before 4.5, KAFKA-15591): with
+//! two in flight, a first batch refused for a retriable reason (NOT_LEADER_OR_FOLLOWER on a
+//! partition the broker has not opened yet) would let the second be appended first, and the
+//! retried first one would then be OUT_OF_ORDER_SEQUENCE_NUMBER at every retry (Java's producer
+//! retries it until its delivery timeout and loses it); retried under a new epoch it would
+//! land after the second, out of order.
+//!
 //! Events in: [`Idempotence::prepare_send`] when a batch is drained, then exactly one of
 //! [`Idempotence::on_response`], [`Idempotence::on_send_failed`] or
 //! [`Idempotence::on_abandoned`] for it. Decisions out: a [`BatchDecision`] per response, and
@@ -22,15 +31,6 @@
 //! broker rejected them. When the epoch would pass `i16::MAX`, or the broker reports
 //! INVALID_PRODUCER_EPOCH or PRODUCER_FENCED (someone else holds a newer epoch of this id), the
 //! producer needs a fresh id from InitProducerId instead ([`IdentityChange::NeedsProducerId`]).
-//!
-//! # The first batch of a partition goes alone
-//! A broker with no state for this producer on a partition accepts any first sequence (Kafka
-//! does, so that a producer whose state was removed by retention can carry on). So if the first
-//! batch failed with a retriable error (NOT_LEADER_OR_FOLLOWER from a leader still loading a
-//! new partition) while later batches were in flight, the broker could append those first, and
-//! the first batch would land after them, out of order. Until a batch of the partition is
-//! acknowledged under the current identity, at most one is in flight; afterwards up to
-//! `max_in_flight`.
 //!
 //! Outcomes, for a batch sent under the current identity:
 //! - no error, or DUPLICATE_SEQUENCE_NUMBER: [`BatchDecision::Complete`].
@@ -165,9 +165,10 @@ struct PartitionSequences {
     unresolved: VecDeque<Unresolved>,
     /// The last offset the broker acknowledged in the current epoch.
     last_acked_offset: Option<i64>,
-    /// A batch was acknowledged in the current epoch: the broker holds this producer's state,
-    /// so more than one batch may be in flight.
-    acknowledged: bool,
+    /// The broker acknowledged a batch under the current identity, so it holds the producer's
+    /// state for the partition and checks each batch's sequence against it. Until then one
+    /// batch is in flight at a time (see the module docs).
+    acked: bool,
 }
 
 impl PartitionSequences {
@@ -179,6 +180,12 @@ impl PartitionSequences {
 
     fn in_flight(&self) -> usize {
         self.unresolved.iter().filter(|u| u.sent).count()
+    }
+
+    /// How many batches may be in flight: `max_in_flight` once the broker has acknowledged
+    /// one, else one.
+    fn in_flight_limit(&self, max_in_flight: usize) -> usize {
+        if self.acked { max_in_flight } else { 1 }
     }
 }
 
@@ -314,9 +321,9 @@ impl Idempotence {
     /// Asks to send a batch of `record_count` records for `tp` that carries `existing` (its
     /// sequence from an earlier attempt, if any). Returns the sequence to encode it with, the
     /// batch then counting as in flight, or `None` if it must wait: no identity, a reset
-    /// pending, the partition's in-flight limit reached, or (for a retry) an earlier batch of
-    /// the partition still in flight. A batch stamped under an older identity gets a new
-    /// sequence.
+    /// pending, the partition's in-flight limit reached (one until the broker has acknowledged
+    /// a batch of the partition under this identity), or (for a retry) an earlier batch of the
+    /// partition still in flight. A batch stamped under an older identity gets a new sequence.
     pub fn prepare_send(
         &mut self,
         tp: &TopicPartition,
@@ -329,8 +336,7 @@ impl Idempotence {
         }
         let max_in_flight = self.max_in_flight;
         let state = self.partitions.entry(tp.clone()).or_default();
-        let limit = if state.acknowledged { max_in_flight } else { 1 };
-        if state.in_flight() >= limit {
+        if state.in_flight() >= state.in_flight_limit(max_in_flight) {
             return None;
         }
         if let Some(seq) = existing.filter(|s| s.identity() == identity) {
@@ -385,7 +391,7 @@ impl Idempotence {
         match error {
             ErrorCode::None | ErrorCode::DuplicateSequenceNumber => {
                 state.unresolved.remove(pos);
-                state.acknowledged = true;
+                state.acked = true;
                 if outcome.base_offset >= 0 {
                     let last = outcome.base_offset + i64::from(seq.record_count) - 1;
                     state.last_acked_offset =

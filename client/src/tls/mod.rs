@@ -388,4 +388,29 @@ mod tests {
             TlsError::from_io(&std::io::Error::from(std::io::ErrorKind::UnexpectedEof)).is_none()
         );
     }
+
+    #[test]
+    fn tls_failures_on_an_open_stream_are_tls_errors() {
+        use crate::ClientError;
+        // TLS 1.3: a broker requiring a client certificate refuses it after the client's side
+        // of the handshake, so the alert comes with the first read.
+        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired);
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, alert.clone());
+        match ClientError::io(&io, "reading from the broker") {
+            ClientError::Tls {
+                context,
+                source: Some(source),
+            } => {
+                assert_eq!(context, "reading from the broker");
+                let tls = source.downcast_ref::<TlsError>().expect("a TlsError");
+                assert_eq!(tls.rustls_error(), Some(&alert));
+            }
+            other => panic!("expected a TLS error, got {other:?}"),
+        }
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(matches!(
+            ClientError::io(&reset, "reading from the broker"),
+            ClientError::Io(std::io::ErrorKind::ConnectionReset, _)
+        ));
+    }
 }

@@ -1,6 +1,6 @@
-//! Shared pieces of the producer tests against tansu: a minimal [`ProducerTransport`] over
-//! plain connections and Metadata requests, topic creation, a raw Fetch reader, and a TCP
-//! proxy that cuts connections.
+//! Shared pieces of the producer tests against real brokers (tansu, Apache Kafka): a minimal
+//! [`ProducerTransport`] over plain connections and Metadata requests, topic creation, a raw
+//! Fetch reader, and a TCP proxy that cuts connections.
 #![allow(dead_code)]
 
 pub mod proxy;
@@ -21,8 +21,9 @@ use gregor_protocol::ErrorCode;
 use gregor_protocol::compression::Compression;
 use gregor_protocol::messages::create_topics::CreatableTopic;
 use gregor_protocol::messages::fetch::{FetchPartition, FetchTopic};
+use gregor_protocol::messages::list_offsets::{ListOffsetsPartition, ListOffsetsTopic};
 use gregor_protocol::messages::{
-    CreateTopicsRequest, FetchRequest, MetadataRequest, MetadataResponse,
+    CreateTopicsRequest, FetchRequest, ListOffsetsRequest, MetadataRequest, MetadataResponse,
 };
 use gregor_protocol::primitives::Uuid;
 use gregor_protocol::records::{DecodeOptions, Record, batches};
@@ -62,6 +63,9 @@ pub fn producer_config(bootstrap: &str) -> ProducerConfigBuilder {
 /// broker it lists), one Produce connection per broker, reconnecting when one is closed.
 pub struct TestTransport {
     bootstrap: String,
+    /// Where every broker connection goes instead of the broker's advertised address (a proxy
+    /// in front of a single-broker cluster), if anywhere.
+    route: Option<String>,
     opts: ConnectOptions,
     cache: Mutex<MetadataCache>,
     control: tokio::sync::Mutex<Option<Connection>>,
@@ -75,11 +79,21 @@ impl TestTransport {
     pub fn new(bootstrap: &str) -> Self {
         Self {
             bootstrap: bootstrap.to_owned(),
+            route: None,
             opts: connect_options(),
             cache: Mutex::new(MetadataCache::new()),
             control: tokio::sync::Mutex::new(None),
             produce: tokio::sync::Mutex::new(HashMap::new()),
             produce_connects: AtomicUsize::new(0),
+        }
+    }
+
+    /// A transport whose every connection, Metadata and Produce alike, goes to `proxy` (in
+    /// front of a single-broker cluster, which advertises its own address).
+    pub fn through(proxy: &str) -> Self {
+        Self {
+            route: Some(proxy.to_owned()),
+            ..Self::new(proxy)
         }
     }
 
@@ -136,13 +150,16 @@ impl ProducerTransport for TestTransport {
             if let Some(conn) = produce.get(&broker).filter(|c| !c.is_closed()) {
                 return Ok(conn.clone());
             }
-            let address = self
-                .cache
-                .lock()
-                .unwrap()
-                .broker(broker)
-                .map(|b| b.host_port())
-                .ok_or(ClientError::Disconnected)?;
+            let address = match &self.route {
+                Some(route) => route.clone(),
+                None => self
+                    .cache
+                    .lock()
+                    .unwrap()
+                    .broker(broker)
+                    .map(|b| b.host_port())
+                    .ok_or(ClientError::Disconnected)?,
+            };
             let conn = Connection::connect(&address, &self.opts).await?;
             self.produce_connects.fetch_add(1, Ordering::Relaxed);
             produce.insert(broker, conn.clone());
@@ -159,8 +176,23 @@ impl ProducerTransport for TestTransport {
     }
 }
 
-/// Creates `topic` with `partitions` partitions on the broker `conn` is connected to.
+/// Creates `topic` with `partitions` partitions on the broker `conn` is connected to (a
+/// single-broker cluster) and waits until the broker serves every partition.
 pub async fn create_topic(conn: &Connection, topic: &str, partitions: i32) {
+    create_topic_unserved(conn, topic, partitions).await;
+    // Kafka answers once its controller has the topic; its broker names the leaders in
+    // Metadata once it has applied that record, and serves the partitions (answers ListOffsets
+    // and Produce for them, not NOT_LEADER_OR_FOLLOWER) a moment after that.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !served(conn, topic, partitions).await {
+        assert!(Instant::now() < deadline, "{topic} is not served yet");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Creates `topic` with `partitions` partitions with CreateTopics on `conn` and returns at the
+/// answer, when Kafka's broker may not serve the partitions yet.
+pub async fn create_topic_unserved(conn: &Connection, topic: &str, partitions: i32) {
     let response = conn
         .send_with(|_| CreateTopicsRequest {
             topics: vec![CreatableTopic {
@@ -180,6 +212,32 @@ pub async fn create_topic(conn: &Connection, topic: &str, partitions: i32) {
         "creating {topic}: {:?}",
         result.error_message
     );
+}
+
+/// Whether the broker `conn` is connected to (a single-broker cluster) answers ListOffsets
+/// without error for each of `topic`'s `partitions`.
+async fn served(conn: &Connection, topic: &str, partitions: i32) -> bool {
+    let response = conn
+        .send_with(|_| ListOffsetsRequest {
+            replica_id: -1,
+            topics: vec![ListOffsetsTopic {
+                name: topic.to_owned(),
+                partitions: (0..partitions)
+                    .map(|p| ListOffsetsPartition {
+                        partition_index: p,
+                        current_leader_epoch: -1,
+                        timestamp: -1,
+                        ..ListOffsetsPartition::default()
+                    })
+                    .collect(),
+                ..ListOffsetsTopic::default()
+            }],
+            ..ListOffsetsRequest::default()
+        })
+        .await
+        .expect("ListOffsets answered");
+    let answered: Vec<_> = response.topics.iter().flat_map(|t| &t.partitions).collect();
+    answered.len() == partitions as usize && answered.iter().all(|p| p.error_code == 0)
 }
 
 /// The topic's id, from a Metadata request on `conn`.

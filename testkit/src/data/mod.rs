@@ -10,10 +10,12 @@
 //! - [`names`]: [`unique_name`] and [`values`].
 //! - [`client`]: [`test_client_config`], [`test_client`] and the [`within`] deadline.
 //! - [`topics`]: [`create_topic`] (CreateTopics), [`create_topic_on`] (a test broker's control
-//!   API where it has one) and [`create_topic_by_protocol_on`] (CreateTopics where served).
+//!   API where it has one) and [`create_topic_by_protocol_on`] (CreateTopics where served);
+//!   [`wait_until_served`] (every partition's leader serves it, which Kafka's does a moment
+//!   after naming it in Metadata).
 //! - [`produce`](mod@produce): [`produce_batch`], [`produce_keyed`] and [`produce()`] send
-//!   hand-built Produce requests (acks = all); [`produce_request`] and [`encode_values`] build them for tests that
-//!   send their own.
+//!   hand-built Produce requests (acks = all); [`produce_request`] and [`encode_values`] build
+//!   them for tests that send their own.
 
 pub mod client;
 pub mod names;
@@ -26,4 +28,4 @@ pub use produce::{
     BatchShape, NOT_READY_FOR, RECORD_TIMESTAMP, encode_values, produce, produce_batch,
     produce_keyed, produce_request,
 };
-pub use topics::{create_topic, create_topic_by_protocol_on, create_topic_on};
+pub use topics::{create_topic, create_topic_by_protocol_on, create_topic_on, wait_until_served};

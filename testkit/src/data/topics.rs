@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use gregor_client::admin::{CreateTopicsOptions, NewTopic};
+use gregor_client::admin::{
+    CreateTopicsOptions, IsolationLevel, NewTopic, OffsetSpec, TopicPartition,
+};
 use gregor_client::cluster::MetadataCache;
 use gregor_client::{Admin, Client};
 
@@ -11,7 +13,8 @@ use super::client::within;
 use crate::{BrokerKind, TestBroker};
 
 /// Creates `topic` with `partitions` partitions (replication factor 1) with CreateTopics,
-/// waiting for its leaders, then refreshes `client`'s metadata for it. Panics on any error.
+/// waiting for its leaders, then refreshes `client`'s metadata for it and waits until every
+/// leader serves its partition ([`wait_until_served`]). Panics on any error.
 pub async fn create_topic(client: &Client, topic: &str, partitions: i32) {
     let admin = Admin::new(client.clone());
     let results = admin
@@ -27,6 +30,34 @@ pub async fn create_topic(client: &Client, topic: &str, partitions: i32) {
         None => panic!("CreateTopics answered for {topic}"),
     }
     refresh(client, topic).await;
+    wait_until_served(client, topic, partitions).await;
+}
+
+/// Waits until the leader of each of `topic`'s first `partitions` partitions answers ListOffsets
+/// for it without error. Apache Kafka's broker names a new partition's leader in Metadata a
+/// moment before its replica manager has opened the partition, and answers
+/// NOT_LEADER_OR_FOLLOWER to requests for it until then (Produce included): a test that
+/// produces right after creating a topic waits for this first. Panics after
+/// [`DEADLINE`](super::client::DEADLINE).
+pub async fn wait_until_served(client: &Client, topic: &str, partitions: i32) {
+    let admin = Admin::new(client.clone());
+    let asked: Vec<(TopicPartition, OffsetSpec)> = (0..partitions)
+        .map(|p| (TopicPartition::new(topic, p), OffsetSpec::Latest))
+        .collect();
+    within("every partition served by its leader", async {
+        loop {
+            match admin
+                .list_offsets(&asked, IsolationLevel::ReadUncommitted)
+                .await
+            {
+                Ok(listed) if listed.len() == asked.len() && listed.values().all(Result::is_ok) => {
+                    return;
+                }
+                Ok(_) | Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    })
+    .await;
 }
 
 /// Creates `topic` on `broker` through the broker's control API where it has one (our mock

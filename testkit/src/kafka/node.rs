@@ -158,7 +158,8 @@ impl NodeProcess {
     }
 
     /// Waits until the node answers ApiVersions on its PLAINTEXT listener (which Kafka opens
-    /// only once the broker is registered and unfenced), or fails with its log's tail.
+    /// only once the broker is registered and unfenced) and its other listeners accept
+    /// connections, or fails with its log's tail.
     pub fn wait_ready(&mut self, deadline: Instant) -> Result<(), KafkaError> {
         let addr = self.plaintext();
         loop {
@@ -178,7 +179,9 @@ impl NodeProcess {
                     log_tail: self.log_tail(60),
                 });
             }
-            if probe_api_versions(addr).is_ok() {
+            // Kafka opens each listener's socket when that listener's acceptor starts, the
+            // PLAINTEXT one not necessarily last: ready means every listener accepts.
+            if probe_api_versions(addr).is_ok() && self.every_listener_accepts() {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -189,6 +192,14 @@ impl NodeProcess {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Whether a TCP connection to each listener is accepted.
+    fn every_listener_accepts(&self) -> bool {
+        self.layout.ports.iter().all(|(_, port)| {
+            let addr = SocketAddr::from(([127, 0, 0, 1], *port));
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
+        })
     }
 
     /// Whether the JVM runs.

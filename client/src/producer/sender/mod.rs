@@ -16,8 +16,8 @@
 //! - Records of one topic are appended in the order they came: while one waits (for metadata
 //!   or for buffer memory), later ones of the same topic wait behind it.
 //! - At most `max_in_flight` requests per broker; with idempotence also at most that many
-//!   batches per partition (at most 5), and retries go out in sequence order (see
-//!   [`Idempotence`]).
+//!   batches per partition (at most 5; one until the broker has acknowledged a batch of the
+//!   partition), and retries go out in sequence order (see [`Idempotence`]).
 //! - A batch is retried with the same encoded bytes (the same sequence) unless the producer's
 //!   epoch changed; it is given up after `delivery_timeout` from its first record or after
 //!   `retries` retries.

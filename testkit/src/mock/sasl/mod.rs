@@ -7,7 +7,8 @@
 //! - SaslHandshake (v0 or v1) picks the mechanism; an unknown or disabled one is answered with
 //!   `UNSUPPORTED_SASL_MECHANISM` and the enabled list, then the connection is closed;
 //! - SaslAuthenticate (v0-2) carries the mechanism's messages; a wrong password or user is
-//!   answered with `SASL_AUTHENTICATION_FAILED`, then the connection is closed;
+//!   answered with `SASL_AUTHENTICATION_FAILED` and Kafka's message for the mechanism
+//!   ([`failure_message`]), then the connection is closed;
 //! - any other request before authentication closes the connection without an answer.
 //!
 //! After authentication the connection is served like a plaintext one (a further SaslHandshake
@@ -173,6 +174,14 @@ impl Authenticator {
         req: &SaslAuthenticateRequest,
     ) -> (SaslAuthenticateResponse, Then) {
         let stage = std::mem::replace(&mut self.stage, Stage::Handshake);
+        let mechanism = match &stage {
+            Stage::Authenticate(m) => Some(*m),
+            Stage::ScramFinal(server) => Some(match server.hash() {
+                ScramHash::Sha256 => SaslMechanism::ScramSha256,
+                ScramHash::Sha512 => SaslMechanism::ScramSha512,
+            }),
+            Stage::Handshake | Stage::Done => None,
+        };
         let users = &self.config.users;
         let password = |user: &str| users.get(user).map(String::as_str);
         let result = match stage {
@@ -225,14 +234,27 @@ impl Authenticator {
                 tracing::debug!(%why, "mock broker: SASL authentication failed");
                 let response = SaslAuthenticateResponse {
                     error_code: ErrorCode::SaslAuthenticationFailed.code(),
-                    error_message: Some(
-                        "Authentication failed: Invalid username or password".into(),
-                    ),
+                    error_message: mechanism.map(failure_message),
                     ..SaslAuthenticateResponse::default()
                 };
                 (response, Then::Close)
             }
         }
+    }
+}
+
+/// The message Kafka's `SaslServerAuthenticator` sends with `SASL_AUTHENTICATION_FAILED`:
+/// PLAIN's own ("Invalid username or password"), and for SCRAM, whose server fails with a
+/// plain `SaslException` (a wrong password or an unknown user alike), the authenticator's
+/// generic one naming the mechanism.
+fn failure_message(mechanism: SaslMechanism) -> String {
+    match mechanism {
+        SaslMechanism::Plain => "Authentication failed: Invalid username or password".into(),
+        scram => format!(
+            "Authentication failed during authentication due to invalid credentials with SASL \
+             mechanism {}",
+            scram.name()
+        ),
     }
 }
 

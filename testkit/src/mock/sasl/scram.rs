@@ -118,6 +118,11 @@ impl ScramServer {
         }
     }
 
+    /// The exchange's hash.
+    pub(crate) fn hash(&self) -> ScramHash {
+        self.hash
+    }
+
     /// Reads the client-first message; `password` looks the user's password up. Returns the
     /// user name and the server-first message.
     pub(crate) fn first<'p>(
