@@ -55,6 +55,21 @@ async fn read_all(
     Ok((out, reader.consumed().unwrap().records_read()))
 }
 
+/// Reads chunks of `reader` into `read` until it holds `count` records (or the range ends),
+/// failing the test on a failed chunk.
+async fn read_until(
+    reader: &mut gregor_consumer::fetch::PartitionReader,
+    read: &mut Vec<Record>,
+    count: usize,
+) {
+    while read.len() < count {
+        let Some(chunk) = reader.next_chunk().await else {
+            return;
+        };
+        read.extend(chunk.expect("the range waits, it does not fail").records());
+    }
+}
+
 fn offsets(records: &[Record]) -> Vec<i64> {
     records.iter().map(|r| r.offset).collect()
 }
@@ -442,4 +457,81 @@ async fn uncompressed_records_are_slices_of_the_fetched_buffer() {
         }
     }
     assert_eq!(checked, 20);
+}
+
+/// A newly elected Kafka leader can show a high watermark below the one its predecessor
+/// reported (a follower learns it one fetch late): a stream's range, planned from the old one,
+/// waits for it to come back and completes with every record. A range never seen to exist
+/// still fails at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_high_watermark_that_went_backwards_is_waited_out_by_planned_ranges() {
+    use gregor_consumer::store::PartitionOffsets;
+    use gregor_consumer::stream::{
+        ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
+    };
+    let cluster = std::sync::Arc::new(
+        MockCluster::builder()
+            .brokers(2)
+            .topic("t", 1)
+            .start()
+            .await
+            .unwrap(),
+    );
+    let client = client(&cluster).await;
+    // Four batches of five: a high watermark holds at batch boundaries, as Kafka's does.
+    let all = values("v", 20);
+    for five in all.chunks(5) {
+        produce(&cluster, "t", 0, five).await;
+    }
+    let config = DirectStreamConfig::new(ConsumerStrategy::subscribe(["t"]))
+        .with_starting(StartingOffsets::Earliest)
+        .with_fetch(fast());
+    let mut stream = DirectStream::new(client.clone(), config, PartitionOffsets::new())
+        .await
+        .unwrap();
+    let batch = stream.next_batch().await.unwrap();
+    assert_eq!(batch.offset_ranges()[0].until(), 20);
+
+    // The leader moves, and the new one shows a high watermark of 10 for a while.
+    let other = if cluster.partition_info("t", 0).await.unwrap().leader == 1 {
+        2
+    } else {
+        1
+    };
+    cluster.move_leader("t", 0, other).await.unwrap();
+    cluster.hold_high_watermark("t", 0, Some(10)).await.unwrap();
+    let mut reader = batch.into_partitions().remove(0);
+    let mut read = Vec::new();
+    tokio::time::timeout(DEADLINE, read_until(&mut reader, &mut read, 10))
+        .await
+        .expect("the records below the held high watermark");
+    assert_eq!(read.len(), 10);
+    assert!(!reader.is_complete(), "the range waits for the rest");
+    cluster.hold_high_watermark("t", 0, None).await.unwrap();
+    tokio::time::timeout(DEADLINE, read_until(&mut reader, &mut read, 20))
+        .await
+        .expect("the range completes once the high watermark is back");
+    assert!(reader.next_chunk().await.is_none());
+    assert_eq!(offsets(&read), (0..20).collect::<Vec<_>>());
+    assert!(reader.is_complete());
+    let values_read: Vec<String> = read.iter().map(value_of).collect();
+    assert_eq!(values_read, all);
+
+    // read_ranges' own range past a high watermark it never saw higher: BeyondLogEnd.
+    cluster.hold_high_watermark("t", 0, Some(10)).await.unwrap();
+    let engine = FetchEngine::new(client.clone(), fast());
+    let err = read_all(&engine, OffsetRange::new("t", 0, 0, 20).unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            FetchError::BeyondLogEnd {
+                until: 20,
+                log_end: 10,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }

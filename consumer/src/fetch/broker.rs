@@ -33,6 +33,7 @@ use super::config::IsolationLevel;
 use super::engine::{Delivery, EngineInner, SlotState};
 use super::error::FetchError;
 use super::fetched::FetchedData;
+use super::log_end::{LogEndVerdict, log_end_verdict};
 use super::partition::plan_partition;
 use super::session::{
     FetchSession, RequestLimits, SessionOutcome, WantedPartition, response_partitions,
@@ -415,7 +416,23 @@ fn apply(
                 } else {
                     data.high_watermark
                 };
-                let beyond = end >= 0 && decoded.next_offset >= end && slot.until > end;
+                let verdict = if decoded.next_offset >= end {
+                    log_end_verdict(
+                        slot.until,
+                        end,
+                        slot.known_end,
+                        slot.lagging_since,
+                        Instant::now(),
+                    )
+                } else {
+                    LogEndVerdict::Within
+                };
+                slot.known_end = slot.known_end.max(end);
+                slot.lagging_since = match verdict {
+                    LogEndVerdict::Lagging { since } => Some(since),
+                    _ => None,
+                };
+                let beyond = verdict == LogEndVerdict::Beyond;
                 let beyond_error = FetchError::BeyondLogEnd {
                     topic: tp.topic.clone(),
                     partition: tp.partition,
@@ -425,6 +442,8 @@ fn apply(
                 if decoded.batches.is_empty() && decoded.next_offset == position {
                     if beyond && blob == 0 {
                         slot.fail(beyond_error);
+                    } else if slot.lagging_since.is_some() {
+                        slot.retry_at = Some(backoff);
                     }
                     continue;
                 }

@@ -69,6 +69,12 @@ pub(crate) struct Slot {
     /// under; when the metadata names another, the position is validated first.
     pub(crate) fetch_epoch: Option<i32>,
     pub(crate) on_data_loss: OnDataLoss,
+    /// The highest log end seen for the partition while reading the range (the range's own
+    /// end when it was planned from the log end), or -1: a log end seen at or past `until`
+    /// makes a lower one later a lag to wait out, not the end (see `log_end`).
+    pub(crate) known_end: i64,
+    /// When a log end below `until` (after a higher one) was first seen, while it lasts.
+    pub(crate) lagging_since: Option<Instant>,
     /// Set by the reader while it waits for data with nothing buffered: such a partition is
     /// fetched even when the budget is spent, so readers that consume in turn never starve
     /// behind data prefetched for others.
@@ -236,6 +242,27 @@ impl FetchEngine {
 
     /// Starts reading one range, handling data loss as `on_data_loss` says.
     pub fn read_with(&self, range: OffsetRange, on_data_loss: OnDataLoss) -> PartitionReader {
+        self.start(range, on_data_loss, -1)
+    }
+
+    /// Starts reading a range planned from the partition's log end (its offsets existed when
+    /// it was planned): a log end seen below its end later, as a newly elected leader shows
+    /// for a moment, is waited out instead of failing the range.
+    pub(crate) fn read_planned(
+        &self,
+        range: OffsetRange,
+        on_data_loss: OnDataLoss,
+    ) -> PartitionReader {
+        let until = range.until();
+        self.start(range, on_data_loss, until)
+    }
+
+    fn start(
+        &self,
+        range: OffsetRange,
+        on_data_loss: OnDataLoss,
+        known_end: i64,
+    ) -> PartitionReader {
         let (tx, rx) = mpsc::unbounded_channel();
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let waiting = Arc::new(AtomicBool::new(false));
@@ -254,6 +281,8 @@ impl FetchEngine {
                     last_fetched_epoch: -1,
                     fetch_epoch: None,
                     on_data_loss,
+                    known_end,
+                    lagging_since: None,
                     waiting: Arc::clone(&waiting),
                     tx,
                 },

@@ -25,7 +25,10 @@ pub enum FetchError {
         log_start_offset: i64,
     },
     /// The range ends beyond the end of the readable log (the high watermark, or the last
-    /// stable offset under `read_committed`): the records it names do not exist.
+    /// stable offset under `read_committed`): the records it names do not exist. A range whose
+    /// offsets were seen to exist (the direct stream's, planned from the log end, or one an
+    /// earlier answer showed within the log) waits up to 30 s for a log end that went
+    /// backwards, as a newly elected leader's does for a moment, before failing so.
     #[error("range of {topic}-{partition} ends at {until}, beyond the end of the log at {log_end}")]
     BeyondLogEnd {
         /// The topic.

@@ -22,6 +22,7 @@ pub mod config;
 mod engine;
 pub mod error;
 mod fetched;
+mod log_end;
 pub mod partition;
 mod reader;
 pub mod session;

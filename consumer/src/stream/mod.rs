@@ -230,7 +230,7 @@ impl DirectStream {
             starts.insert(key.clone(), start);
             readers.push(
                 self.engine
-                    .read_with(range.clone(), self.config.on_data_loss),
+                    .read_planned(range.clone(), self.config.on_data_loss),
             );
             self.positions.insert(key.clone(), range.until());
             self.continuing.insert(key);

@@ -326,6 +326,23 @@ impl MockCluster {
             .await
     }
 
+    /// Holds the partition's high watermark at `offset` (clamped to the log) until called with
+    /// `None`, as a newly elected Kafka leader shows one below the old leader's until its
+    /// followers fetch again; the records stay in the log, and fetches and ListOffsets see the
+    /// held value.
+    pub async fn hold_high_watermark(
+        &self,
+        topic: &str,
+        partition: i32,
+        offset: Option<i64>,
+    ) -> Result<(), ControlError> {
+        self.with_state(|st, _| {
+            part(st, topic, partition)?.log.hold_high_watermark(offset);
+            Ok(())
+        })
+        .await
+    }
+
     /// Deletes the records below `offset` (DeleteRecords); returns the new log start offset.
     pub async fn delete_records(
         &self,

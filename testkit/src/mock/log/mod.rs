@@ -150,6 +150,8 @@ pub struct PartitionLog {
     /// Open transactions: producer id → first offset.
     ongoing: BTreeMap<i64, i64>,
     aborted: Vec<AbortedTxn>,
+    /// A high watermark held below the log end ([`PartitionLog::hold_high_watermark`]).
+    held_high_watermark: Option<i64>,
 }
 
 impl PartitionLog {
@@ -165,6 +167,7 @@ impl PartitionLog {
             producers: ProducerStates::default(),
             ongoing: BTreeMap::new(),
             aborted: Vec::new(),
+            held_high_watermark: None,
         }
     }
 
@@ -178,20 +181,25 @@ impl PartitionLog {
         self.log_end
     }
 
-    /// The high watermark: the log end offset, since every replica is in sync.
+    /// The high watermark: the log end offset, since every replica is in sync, unless one is
+    /// held below it ([`hold_high_watermark`](Self::hold_high_watermark)).
     pub fn high_watermark(&self) -> i64 {
-        self.log_end
+        self.held_high_watermark
+            .map_or(self.log_end, |held| held.min(self.log_end))
+    }
+
+    /// Holds the high watermark at `offset` (clamped to the log) until called with `None`: what
+    /// a newly elected Kafka leader shows until its followers have fetched from it again (a
+    /// follower learns the high watermark one fetch late). The records stay in the log.
+    pub fn hold_high_watermark(&mut self, offset: Option<i64>) {
+        self.held_high_watermark = offset.map(|o| o.clamp(self.log_start, self.log_end));
     }
 
     /// The last stable offset: the first offset of the oldest open transaction, else the high
     /// watermark.
     pub fn last_stable_offset(&self) -> i64 {
-        self.ongoing
-            .values()
-            .copied()
-            .min()
-            .unwrap_or(self.log_end)
-            .min(self.log_end)
+        let hw = self.high_watermark();
+        self.ongoing.values().copied().min().unwrap_or(hw).min(hw)
     }
 
     /// The leader epoch cache.
