@@ -122,48 +122,78 @@ async fn bytes_after_the_request_body_are_ignored_as_kafka_does() {
     assert_eq!(metadata(&mut client, &["t"]).await.topics[0].error_code, 0);
 }
 
+/// Our mock's first broker and, when installed, Apache Kafka's shared broker (the reference
+/// these answers are measured against), by name.
+async fn mock_and_kafka(c: &MockCluster) -> Vec<(&'static str, std::net::SocketAddr)> {
+    let mut out = vec![("mock", c.broker_addr(1).unwrap())];
+    if gregor_testkit::kafka::KafkaInstall::is_available() {
+        let kafka = tokio::task::spawn_blocking(gregor_testkit::KafkaCluster::shared)
+            .await
+            .unwrap()
+            .expect("kafka starts");
+        let addr = kafka
+            .addr(1, gregor_testkit::kafka::Listener::Plaintext)
+            .unwrap();
+        out.push(("kafka", addr));
+    }
+    out
+}
+
 #[tokio::test]
 async fn unsupported_api_versions_version_gets_a_v0_error_answer() {
     let c = MockCluster::builder().start().await.unwrap();
-    let mut client = RawClient::to_broker(&c, 1).await;
-    client
-        .send_raw(&raw_request(ApiKey::ApiVersions.code(), 99, 2))
-        .await;
-    let frame = client.read_frame().await.unwrap();
-    let (header, body) = split_response_header(frame, 0).unwrap();
-    assert_eq!(header.correlation_id, 77);
-    let resp = ApiVersionsResponse::decode_exact(body, 0).unwrap();
-    assert_eq!(resp.error_code, ErrorCode::UnsupportedVersion.code());
-    let own = <ApiVersionsRequest as Message>::VERSIONS;
-    assert_eq!(resp.api_keys.len(), 1);
-    assert_eq!(
-        (
-            resp.api_keys[0].api_key,
-            resp.api_keys[0].min_version,
-            resp.api_keys[0].max_version
-        ),
-        (18, own.min, own.max)
-    );
-    // The connection stays usable.
-    assert_eq!(metadata(&mut client, &[]).await.brokers.len(), 1);
+    for (name, addr) in mock_and_kafka(&c).await {
+        let mut client = RawClient::connect(addr).await.unwrap();
+        client
+            .send_raw(&raw_request(ApiKey::ApiVersions.code(), 99, 2))
+            .await;
+        let frame = client.read_frame().await.unwrap();
+        let (header, body) = split_response_header(frame, 0).unwrap();
+        assert_eq!(header.correlation_id, 77, "{name}");
+        let resp = ApiVersionsResponse::decode_exact(body, 0).unwrap();
+        assert_eq!(
+            resp.error_code,
+            ErrorCode::UnsupportedVersion.code(),
+            "{name}"
+        );
+        let own = <ApiVersionsRequest as Message>::VERSIONS;
+        assert_eq!(resp.api_keys.len(), 1, "{name}");
+        assert_eq!(
+            (
+                resp.api_keys[0].api_key,
+                resp.api_keys[0].min_version,
+                resp.api_keys[0].max_version
+            ),
+            (18, own.min, own.max),
+            "{name}"
+        );
+        // The connection stays usable.
+        assert_eq!(metadata(&mut client, &[]).await.brokers.len(), 1, "{name}");
+    }
 }
 
 #[tokio::test]
 async fn other_unsupported_versions_and_unknown_keys_close_the_connection() {
     let c = MockCluster::builder().start().await.unwrap();
-    let mut client = RawClient::to_broker(&c, 1).await;
-    client
-        .send_raw(&raw_request(ApiKey::Metadata.code(), 99, 2))
-        .await;
-    assert!(client.closed().await);
+    for (name, addr) in mock_and_kafka(&c).await {
+        let mut client = RawClient::connect(addr).await.unwrap();
+        client
+            .send_raw(&raw_request(ApiKey::Metadata.code(), 99, 2))
+            .await;
+        assert!(client.closed().await, "{name}: an unsupported version");
+        let mut client = RawClient::connect(addr).await.unwrap();
+        client.send_raw(&raw_request(1000, 0, 1)).await;
+        assert!(client.closed().await, "{name}: an unknown API key");
+        let mut client = RawClient::connect(addr).await.unwrap();
+        client
+            .send_raw(&raw_request(ApiKey::Metadata.code(), 12, 2))
+            .await;
+        assert!(client.closed().await, "{name}: a body that does not decode");
+    }
+    // An API the mock does not serve (DescribeConfigs) is an unknown one to it.
     let mut client = RawClient::to_broker(&c, 1).await;
     client.send_raw(&raw_request(32, 0, 1)).await;
     assert!(client.closed().await, "an API the mock does not serve");
-    let mut client = RawClient::to_broker(&c, 1).await;
-    client
-        .send_raw(&raw_request(ApiKey::Metadata.code(), 12, 2))
-        .await;
-    assert!(client.closed().await, "a body that does not decode");
 }
 
 #[tokio::test]
