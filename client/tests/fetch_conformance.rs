@@ -55,6 +55,7 @@ async fn subjects() -> Vec<Subject> {
 #[derive(Clone, Copy)]
 struct Ask {
     offset: i64,
+    max_wait_ms: i32,
     max_bytes: i32,
     leader_epoch: i32,
     session_id: i32,
@@ -66,6 +67,9 @@ impl Ask {
     fn at(offset: i64) -> Ask {
         Ask {
             offset,
+            // tansu 0.6.0 answers max_wait_ms 0 with no partitions at all, even with data
+            // there (measured by a_fetch_that_does_not_wait_answers_its_partitions).
+            max_wait_ms: 500,
             max_bytes: 1 << 20,
             leader_epoch: -1,
             session_id: 0,
@@ -84,8 +88,7 @@ async fn fetch(s: &Subject, ask: Ask) -> FetchResponse {
         .unwrap_or_default();
     let request = |version: i16| FetchRequest {
         replica_id: -1,
-        // tansu 0.6.0 answers max_wait_ms 0 with no partitions at all, even with data there.
-        max_wait_ms: 500,
+        max_wait_ms: ask.max_wait_ms,
         min_bytes: 1,
         max_bytes: ask.max_bytes,
         session_id: ask.session_id,
@@ -167,6 +170,35 @@ async fn fetching_past_the_end_is_offset_out_of_range() {
             code(partition(&past)),
             ErrorCode::OffsetOutOfRange,
             "{kind}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_that_does_not_wait_answers_its_partitions() {
+    for s in subjects().await {
+        let kind = s.broker.kind();
+        let at_once = Ask {
+            max_wait_ms: 0,
+            ..Ask::at(0)
+        };
+        let response = fetch(&s, at_once).await;
+        let answered = response.responses.iter().any(|t| !t.partitions.is_empty());
+        if !answered
+            && deviates(
+                &s.broker,
+                BrokerKind::Tansu,
+                "tansu 0.6.0 deviates: a Fetch with max_wait_ms 0 is answered with no partitions (Kafka: the partitions asked for, with their data)",
+            )
+        {
+            continue;
+        }
+        let p = partition(&response);
+        assert_eq!(code(p), ErrorCode::None, "{kind}");
+        assert_eq!(p.high_watermark, 6, "{kind}");
+        assert!(
+            first_batch(p.records.as_deref().unwrap_or_default()).is_some(),
+            "{kind}: the data there comes at once"
         );
     }
 }
