@@ -10,10 +10,12 @@ mod cluster_support;
 use cluster_support::{broker_and_client, deviates};
 use gregor_client::{Client, Connection, Purpose};
 use gregor_protocol::ErrorCode;
-use gregor_protocol::messages::fetch::{FetchPartition, FetchTopic, PartitionData};
+use gregor_protocol::messages::fetch::PartitionData;
 use gregor_protocol::messages::{FetchRequest, FetchResponse};
 use gregor_protocol::primitives::Uuid;
-use gregor_testkit::data::{create_topic_by_protocol_on, produce, unique_name, within};
+use gregor_testkit::data::{
+    create_topic_by_protocol_on, partition_fetch, produce, unique_name, within,
+};
 use gregor_testkit::{BrokerKind, TestBroker};
 
 /// A started broker of each kind to measure, with a client and a topic of one partition
@@ -86,40 +88,23 @@ async fn fetch(s: &Subject, ask: Ask) -> FetchResponse {
         .topic(&s.topic)
         .map(|t| t.id)
         .unwrap_or_default();
-    let request = |version: i16| FetchRequest {
-        replica_id: -1,
-        max_wait_ms: ask.max_wait_ms,
-        min_bytes: 1,
-        max_bytes: ask.max_bytes,
-        session_id: ask.session_id,
-        session_epoch: ask.session_epoch,
-        topics: if ask.with_partition {
-            vec![FetchTopic {
-                topic: if version < 13 {
-                    s.topic.clone()
-                } else {
-                    String::new()
-                },
-                topic_id: if version >= 13 {
-                    topic_id
-                } else {
-                    Default::default()
-                },
-                partitions: vec![FetchPartition {
-                    partition: 0,
-                    current_leader_epoch: ask.leader_epoch,
-                    fetch_offset: ask.offset,
-                    last_fetched_epoch: -1,
-                    log_start_offset: -1,
-                    partition_max_bytes: ask.max_bytes,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }]
-        } else {
-            Vec::new()
-        },
-        ..Default::default()
+    let request = |version: i16| {
+        let mut r = partition_fetch(
+            &s.topic,
+            topic_id,
+            0,
+            ask.offset,
+            ask.max_bytes,
+            ask.max_wait_ms,
+            version,
+        );
+        r.session_id = ask.session_id;
+        r.session_epoch = ask.session_epoch;
+        r.topics[0].partitions[0].current_leader_epoch = ask.leader_epoch;
+        if !ask.with_partition {
+            r.topics.clear();
+        }
+        r
     };
     // Without a topic id (tansu's Metadata has none) the newest version naming topics (12).
     let mut version = s.conn.version_for::<FetchRequest>().expect("Fetch");

@@ -20,14 +20,14 @@ use gregor_protocol::ApiKey;
 use gregor_protocol::ErrorCode;
 use gregor_protocol::compression::Compression;
 use gregor_protocol::messages::create_topics::CreatableTopic;
-use gregor_protocol::messages::fetch::{FetchPartition, FetchTopic};
 use gregor_protocol::messages::list_offsets::{ListOffsetsPartition, ListOffsetsTopic};
 use gregor_protocol::messages::{
-    CreateTopicsRequest, FetchRequest, ListOffsetsRequest, MetadataRequest, MetadataResponse,
+    CreateTopicsRequest, ListOffsetsRequest, MetadataRequest, MetadataResponse,
 };
 use gregor_protocol::primitives::Uuid;
 use gregor_protocol::records::{DecodeOptions, Record, batches};
 use gregor_testkit::Tansu;
+use gregor_testkit::data::partition_fetch;
 
 /// Starts tansu off the async runtime's threads.
 pub async fn start_tansu() -> Tansu {
@@ -268,27 +268,10 @@ pub async fn fetch_all(conn: &Connection, topic: &str, partition: i32) -> Vec<Fe
     let mut out = Vec::new();
     loop {
         let response = conn
-            .send_with(|version| FetchRequest {
-                max_wait_ms: 50,
-                min_bytes: 1,
-                max_bytes: 64 << 20,
-                topics: vec![FetchTopic {
-                    // Names up to v12, ids from v13 (KIP-516).
-                    topic: if version < 13 {
-                        topic.to_owned()
-                    } else {
-                        String::new()
-                    },
-                    topic_id: if version < 13 { Uuid::ZERO } else { id },
-                    partitions: vec![FetchPartition {
-                        partition,
-                        fetch_offset: offset,
-                        partition_max_bytes: 16 << 20,
-                        ..FetchPartition::default()
-                    }],
-                    ..FetchTopic::default()
-                }],
-                ..FetchRequest::default()
+            .send_with(|version| {
+                let mut r = partition_fetch(topic, id, partition, offset, 16 << 20, 50, version);
+                r.max_bytes = 64 << 20;
+                r
             })
             .await
             .expect("Fetch answered");

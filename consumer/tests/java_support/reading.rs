@@ -14,11 +14,9 @@ use gregor_consumer::stream::{
     ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
 };
 use gregor_protocol::compression::Compression;
-use gregor_protocol::messages::FetchRequest;
-use gregor_protocol::messages::fetch::{FetchPartition, FetchTopic};
 use gregor_protocol::primitives::Uuid;
 use gregor_protocol::records::{DecodeOptions, batches};
-use gregor_testkit::data::within;
+use gregor_testkit::data::{partition_fetch, within};
 use gregor_testkit::kafka::peer::PeerRecord;
 
 use super::as_peer;
@@ -187,25 +185,8 @@ pub async fn fetched_batches(
     while offset < end {
         let response = within(
             "fetch",
-            conn.send_with(|version| FetchRequest {
-                max_wait_ms: 100,
-                min_bytes: 1,
-                topics: vec![FetchTopic {
-                    topic: if version < 13 {
-                        topic.to_owned()
-                    } else {
-                        String::new()
-                    },
-                    topic_id: if version < 13 { Uuid::ZERO } else { id },
-                    partitions: vec![FetchPartition {
-                        partition,
-                        fetch_offset: offset,
-                        partition_max_bytes: 1 << 20,
-                        ..FetchPartition::default()
-                    }],
-                    ..FetchTopic::default()
-                }],
-                ..FetchRequest::default()
+            conn.send_with(|version| {
+                partition_fetch(topic, id, partition, offset, 1 << 20, 100, version)
             }),
         )
         .await

@@ -13,16 +13,19 @@
 //!   API where it has one) and [`create_topic_by_protocol_on`] (CreateTopics where served);
 //!   [`wait_until_served`] (every partition's leader serves it, which Kafka's does a moment
 //!   after naming it in Metadata).
+//! - [`fetch`](mod@fetch): [`partition_fetch`], a consumer's Fetch for one partition.
 //! - [`produce`](mod@produce): [`produce_batch`], [`produce_keyed`] and [`produce()`] send
 //!   hand-built Produce requests (acks = all); [`produce_request`] and [`encode_values`] build
 //!   them for tests that send their own.
 
 pub mod client;
+pub mod fetch;
 pub mod names;
 pub mod produce;
 pub mod topics;
 
 pub use client::{test_client, test_client_config, within};
+pub use fetch::partition_fetch;
 pub use names::{unique_name, values};
 pub use produce::{
     BatchShape, NOT_READY_FOR, RECORD_TIMESTAMP, encode_values, produce, produce_batch,

@@ -231,27 +231,13 @@ impl ClusterState {
         broker: i32,
         current_leader_epoch: i32,
     ) -> Result<&mut PartitionState, ErrorCode> {
-        let p = self
-            .partition_mut(topic, partition)
-            .ok_or(ErrorCode::UnknownTopicOrPartition)?;
-        if current_leader_epoch >= 0 {
-            if current_leader_epoch < p.leader_epoch {
-                return Err(ErrorCode::FencedLeaderEpoch);
-            }
-            if current_leader_epoch > p.leader_epoch {
-                return Err(ErrorCode::UnknownLeaderEpoch);
-            }
-        }
-        if p.leader != broker {
-            return Err(ErrorCode::NotLeaderOrFollower);
-        }
-        Ok(p)
+        self.replica_partition(topic, partition, broker, current_leader_epoch, true)
     }
 
-    /// A partition `broker` holds a replica of, for a consumer's Fetch: as
-    /// [`leader_partition`](Self::leader_partition) when `require_leader`, else any replica
-    /// (Kafka lets a follower serve consumers' Fetch v11+, which carry client metadata,
-    /// KIP-392), with the same epoch checks first.
+    /// A partition `broker` holds a replica of, for a consumer's Fetch: the checks of
+    /// [`leader_partition`](Self::leader_partition), except that without `require_leader` a
+    /// follower passes too (Kafka lets a follower serve consumers' Fetch v11+, which carry
+    /// client metadata, KIP-392).
     pub fn replica_partition(
         &mut self,
         topic: &str,
@@ -260,9 +246,6 @@ impl ClusterState {
         current_leader_epoch: i32,
         require_leader: bool,
     ) -> Result<&mut PartitionState, ErrorCode> {
-        if require_leader {
-            return self.leader_partition(topic, partition, broker, current_leader_epoch);
-        }
         let p = self
             .partition_mut(topic, partition)
             .ok_or(ErrorCode::UnknownTopicOrPartition)?;
@@ -274,7 +257,8 @@ impl ClusterState {
                 return Err(ErrorCode::UnknownLeaderEpoch);
             }
         }
-        if p.leader != broker && !p.replicas.contains(&broker) {
+        let follower = !require_leader && p.replicas.contains(&broker);
+        if p.leader != broker && !follower {
             return Err(ErrorCode::NotLeaderOrFollower);
         }
         Ok(p)
