@@ -18,7 +18,7 @@ use gregor_protocol::{ApiKey, ErrorCode};
 use gregor_testkit::BrokerKind;
 use gregor_testkit::data::{create_topic, create_topic_on, produce, unique_name, values, within};
 use gregor_testkit::mock::{Action, Intercept};
-use stream_support::{broker, client};
+use stream_support::{broker, client, per_kind};
 
 fn range(topic: &str, partition: i32, from: i64, until: i64) -> OffsetRange {
     OffsetRange::new(topic, partition, from, until).unwrap()
@@ -85,25 +85,7 @@ async fn round_trip(kind: BrokerKind) {
     assert_eq!(within("load", other.load(&all)).await.unwrap(), loaded);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn round_trip_on_mock() {
-    round_trip(BrokerKind::Mock).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn round_trip_on_tansu() {
-    round_trip(BrokerKind::Tansu).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn round_trip_on_kafka() {
-    round_trip(BrokerKind::Kafka).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn round_trip_on_rdkafka_mock() {
-    round_trip(BrokerKind::RdkafkaMock).await;
-}
+per_kind!(round_trip: mock => Mock, tansu => Tansu, kafka => Kafka, rdkafka_mock => RdkafkaMock);
 
 /// `commit_offsets` commits metadata and leader epochs, `load_committed` reads them back
 /// whole; a partition listed twice is committed at its last entry, and an offset that does not
@@ -347,25 +329,13 @@ async fn a_stream_resumes_from_its_commits(kind: BrokerKind) {
     assert_eq!(ranges, [(0, 6, 6), (1, 3, 5)]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stream_resumes_from_its_commits_on_mock() {
-    a_stream_resumes_from_its_commits(BrokerKind::Mock).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stream_resumes_from_its_commits_on_tansu() {
-    a_stream_resumes_from_its_commits(BrokerKind::Tansu).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stream_resumes_from_its_commits_on_kafka() {
-    a_stream_resumes_from_its_commits(BrokerKind::Kafka).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stream_resumes_from_its_commits_on_rdkafka_mock() {
-    a_stream_resumes_from_its_commits(BrokerKind::RdkafkaMock).await;
-}
+per_kind!(
+    a_stream_resumes_from_its_commits:
+    mock => Mock,
+    tansu => Tansu,
+    kafka => Kafka,
+    rdkafka_mock => RdkafkaMock
+);
 
 /// One handle can be shared by tasks.
 #[allow(dead_code)]

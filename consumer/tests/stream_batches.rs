@@ -21,7 +21,7 @@ use gregor_consumer::{FetchConfig, IsolationLevel};
 use gregor_testkit::BrokerKind;
 use gregor_testkit::data::{create_topic, create_topic_on, produce, unique_name, values, within};
 use stream_support::txn::{end_transaction, open_transaction};
-use stream_support::{broker, client, config, key, per_batch, start_positions};
+use stream_support::{broker, client, config, key, per_batch, per_kind, start_positions};
 
 /// Plans batches until every partition of `targets` reached its target position; returns
 /// every batch's ranges.
@@ -112,25 +112,13 @@ async fn ranges_cover_the_backlog(kind: BrokerKind) {
     assert_eq!(of_partition(&all, &topic, 0)[0].count(), 4);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ranges_cover_the_backlog_on_mock() {
-    ranges_cover_the_backlog(BrokerKind::Mock).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ranges_cover_the_backlog_on_tansu() {
-    ranges_cover_the_backlog(BrokerKind::Tansu).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ranges_cover_the_backlog_on_kafka() {
-    ranges_cover_the_backlog(BrokerKind::Kafka).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ranges_cover_the_backlog_on_rdkafka_mock() {
-    ranges_cover_the_backlog(BrokerKind::RdkafkaMock).await;
-}
+per_kind!(
+    ranges_cover_the_backlog:
+    mock => Mock,
+    tansu => Tansu,
+    kafka => Kafka,
+    rdkafka_mock => RdkafkaMock
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overrides_and_min_rate_bound_ranges_under_backpressure() {
@@ -273,15 +261,7 @@ async fn read_committed_ranges_stop_at_the_last_stable_offset(kind: BrokerKind) 
     assert_eq!((batch.offset_ranges()[0].from(), until(&batch)), (3, 8));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn read_committed_ranges_stop_at_the_last_stable_offset_on_mock() {
-    read_committed_ranges_stop_at_the_last_stable_offset(BrokerKind::Mock).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn read_committed_ranges_stop_at_the_last_stable_offset_on_kafka() {
-    read_committed_ranges_stop_at_the_last_stable_offset(BrokerKind::Kafka).await;
-}
+per_kind!(read_committed_ranges_stop_at_the_last_stable_offset: mock => Mock, kafka => Kafka);
 
 /// Under `tokio::time::pause` (our mock runs on the test's runtime, so its timers are paused
 /// too) the stream waits whole intervals of virtual time.

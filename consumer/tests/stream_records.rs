@@ -29,7 +29,7 @@ use gregor_testkit::data::{
 };
 use gregor_testkit::{BrokerKind, TestBroker};
 use stream_support::txn::{end_transaction, open_transaction, produce_transaction};
-use stream_support::{broker, client};
+use stream_support::{broker, client, per_kind};
 
 /// A record as read: (offset, value).
 type Read = (i64, String);
@@ -140,25 +140,13 @@ async fn every_record_once(kind: BrokerKind) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_record_once_on_mock() {
-    every_record_once(BrokerKind::Mock).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_record_once_on_tansu() {
-    every_record_once(BrokerKind::Tansu).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_record_once_on_kafka() {
-    every_record_once(BrokerKind::Kafka).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_record_once_on_rdkafka_mock() {
-    every_record_once(BrokerKind::RdkafkaMock).await;
-}
+per_kind!(
+    every_record_once:
+    mock => Mock,
+    tansu => Tansu,
+    kafka => Kafka,
+    rdkafka_mock => RdkafkaMock
+);
 
 async fn read_committed_ranges_end_at_the_lso_and_on_markers(kind: BrokerKind) {
     let broker = broker(kind).await;
@@ -222,15 +210,7 @@ async fn read_committed_ranges_end_at_the_lso_and_on_markers(kind: BrokerKind) {
     assert!(records.is_empty(), "aborted records delivered: {records:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn read_committed_ranges_end_at_the_lso_and_on_markers_on_mock() {
-    read_committed_ranges_end_at_the_lso_and_on_markers(BrokerKind::Mock).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn read_committed_ranges_end_at_the_lso_and_on_markers_on_kafka() {
-    read_committed_ranges_end_at_the_lso_and_on_markers(BrokerKind::Kafka).await;
-}
+per_kind!(read_committed_ranges_end_at_the_lso_and_on_markers: mock => Mock, kafka => Kafka);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_moves_between_and_during_batches() {
@@ -441,15 +421,7 @@ async fn compacted_ranges_complete_across_gaps(kind: BrokerKind) {
     assert_eq!(read, expected);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn compacted_ranges_complete_across_gaps_on_mock() {
-    compacted_ranges_complete_across_gaps(BrokerKind::Mock).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn compacted_ranges_complete_across_gaps_on_kafka() {
-    compacted_ranges_complete_across_gaps(BrokerKind::Kafka).await;
-}
+per_kind!(compacted_ranges_complete_across_gaps: mock => Mock, kafka => Kafka);
 
 async fn records_deleted_under_a_batch_fail_or_are_skipped_per_config(kind: BrokerKind) {
     let broker = broker(kind).await;
@@ -536,12 +508,8 @@ async fn records_deleted_under_a_batch_fail_or_are_skipped_per_config(kind: Brok
     assert_eq!(skip_reader.skipped(), Some((1, 5)));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn records_deleted_under_a_batch_fail_or_are_skipped_per_config_on_mock() {
-    records_deleted_under_a_batch_fail_or_are_skipped_per_config(BrokerKind::Mock).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn records_deleted_under_a_batch_fail_or_are_skipped_per_config_on_kafka() {
-    records_deleted_under_a_batch_fail_or_are_skipped_per_config(BrokerKind::Kafka).await;
-}
+per_kind!(
+    records_deleted_under_a_batch_fail_or_are_skipped_per_config:
+    mock => Mock,
+    kafka => Kafka
+);

@@ -18,7 +18,7 @@ use gregor_consumer::stream::{ConsumerStrategy, DirectStream, StartingOffsets, S
 use gregor_testkit::BrokerKind;
 use gregor_testkit::data::{create_topic, create_topic_on, produce, unique_name, values, within};
 use regex::Regex;
-use stream_support::{broker, client, config, key, per_batch, start_positions};
+use stream_support::{broker, client, config, key, per_batch, per_kind, start_positions};
 
 async fn starting_policies(kind: BrokerKind) {
     let broker = broker(kind).await;
@@ -109,25 +109,13 @@ async fn starting_policies(kind: BrokerKind) {
     assert_eq!(batch.offset_count(), 0, "nothing new");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn starting_policies_on_mock() {
-    starting_policies(BrokerKind::Mock).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn starting_policies_on_tansu() {
-    starting_policies(BrokerKind::Tansu).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn starting_policies_on_kafka() {
-    starting_policies(BrokerKind::Kafka).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn starting_policies_on_rdkafka_mock() {
-    starting_policies(BrokerKind::RdkafkaMock).await;
-}
+per_kind!(
+    starting_policies:
+    mock => Mock,
+    tansu => Tansu,
+    kafka => Kafka,
+    rdkafka_mock => RdkafkaMock
+);
 
 /// Deletes the records of `topic`'s `partition` below `before` with DeleteRecords and checks
 /// the new log start offset.
@@ -193,15 +181,7 @@ async fn stored_offsets_below_the_log_start_are_data_loss(kind: BrokerKind) {
     assert_eq!(s.positions(), &BTreeMap::from([(key(&topic, 0), 5)]));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stored_offsets_below_the_log_start_are_data_loss_on_mock() {
-    stored_offsets_below_the_log_start_are_data_loss(BrokerKind::Mock).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stored_offsets_below_the_log_start_are_data_loss_on_kafka() {
-    stored_offsets_below_the_log_start_are_data_loss(BrokerKind::Kafka).await;
-}
+per_kind!(stored_offsets_below_the_log_start_are_data_loss: mock => Mock, kafka => Kafka);
 
 async fn assigned_partitions_must_exist(kind: BrokerKind) {
     let broker = broker(kind).await;
@@ -236,25 +216,13 @@ async fn assigned_partitions_must_exist(kind: BrokerKind) {
     assert_eq!(s.positions(), &BTreeMap::from([(key(&topic, 0), 0)]));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn assigned_partitions_must_exist_on_mock() {
-    assigned_partitions_must_exist(BrokerKind::Mock).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn assigned_partitions_must_exist_on_kafka() {
-    assigned_partitions_must_exist(BrokerKind::Kafka).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn assigned_partitions_must_exist_on_tansu() {
-    assigned_partitions_must_exist(BrokerKind::Tansu).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn assigned_partitions_must_exist_on_rdkafka_mock() {
-    assigned_partitions_must_exist(BrokerKind::RdkafkaMock).await;
-}
+per_kind!(
+    assigned_partitions_must_exist:
+    mock => Mock,
+    kafka => Kafka,
+    tansu => Tansu,
+    rdkafka_mock => RdkafkaMock
+);
 
 async fn added_partitions_join_and_deleted_topics_leave(kind: BrokerKind) {
     let broker = broker(kind).await;
@@ -321,15 +289,7 @@ async fn added_partitions_join_and_deleted_topics_leave(kind: BrokerKind) {
     assert!(!stream.positions().contains_key(&key(&other, 0)));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn added_partitions_join_and_deleted_topics_leave_on_mock() {
-    added_partitions_join_and_deleted_topics_leave(BrokerKind::Mock).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn added_partitions_join_and_deleted_topics_leave_on_kafka() {
-    added_partitions_join_and_deleted_topics_leave(BrokerKind::Kafka).await;
-}
+per_kind!(added_partitions_join_and_deleted_topics_leave: mock => Mock, kafka => Kafka);
 
 async fn a_pattern_picks_up_new_matching_topics(kind: BrokerKind) {
     let broker = broker(kind).await;
@@ -377,20 +337,7 @@ async fn a_pattern_picks_up_new_matching_topics(kind: BrokerKind) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pattern_picks_up_new_matching_topics_on_mock() {
-    a_pattern_picks_up_new_matching_topics(BrokerKind::Mock).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pattern_picks_up_new_matching_topics_on_tansu() {
-    a_pattern_picks_up_new_matching_topics(BrokerKind::Tansu).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pattern_picks_up_new_matching_topics_on_kafka() {
-    a_pattern_picks_up_new_matching_topics(BrokerKind::Kafka).await;
-}
+per_kind!(a_pattern_picks_up_new_matching_topics: mock => Mock, tansu => Tansu, kafka => Kafka);
 
 async fn a_subscribed_topic_created_later_joins(kind: BrokerKind) {
     let broker = broker(kind).await;
@@ -428,17 +375,4 @@ async fn a_subscribed_topic_created_later_joins(kind: BrokerKind) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_subscribed_topic_created_later_joins_on_mock() {
-    a_subscribed_topic_created_later_joins(BrokerKind::Mock).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_subscribed_topic_created_later_joins_on_kafka() {
-    a_subscribed_topic_created_later_joins(BrokerKind::Kafka).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_subscribed_topic_created_later_joins_on_tansu() {
-    a_subscribed_topic_created_later_joins(BrokerKind::Tansu).await;
-}
+per_kind!(a_subscribed_topic_created_later_joins: mock => Mock, kafka => Kafka, tansu => Tansu);

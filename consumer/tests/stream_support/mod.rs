@@ -74,3 +74,20 @@ pub async fn start_positions(
     )
     .await
 }
+
+/// One test per broker kind for an `async fn name(kind: BrokerKind)`: `per_kind!(name: mock =>
+/// Mock, kafka => Kafka)` makes the tests `name::mock` and `name::kafka` (filter them with
+/// `cargo test name::` or `cargo test ::kafka`), each on a two-worker runtime.
+macro_rules! per_kind {
+    ($test:ident: $($suffix:ident => $kind:ident),+ $(,)?) => {
+        mod $test {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $suffix() {
+                    super::$test(gregor_testkit::BrokerKind::$kind).await;
+                }
+            )+
+        }
+    };
+}
+pub(crate) use per_kind;
