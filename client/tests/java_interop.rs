@@ -190,16 +190,9 @@ async fn java_reads_what_gregor_produces_in_every_codec_and_acks() {
         .partition_for_keys(PARTITIONS, &key_refs)
         .consume(&topic, &[])
         .consume(&topic, &[("isolation.level", "read_committed")]);
-    let out: PeerOutput = {
-        let (peer, bootstrap) = (peer.clone(), bootstrap.clone());
-        within(
-            "the java peer",
-            tokio::task::spawn_blocking(move || peer.run(&bootstrap, &script)),
-        )
+    let out: PeerOutput = within("the java peer", peer.run_async(&bootstrap, &script))
         .await
-        .unwrap()
-        .unwrap_or_else(|e| panic!("{e}"))
-    };
+        .unwrap_or_else(|e| panic!("{e}"));
     let java_partition: BTreeMap<&Bytes, i32> =
         keys.iter().zip(out.partitions.iter().copied()).collect();
     assert_eq!(out.partitions.len(), keys.len());

@@ -103,13 +103,11 @@ async fn measure(kind: BrokerKind, peer: &JavaPeer) {
     let client = test_client(&broker.bootstrap(), "gregor-read-committed").await;
     let topic = unique_name("txn");
     create_topic_on(&broker, &client, &topic, 1).await;
-    let (peer_run, bootstrap, text) = (peer.clone(), broker.bootstrap(), script(&topic));
     let ran = within(
         "the java peer",
-        tokio::task::spawn_blocking(move || peer_run.run(&bootstrap, &text)),
+        peer.run_async(&broker.bootstrap(), &script(&topic)),
     )
-    .await
-    .unwrap();
+    .await;
     let out = match ran {
         Ok(out) => out,
         Err(e) if kind != BrokerKind::Kafka => {

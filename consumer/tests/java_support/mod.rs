@@ -38,16 +38,9 @@ pub async fn client(kafka: &KafkaCluster) -> Client {
 
 /// Runs `script` in one Java process (off the runtime's threads); panics with Java's error.
 pub async fn run(kafka: &KafkaCluster, peer: &JavaPeer, script: &PeerScript) -> PeerOutput {
-    let peer = peer.clone();
-    let bootstrap = kafka.bootstrap();
-    let script = script.clone();
-    within(
-        "the java peer",
-        tokio::task::spawn_blocking(move || peer.run(&bootstrap, &script)),
-    )
-    .await
-    .unwrap()
-    .unwrap_or_else(|e| panic!("{e}"))
+    within("the java peer", peer.run_async(&kafka.bootstrap(), script))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A record gregor read from `partition`, in the form the Java peer reports records, so the

@@ -145,6 +145,19 @@ impl JavaPeer {
         PeerOutput::parse(&stdout)
     }
 
+    /// [`run`](Self::run) from an async test: the Java process is waited for on a blocking
+    /// thread, not on the runtime's workers.
+    pub async fn run_async(
+        &self,
+        bootstrap: &str,
+        script: &PeerScript,
+    ) -> Result<PeerOutput, PeerError> {
+        let (peer, bootstrap, script) = (self.clone(), bootstrap.to_owned(), script.clone());
+        tokio::task::spawn_blocking(move || peer.run(&bootstrap, &script))
+            .await
+            .map_err(|e| PeerError::Io(std::io::Error::other(e.to_string())))?
+    }
+
     /// Starts a peer against `bootstrap` that takes its script in parts
     /// ([`PeerSession::run`]), so that a test can act between them: with a transaction left
     /// open, say.
