@@ -144,6 +144,17 @@ impl OffsetRange {
         Self::new(tp.topic.clone(), tp.partition, from, until)
     }
 
+    /// The open-ended range of an open-ended reader: from `from` (0 if negative) to
+    /// `i64::MAX`.
+    pub(crate) fn open_from(tp: &TopicPartition, from: i64) -> Self {
+        Self {
+            topic: tp.topic.to_string(),
+            partition: tp.partition,
+            from: from.max(0),
+            until: i64::MAX,
+        }
+    }
+
     /// The topic name.
     pub fn topic(&self) -> &str {
         &self.topic

@@ -7,16 +7,7 @@ use gregor_protocol::records::Record;
 use crate::fetch::{FetchConfig, FetchEngine, FetchError};
 use crate::range::{ConsumedRange, OffsetRange};
 
-/// What a read does when offsets it needs were deleted (retention, DeleteRecords).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum OnDataLoss {
-    /// Fail with [`FetchError::DataLoss`].
-    #[default]
-    Fail,
-    /// Continue from the log start offset and report the skipped span.
-    SkipToLogStart,
-}
+pub use crate::fetch::OnDataLoss;
 
 /// Options of [`read_ranges`].
 #[derive(Debug, Clone, Default)]

@@ -1,237 +1,68 @@
-//! [`FetchEngine`]: the shared handle, and the registry of ranges being read.
+//! [`FetchEngine`]: the handle both consumers fetch through, and the executor task that
+//! starts the I/O the core asks for.
 //!
-//! Every started range is a [`Slot`] in one registry behind a short `std::sync::Mutex`
-//! (never held across `.await`). Broker tasks ([`super::broker`]) take the slots whose
-//! partition their broker leads (by the current metadata snapshot), so a partition moves
-//! to another broker's task as soon as the metadata names a new leader.
+//! Starting a read adds a cursor to the core and a mailbox for its reader; the executor
+//! (one task per engine) starts broker loops ([`super::broker`]) for the leaders of active
+//! cursors, lookups and epoch checks ([`super::lookup`]), and metadata refreshes (one at a
+//! time; it keeps refreshing while an active cursor's partition has no leader or is missing).
 
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use gregor_client::Client;
-use gregor_client::cluster::BrokerId;
-use tokio::sync::{Notify, mpsc};
-use tokio::time::Instant;
+use gregor_protocol::records::DecodeOptions;
+use tokio::sync::mpsc;
 
-use super::budget::MemoryBudget;
 use super::config::FetchConfig;
-use super::error::FetchError;
-use super::fetched::FetchedData;
+use super::core::{CoreSettings, FetchCore};
+use super::cursor::{CursorEnd, CursorSpec, OffsetReset, OnDataLoss, StartAt};
+use super::mailbox::Mailbox;
 use super::reader::PartitionReader;
+use super::shared::{Shared, ShellTask};
 use crate::range::{OffsetRange, TopicPartition};
-use crate::read::OnDataLoss;
 
-/// Cloneable handle; owns one fetch task per broker (spawned lazily), shared by all readers.
+/// How many refreshes in a row a leaderless partition's cursor waits for a leader.
+const MAX_LEADERLESS_REFRESHES: u32 = 600;
+
+/// Cloneable handle; owns one fetch loop per broker (spawned lazily), shared by all readers.
+///
+/// Readers are **bounded** ([`read`](Self::read): the records of one [`OffsetRange`], then
+/// complete; the direct stream's) or **open-ended** ([`follow`](Self::follow): the partition's
+/// records as the log grows, waiting at its end with long polls; the group consumer's). All
+/// share one memory budget ([`FetchConfig::memory_budget`]) and one fetch session per broker.
+/// Partitions can be paused and resumed (not fetched, position and buffered data kept) and
+/// revoked ([`revoke`](Self::revoke): their readers end and their buffered data is dropped).
 #[derive(Clone, Debug)]
 pub struct FetchEngine {
-    pub(crate) inner: Arc<EngineInner>,
+    shared: Arc<Shared>,
 }
-
-/// What a reader receives.
-#[derive(Debug)]
-pub(crate) enum Delivery {
-    /// Planned batches (possibly none) and the position after them.
-    Fetched(FetchedData),
-    /// Offsets `from..to` were deleted and skipped ([`OnDataLoss::SkipToLogStart`]).
-    Skipped(i64, i64),
-    /// The range failed.
-    Failed(FetchError),
-}
-
-/// Where a slot is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SlotState {
-    /// Wants data from `next_fetch`.
-    Fetching,
-    /// Waiting for an out-of-range offset to be looked up.
-    Resolving,
-    /// Complete or failed: fetches nothing more.
-    Done,
-}
-
-/// One range being read.
-#[derive(Debug)]
-pub(crate) struct Slot {
-    pub(crate) tp: TopicPartition,
-    pub(crate) until: i64,
-    pub(crate) next_fetch: i64,
-    /// Bumped whenever the position is moved other than by delivered data, so answers to
-    /// requests sent before are discarded.
-    pub(crate) generation: u64,
-    pub(crate) in_flight: bool,
-    pub(crate) state: SlotState,
-    pub(crate) retry_at: Option<Instant>,
-    pub(crate) unknown_rounds: u32,
-    /// The leader epoch of the last batch fetched, or -1.
-    pub(crate) last_fetched_epoch: i32,
-    /// The leader epoch (from the metadata) the position was last fetched or validated
-    /// under; when the metadata names another, the position is validated first.
-    pub(crate) fetch_epoch: Option<i32>,
-    pub(crate) on_data_loss: OnDataLoss,
-    /// The highest log end seen for the partition while reading the range (the range's own
-    /// end when it was planned from the log end), or -1: a log end seen at or past `until`
-    /// makes a lower one later a lag to wait out, not the end (see `log_end`).
-    pub(crate) known_end: i64,
-    /// When a log end below `until` (after a higher one) was first seen, while it lasts.
-    pub(crate) lagging_since: Option<Instant>,
-    /// Set by the reader while it waits for data with nothing buffered: such a partition is
-    /// fetched even when the budget is spent, so readers that consume in turn never starve
-    /// behind data prefetched for others.
-    pub(crate) waiting: Arc<AtomicBool>,
-    pub(crate) tx: mpsc::UnboundedSender<Delivery>,
-}
-
-impl Slot {
-    /// Sends `delivery` to the reader (a gone reader is not an error: its slot goes soon).
-    pub(crate) fn deliver(&self, delivery: Delivery) {
-        let _ = self.tx.send(delivery);
-    }
-
-    /// Fails the range.
-    pub(crate) fn fail(&mut self, error: FetchError) {
-        self.state = SlotState::Done;
-        self.deliver(Delivery::Failed(error));
-    }
-}
-
-#[derive(Debug)]
-pub(crate) struct EngineInner {
-    pub(crate) client: Client,
-    pub(crate) config: FetchConfig,
-    pub(crate) budget: MemoryBudget,
-    pub(crate) slots: Mutex<HashMap<u64, Slot>>,
-    /// Brokers with a running task.
-    pub(crate) brokers: Mutex<HashSet<BrokerId>>,
-    /// Woken when there is new work (a new range, a reposition, a metadata change).
-    pub(crate) work: Arc<Notify>,
-    next_id: AtomicU64,
-}
-
-impl EngineInner {
-    pub(crate) fn slots(&self) -> MutexGuard<'_, HashMap<u64, Slot>> {
-        self.slots
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Removes a reader's slot (its reader was dropped).
-    pub(crate) fn remove(&self, id: u64) {
-        self.slots().remove(&id);
-    }
-
-    /// Wakes every broker task.
-    pub(crate) fn wake(&self) {
-        self.work.notify_waiters();
-        self.budget.wake();
-    }
-
-    /// Spawns a task for every broker that leads an active slot and has none.
-    pub(crate) fn ensure_tasks(self: &Arc<Self>) {
-        let metadata = self.client.metadata();
-        let leaders: HashSet<BrokerId> = self
-            .slots()
-            .values()
-            .filter(|s| s.state != SlotState::Done)
-            .filter_map(|s| metadata.partition(&s.tp.topic, s.tp.partition)?.leader)
-            .collect();
-        let mut brokers = self
-            .brokers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for leader in leaders {
-            if brokers.insert(leader) {
-                super::broker::spawn(Arc::downgrade(self), leader);
-            }
-        }
-    }
-
-    /// Asks for fresh metadata in the background, then lets the tasks re-route. While an
-    /// active range's partition has no leader (its broker is down, an election is running)
-    /// or is missing from the metadata, refreshes again with a growing backoff (capped at one
-    /// second); ranges whose partition is still missing after
-    /// [`UNKNOWN_PARTITION_REFRESHES`] refreshes fail with [`FetchError::UnknownPartition`].
-    pub(crate) fn refresh_metadata(self: &Arc<Self>) {
-        let weak = Arc::downgrade(self);
-        let client = self.client.clone();
-        let backoff = client.config().retry_backoff();
-        tokio::spawn(async move {
-            for attempt in 1..=MAX_LEADERLESS_REFRESHES {
-                if let Err(error) = client.refresh_metadata(None).await {
-                    tracing::debug!(%error, "metadata refresh for fetching failed");
-                }
-                let Some(inner) = weak.upgrade() else {
-                    return;
-                };
-                let waiting = inner.check_missing(attempt >= UNKNOWN_PARTITION_REFRESHES);
-                inner.ensure_tasks();
-                inner.wake();
-                if !waiting {
-                    return;
-                }
-                drop(inner);
-                let delay = (backoff * attempt).min(std::time::Duration::from_secs(1));
-                tokio::time::sleep(delay).await;
-            }
-        });
-    }
-
-    /// Whether an active range's partition is missing from the metadata or has no leader;
-    /// with `fail`, ranges of missing partitions fail.
-    fn check_missing(&self, fail: bool) -> bool {
-        let metadata = self.client.metadata();
-        let mut waiting = false;
-        for slot in self.slots().values_mut() {
-            if slot.state == SlotState::Done {
-                continue;
-            }
-            match metadata.partition(&slot.tp.topic, slot.tp.partition) {
-                Some(p) if p.leader.is_some() => {}
-                Some(_) => waiting = true,
-                None if fail => {
-                    let error = FetchError::UnknownPartition {
-                        topic: slot.tp.topic.clone(),
-                        partition: slot.tp.partition,
-                    };
-                    slot.fail(error);
-                }
-                None => waiting = true,
-            }
-        }
-        waiting
-    }
-}
-
-/// How many refreshes a leaderless partition's range waits for a leader.
-const MAX_LEADERLESS_REFRESHES: u32 = 600;
-/// How many metadata refreshes a range waits for its partition to appear.
-const UNKNOWN_PARTITION_REFRESHES: u32 = 5;
 
 impl FetchEngine {
-    /// An engine fetching through `client`. Must be used inside a tokio runtime.
+    /// An engine fetching through `client`. Must be called inside a tokio runtime.
     pub fn new(client: Client, config: FetchConfig) -> FetchEngine {
-        let budget = MemoryBudget::new(config.memory_budget);
-        FetchEngine {
-            inner: Arc::new(EngineInner {
-                client,
-                config,
-                budget,
-                slots: Mutex::new(HashMap::new()),
-                brokers: Mutex::new(HashSet::new()),
-                work: Arc::new(Notify::new()),
-                next_id: AtomicU64::new(0),
-            }),
-        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let settings = CoreSettings {
+            isolation: config.isolation,
+            retry_backoff: client.config().retry_backoff(),
+            decode: DecodeOptions {
+                verify_crc: config.check_crcs,
+                ..DecodeOptions::default()
+            },
+        };
+        let shared = Arc::new(Shared::new(client, config, FetchCore::new(settings), tx));
+        tokio::spawn(execute(Arc::downgrade(&shared), rx));
+        FetchEngine { shared }
     }
 
     /// The client fetches go through.
     pub fn client(&self) -> &Client {
-        &self.inner.client
+        &self.shared.client
     }
 
     /// The configuration.
     pub fn config(&self) -> &FetchConfig {
-        &self.inner.config
+        &self.shared.config
     }
 
     /// Starts reading one range now (prefetch begins immediately, within the memory budget).
@@ -242,7 +73,7 @@ impl FetchEngine {
 
     /// Starts reading one range, handling data loss as `on_data_loss` says.
     pub fn read_with(&self, range: OffsetRange, on_data_loss: OnDataLoss) -> PartitionReader {
-        self.start(range, on_data_loss, -1)
+        self.start_range(range, on_data_loss, -1)
     }
 
     /// Starts reading a range planned from the partition's log end (its offsets existed when
@@ -254,58 +85,226 @@ impl FetchEngine {
         on_data_loss: OnDataLoss,
     ) -> PartitionReader {
         let until = range.until();
-        self.start(range, on_data_loss, until)
+        self.start_range(range, on_data_loss, until)
     }
 
-    fn start(
+    /// Starts following a partition from `start`, open-ended: the reader delivers records as
+    /// the log grows and waits at its end (with long polls, [`FetchConfig::max_wait`]). When
+    /// its position is out of range (deleted by retention, past the log end, or on a log
+    /// truncated below it), `reset` says what happens.
+    pub fn follow(
+        &self,
+        partition: TopicPartition,
+        start: StartAt,
+        reset: OffsetReset,
+    ) -> PartitionReader {
+        let from = match start {
+            StartAt::Offset(offset) => offset,
+            StartAt::Earliest | StartAt::Latest => -1,
+        };
+        let spec = CursorSpec {
+            tp: partition,
+            start,
+            end: CursorEnd::Open,
+            reset,
+            known_end: -1,
+            demand: Arc::default(),
+        };
+        let range = OffsetRange::open_from(&spec.tp, from);
+        self.start(spec, range, from)
+    }
+
+    fn start_range(
         &self,
         range: OffsetRange,
         on_data_loss: OnDataLoss,
         known_end: i64,
     ) -> PartitionReader {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let waiting = Arc::new(AtomicBool::new(false));
-        if !range.is_empty() {
-            self.inner.slots().insert(
-                id,
-                Slot {
-                    tp: range.topic_partition(),
-                    until: range.until(),
-                    next_fetch: range.from(),
-                    generation: 0,
-                    in_flight: false,
-                    state: SlotState::Fetching,
-                    retry_at: None,
-                    unknown_rounds: 0,
-                    last_fetched_epoch: -1,
-                    fetch_epoch: None,
-                    on_data_loss,
-                    known_end,
-                    lagging_since: None,
-                    waiting: Arc::clone(&waiting),
-                    tx,
-                },
-            );
-            if self
-                .inner
-                .client
-                .metadata()
-                .partition(range.topic(), range.partition())
-                .and_then(|p| p.leader)
-                .is_none()
-            {
-                self.inner.refresh_metadata();
-            }
-            self.inner.ensure_tasks();
-            self.inner.wake();
+        let spec = CursorSpec {
+            tp: range.topic_partition(),
+            start: StartAt::Offset(range.from()),
+            end: CursorEnd::Until(range.until()),
+            reset: on_data_loss.into(),
+            known_end,
+            demand: Arc::default(),
+        };
+        let from = range.from();
+        self.start(spec, range, from)
+    }
+
+    fn start(&self, mut spec: CursorSpec, range: OffsetRange, from: i64) -> PartitionReader {
+        let mailbox = Arc::new(Mailbox::new());
+        spec.demand = Arc::clone(&mailbox.demand);
+        let end = spec.end;
+        let tp = range.topic_partition();
+        let mut out = Vec::new();
+        let (id, tasks, retired) = {
+            let mut state = self.shared.state();
+            let id = state.core.add(spec, &mut out);
+            state.mailboxes.insert(id, Arc::clone(&mailbox));
+            let (tasks, retired) = state.dispatch(out);
+            (id, tasks, retired)
+        };
+        self.shared.start(tasks, retired);
+        let led = self
+            .shared
+            .client
+            .metadata()
+            .partition(&tp.topic, tp.partition)
+            .is_some_and(|p| p.leader.is_some());
+        if !led {
+            self.shared.ask(ShellTask::RefreshMetadata);
         }
-        PartitionReader::new(Arc::clone(&self.inner), id, range, rx, waiting)
+        ensure_loops(&self.shared);
+        self.shared.wake();
+        PartitionReader::new(Arc::clone(&self.shared), id, mailbox, range, from, end)
+    }
+
+    /// Stops fetching `partitions` without dropping their readers' positions or buffered
+    /// data (a request already in flight still delivers).
+    pub fn pause(&self, partitions: &[TopicPartition]) {
+        self.shared
+            .transition(|core, _| core.set_paused(partitions, true));
+    }
+
+    /// Fetches `partitions` again after [`pause`](Self::pause).
+    pub fn resume(&self, partitions: &[TopicPartition]) {
+        if self
+            .shared
+            .transition(|core, _| core.set_paused(partitions, false))
+        {
+            self.shared.wake();
+        }
+    }
+
+    /// Revokes `partitions`: their readers stop (they return `None` and
+    /// [`PartitionReader::is_revoked`] says why), the data buffered for them is dropped (its
+    /// memory budget released), and nothing more is fetched for them. Returns once no request
+    /// in flight can deliver records for them: a request already sent for one of them is
+    /// waited for (at most the fetch's `max_wait` plus the time the broker takes to answer)
+    /// and its data for them discarded.
+    pub async fn revoke(&self, partitions: &[TopicPartition]) {
+        let mut out = Vec::new();
+        let (ids, tasks, retired) = {
+            let mut state = self.shared.state();
+            let ids = state.core.revoke(partitions, &mut out);
+            for id in &ids {
+                if let Some(mailbox) = state.mailboxes.get(id) {
+                    mailbox.close();
+                }
+            }
+            let (tasks, retired) = state.dispatch(out);
+            (ids, tasks, retired)
+        };
+        self.shared.start(tasks, retired);
+        loop {
+            let settled = self.shared.settled.notified();
+            tokio::pin!(settled);
+            settled.as_mut().enable();
+            if self.shared.state().core.all_retired(&ids) {
+                return;
+            }
+            settled.await;
+        }
     }
 
     /// Bytes of fetched-but-undelivered data currently held (for tests and the RSS example).
     /// Includes bytes reserved for requests in flight.
     pub fn buffered_bytes(&self) -> usize {
-        self.inner.budget.used()
+        self.shared.budget.used()
+    }
+}
+
+/// Starts a loop for every broker that leads an active cursor and has none.
+fn ensure_loops(shared: &Arc<Shared>) {
+    let metadata = shared.client.metadata();
+    let leaders = shared.state().core.leaders(&*metadata);
+    let mut brokers = shared
+        .brokers
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for leader in leaders {
+        if brokers.insert(leader) {
+            tokio::spawn(super::broker::run(Arc::downgrade(shared), leader));
+        }
+    }
+}
+
+/// The executor: starts what the core and the loops ask for, until the engine is dropped.
+async fn execute(engine: Weak<Shared>, mut tasks: mpsc::UnboundedReceiver<ShellTask>) {
+    let refresh = Arc::new(RefreshFlags::default());
+    while let Some(task) = tasks.recv().await {
+        match task {
+            ShellTask::LookUp(lookup) => {
+                tokio::spawn(super::lookup::look_up_offsets(engine.clone(), lookup));
+            }
+            ShellTask::CheckEpoch(check) => {
+                tokio::spawn(super::lookup::check_epoch(engine.clone(), check));
+            }
+            ShellTask::EnsureLoops => {
+                if let Some(shared) = engine.upgrade() {
+                    ensure_loops(&shared);
+                }
+            }
+            ShellTask::RefreshMetadata => {
+                refresh.again.store(true, Ordering::Release);
+                if !refresh.running.swap(true, Ordering::AcqRel) {
+                    tokio::spawn(refresh_metadata(engine.clone(), Arc::clone(&refresh)));
+                }
+            }
+        }
+    }
+}
+
+/// The state of the one metadata refresher.
+#[derive(Debug, Default)]
+struct RefreshFlags {
+    running: AtomicBool,
+    /// A refresh was asked for since the refresher last started one.
+    again: AtomicBool,
+}
+
+/// Refreshes the metadata, then lets the loops re-route; goes on with a growing backoff
+/// (capped at one second) while an active cursor's partition has no leader (its broker is
+/// down, an election is running) or is missing, and while refreshes are asked for.
+async fn refresh_metadata(engine: Weak<Shared>, flags: Arc<RefreshFlags>) {
+    let mut attempt = 0u32;
+    loop {
+        flags.again.store(false, Ordering::Release);
+        attempt += 1;
+        let Some(shared) = engine.upgrade() else {
+            flags.running.store(false, Ordering::Release);
+            return;
+        };
+        let client = shared.client.clone();
+        drop(shared);
+        if let Err(error) = client.refresh_metadata(None).await {
+            tracing::debug!(%error, "metadata refresh for fetching failed");
+        }
+        let Some(shared) = engine.upgrade() else {
+            flags.running.store(false, Ordering::Release);
+            return;
+        };
+        let metadata = client.metadata();
+        let waiting = shared.transition(|core, out| core.check_missing(&*metadata, out));
+        ensure_loops(&shared);
+        shared.wake();
+        drop(shared);
+        let again = flags.again.load(Ordering::Acquire);
+        if (!waiting && !again) || attempt >= MAX_LEADERLESS_REFRESHES {
+            flags.running.store(false, Ordering::Release);
+            // A refresh asked for between the check and the store above starts no refresher:
+            // take it here.
+            if flags.again.load(Ordering::Acquire) && !flags.running.swap(true, Ordering::AcqRel) {
+                attempt = 0;
+                continue;
+            }
+            return;
+        }
+        if waiting {
+            let backoff = client.config().retry_backoff();
+            let delay = (backoff * attempt).min(Duration::from_secs(1));
+            tokio::time::sleep(delay).await;
+        }
     }
 }

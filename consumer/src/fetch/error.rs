@@ -4,6 +4,8 @@ use gregor_client::ClientError;
 use gregor_protocol::ErrorCode;
 use gregor_protocol::records::RecordsError;
 
+use super::cursor::StartAt;
+
 /// Why a [`PartitionReader`](super::PartitionReader) stopped. Once a reader has returned an
 /// error it returns `None`.
 #[derive(Debug, thiserror::Error, Clone)]
@@ -39,6 +41,30 @@ pub enum FetchError {
         until: i64,
         /// The end of the readable log when this was seen.
         log_end: i64,
+    },
+    /// An open-ended reader's position is past the end of the log (and its reset policy is
+    /// [`OffsetReset::Fail`](super::OffsetReset::Fail)).
+    #[error("position {position} of {topic}-{partition} is past the end of the log at {log_end}")]
+    PastLogEnd {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The reader's position.
+        position: i64,
+        /// The end of the log when this was seen.
+        log_end: i64,
+    },
+    /// A seek to a place the reader cannot go: a negative offset, an offset outside a bounded
+    /// reader's range, the log start or end for a bounded reader, or any seek once revoked.
+    #[error("cannot seek {topic}-{partition} to {to:?}")]
+    InvalidSeek {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// Where the seek asked to go.
+        to: StartAt,
     },
     /// The leader's log was truncated below the reader's position (an unclean leader
     /// election): records already delivered may no longer exist.

@@ -1,64 +1,106 @@
-//! [`PartitionReader`]: the records of one range, in offset order.
+//! [`PartitionReader`]: the records of one cursor, in offset order.
 
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
 
-use tokio::sync::mpsc;
+use futures_core::Stream;
 
 use super::chunk::RecordChunk;
-use super::engine::{Delivery, EngineInner};
+use super::cursor::{CursorEnd, CursorId, StartAt};
+use super::delivery::Delivery;
 use super::error::FetchError;
 use super::fetched::FetchedData;
-use crate::range::{ConsumedRange, OffsetRange};
+use super::mailbox::Mailbox;
+use super::shared::Shared;
+use crate::range::{ConsumedRange, OffsetRange, TopicPartition};
 
-/// The records of one range, in offset order. Dropping it cancels the range's fetching and
-/// frees its buffers.
+/// The records of one partition, in offset order, as [`RecordChunk`]s: of one range (a
+/// bounded reader, from [`FetchEngine::read`](super::FetchEngine::read)), or as the log grows
+/// (an open-ended reader, from [`FetchEngine::follow`](super::FetchEngine::follow)).
+///
+/// Read it with [`next_chunk`](Self::next_chunk) or as a [`Stream`] of chunks. Dropping it
+/// cancels its fetching and frees its buffers.
 #[derive(Debug)]
 pub struct PartitionReader {
-    engine: Arc<EngineInner>,
-    id: u64,
+    shared: Arc<Shared>,
+    id: CursorId,
+    mailbox: Arc<Mailbox>,
+    tp: TopicPartition,
+    end: CursorEnd,
+    /// The range of a bounded reader (`from..until`); an open-ended reader's runs from where
+    /// it started to `i64::MAX`.
     range: OffsetRange,
-    rx: mpsc::UnboundedReceiver<Delivery>,
-    waiting: Arc<AtomicBool>,
+    /// The cursor generation whose deliveries this reader takes.
+    generation: u64,
     records_read: u64,
     next_offset: i64,
     skipped: Option<(i64, i64)>,
     failed: bool,
+    revoked: bool,
     /// Fetched data not decoded into chunks yet.
     current: Option<FetchedData>,
 }
 
 impl PartitionReader {
     pub(crate) fn new(
-        engine: Arc<EngineInner>,
-        id: u64,
+        shared: Arc<Shared>,
+        id: CursorId,
+        mailbox: Arc<Mailbox>,
         range: OffsetRange,
-        rx: mpsc::UnboundedReceiver<Delivery>,
-        waiting: Arc<AtomicBool>,
+        from: i64,
+        end: CursorEnd,
     ) -> Self {
         Self {
-            engine,
+            tp: range.topic_partition(),
+            shared,
             id,
-            next_offset: range.from(),
+            mailbox,
+            end,
             range,
-            rx,
-            waiting,
+            generation: 0,
             records_read: 0,
+            next_offset: from,
             skipped: None,
             failed: false,
+            revoked: false,
             current: None,
         }
     }
 
-    /// The range this reader reads.
+    /// The range this reader reads. An open-ended reader's starts where it started reading
+    /// and ends at `i64::MAX`.
     pub fn range(&self) -> &OffsetRange {
         &self.range
     }
 
-    /// The next chunk (records of one or more fetched batches, all inside the range), or
-    /// `None` once the next offset to read has reached `until` (a range ending in a
-    /// compaction gap or on a transaction marker completes too) or after an error.
+    /// The partition this reader reads.
+    pub fn topic_partition(&self) -> &TopicPartition {
+        &self.tp
+    }
+
+    /// Whether this reader follows the log with no end ([`FetchEngine::follow`]).
+    ///
+    /// [`FetchEngine::follow`]: super::FetchEngine::follow
+    pub fn is_open_ended(&self) -> bool {
+        self.end == CursorEnd::Open
+    }
+
+    /// The next chunk (records of one or more fetched batches, in offset order), or `None`:
+    /// for a bounded reader once the next offset to read has reached `until` (a range ending
+    /// in a compaction gap or on a transaction marker completes too); for any reader after an
+    /// error (until a [`seek`](Self::seek)) or once revoked. An open-ended reader at the log
+    /// end waits for records.
     pub async fn next_chunk(&mut self) -> Option<Result<RecordChunk, FetchError>> {
+        std::future::poll_fn(|cx| self.poll_chunk(cx)).await
+    }
+
+    /// Polls for the next chunk (what [`next_chunk`](Self::next_chunk) awaits).
+    pub fn poll_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<RecordChunk, FetchError>>> {
         loop {
             if let Some(fetched) = self.current.as_mut() {
                 match fetched.next_chunk() {
@@ -68,19 +110,19 @@ impl PartitionReader {
                             continue;
                         }
                         self.records_read += chunk.len() as u64;
-                        return Some(Ok(chunk));
+                        return Poll::Ready(Some(Ok(chunk)));
                     }
                     Some(Err(source)) => {
-                        let partition = fetched.partition.clone();
                         self.current = None;
                         self.failed = true;
-                        // Stop fetching for a range that cannot go on.
-                        self.engine.remove(self.id);
-                        return Some(Err(FetchError::Records {
-                            topic: partition.topic,
-                            partition: partition.partition,
+                        // Stop fetching for a cursor that cannot go on.
+                        self.shared
+                            .transition(|core, _| core.fail_decoded(self.id, self.generation));
+                        return Poll::Ready(Some(Err(FetchError::Records {
+                            topic: self.tp.topic.to_string(),
+                            partition: self.tp.partition,
                             source,
-                        }));
+                        })));
                     }
                     None => {
                         self.next_offset = self.next_offset.max(fetched.next_offset);
@@ -88,37 +130,106 @@ impl PartitionReader {
                     }
                 }
             }
-            if self.is_complete() || self.failed {
-                return None;
+            if self.is_complete() || self.failed || self.revoked {
+                return Poll::Ready(None);
             }
-            let delivery = match self.rx.try_recv() {
-                Ok(delivery) => Some(delivery),
-                Err(_) => {
+            let (generation, delivery) = match self.mailbox.try_pop() {
+                Some(next) => next,
+                None => {
                     // Nothing buffered: tell the broker loops this partition is in demand.
-                    self.waiting.store(true, Ordering::Release);
-                    self.engine.wake();
-                    let delivery = self.rx.recv().await;
-                    self.waiting.store(false, Ordering::Release);
-                    delivery
+                    if !self.mailbox.demand.swap(true, Ordering::AcqRel) {
+                        self.shared.wake();
+                    }
+                    match self.mailbox.poll_pop(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Some(next)) => next,
+                        Poll::Ready(None) => {
+                            self.revoked = true;
+                            self.mailbox.demand.store(false, Ordering::Release);
+                            return Poll::Ready(None);
+                        }
+                    }
                 }
             };
+            self.mailbox.demand.store(false, Ordering::Release);
+            if generation < self.generation {
+                continue; // made before a seek
+            }
+            self.generation = generation;
             match delivery {
-                None => {
+                Delivery::Failed(error) => {
                     self.failed = true;
-                    return Some(Err(FetchError::EngineStopped));
+                    return Poll::Ready(Some(Err(error)));
                 }
-                Some(Delivery::Failed(error)) => {
-                    self.failed = true;
-                    return Some(Err(error));
-                }
-                Some(Delivery::Skipped(from, to)) => {
+                Delivery::Skipped(from, to) => {
                     let start = self.skipped.map_or(from, |(s, _)| s);
                     self.skipped = Some((start, to));
-                    self.next_offset = self.next_offset.max(to.min(self.range.until()));
+                    self.next_offset = to.min(self.end.limit());
                 }
-                Some(Delivery::Fetched(fetched)) => self.current = Some(fetched),
+                Delivery::Placed(offset) => {
+                    if self.next_offset < 0 && self.end == CursorEnd::Open {
+                        self.range = OffsetRange::open_from(&self.tp, offset);
+                    }
+                    self.next_offset = offset;
+                }
+                Delivery::Fetched(fetched) => self.current = Some(fetched),
             }
         }
+    }
+
+    /// Moves the reader: what was fetched or buffered for the old position is dropped, and
+    /// reading goes on from `to` (an offset; or, for an open-ended reader, the log start or
+    /// end, looked up). A failed reader reads again. A bounded reader may only move within its
+    /// range.
+    pub fn seek(&mut self, to: StartAt) -> Result<(), FetchError> {
+        if let (StartAt::Offset(offset), CursorEnd::Until(_)) = (to, self.end) {
+            if offset < self.range.from() {
+                return Err(FetchError::InvalidSeek {
+                    topic: self.tp.topic.to_string(),
+                    partition: self.tp.partition,
+                    to,
+                });
+            }
+        }
+        if self.revoked {
+            return Err(FetchError::InvalidSeek {
+                topic: self.tp.topic.to_string(),
+                partition: self.tp.partition,
+                to,
+            });
+        }
+        let mut out = Vec::new();
+        let (generation, tasks, retired) = {
+            let mut state = self.shared.state();
+            let generation = state.core.seek(self.id, to, &mut out)?;
+            // Under the lock: nothing of the old generation can be pushed after this.
+            self.mailbox.clear();
+            let (tasks, retired) = state.dispatch(out);
+            (generation, tasks, retired)
+        };
+        self.shared.start(tasks, retired);
+        self.generation = generation;
+        self.current = None;
+        self.failed = false;
+        self.next_offset = match to {
+            StartAt::Offset(offset) => offset,
+            StartAt::Earliest | StartAt::Latest => -1,
+        };
+        self.shared.wake();
+        Ok(())
+    }
+
+    /// Stops fetching for this reader, keeping its position and what it has buffered.
+    pub fn pause(&self) {
+        self.shared
+            .transition(|core, _| core.set_cursor_paused(self.id, true));
+    }
+
+    /// Fetches again after [`pause`](Self::pause).
+    pub fn resume(&self) {
+        self.shared
+            .transition(|core, _| core.set_cursor_paused(self.id, false));
+        self.shared.wake();
     }
 
     /// Records delivered so far.
@@ -126,23 +237,31 @@ impl PartitionReader {
         self.records_read
     }
 
-    /// Whether the whole range has been read.
+    /// Whether a bounded reader has read its whole range (never, for an open-ended one).
     pub fn is_complete(&self) -> bool {
-        self.next_offset >= self.range.until()
+        matches!(self.end, CursorEnd::Until(until) if self.next_offset >= until)
     }
 
-    /// The next offset to read.
+    /// Whether the reader's partition was revoked ([`FetchEngine::revoke`]).
+    ///
+    /// [`FetchEngine::revoke`]: super::FetchEngine::revoke
+    pub fn is_revoked(&self) -> bool {
+        self.revoked || self.mailbox.is_closed()
+    }
+
+    /// The next offset to read (-1 while a start at the log start or end is looked up).
     pub fn position(&self) -> i64 {
         self.next_offset
     }
 
-    /// The offsets skipped because they were deleted (`from..until`), when the reader was
-    /// started with [`OnDataLoss::SkipToLogStart`](crate::read::OnDataLoss) and data was lost.
+    /// The offsets skipped (`from..until`): deleted offsets passed over with
+    /// [`OnDataLoss::SkipToLogStart`](super::OnDataLoss) or an
+    /// [`OffsetReset`](super::OffsetReset) policy, or offsets a `Latest` reset jumped.
     pub fn skipped(&self) -> Option<(i64, i64)> {
         self.skipped
     }
 
-    /// Once complete: the range with the count of records actually read.
+    /// Once a bounded reader is complete: the range with the count of records actually read.
     pub fn consumed(&self) -> Option<ConsumedRange> {
         if !self.is_complete() {
             return None;
@@ -151,8 +270,18 @@ impl PartitionReader {
     }
 }
 
+impl Stream for PartitionReader {
+    type Item = Result<RecordChunk, FetchError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_chunk(cx)
+    }
+}
+
 impl Drop for PartitionReader {
     fn drop(&mut self) {
-        self.engine.remove(self.id);
+        let mut state = self.shared.state();
+        state.core.remove(self.id);
+        state.mailboxes.remove(&self.id);
     }
 }
