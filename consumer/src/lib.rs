@@ -30,7 +30,10 @@
 //!   [`stream::ConsumerStrategy`] (subscribe to topics or a pattern, or assign partitions)
 //!   with starting offsets (explicit, stored, or the [`stream::StartingOffsets`] policy);
 //!   each [`stream::Batch`] exposes its offset ranges (Spark's `HasOffsetRanges`) and one
-//!   ordered reader per partition, placed on workers with [`placement`].
+//!   ordered reader per partition, placed on workers with [`placement`]. The settings come
+//!   from code or from a Java consumer properties file ([`stream::ConsumerProperties`]
+//!   splits it between the client and the stream); [`stream::DirectStream::into_batches`]
+//!   makes the stream a `futures::Stream` of batches.
 //!   [`store::KafkaCommits`] commits processed ranges to Kafka under a group id without
 //!   joining the group (Spark's `CanCommitOffsets`).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]

@@ -54,6 +54,12 @@ pub use jaas::{JaasCredentials, parse_jaas_config};
 pub use producer::{Acks, Partitioner, ProducerConfig, ProducerConfigBuilder};
 pub use properties::{CLIENT_KEYS, PRODUCER_KEYS};
 
+/// Parsers of property values, for settings built on this client's (the consumer's): each
+/// checks the value's form and range and names the key, never the value, in its error.
+pub mod value {
+    pub use super::properties::{INT_MAX, LONG_MAX, boolean, millis, whole};
+}
+
 /// A configuration that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -81,7 +87,8 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    pub(crate) fn invalid(key: &str, reason: &'static str) -> ConfigError {
+    /// An [`InvalidValue`](ConfigError::InvalidValue) of `key`.
+    pub fn invalid(key: &str, reason: &'static str) -> ConfigError {
         ConfigError::InvalidValue {
             key: key.to_owned(),
             reason,

@@ -55,13 +55,14 @@ pub const PRODUCER_KEYS: &[&str] = &[
     "max.block.ms",
 ];
 
-/// Kafka `INT` settings.
-const INT_MAX: u64 = i32::MAX as u64;
-/// Kafka `LONG` settings.
-const LONG_MAX: u64 = i64::MAX as u64;
+/// The largest value of a Kafka `INT` setting.
+pub const INT_MAX: u64 = i32::MAX as u64;
+/// The largest value of a Kafka `LONG` setting.
+pub const LONG_MAX: u64 = i64::MAX as u64;
 
-/// A non-negative whole number no larger than `max`.
-fn whole(key: &str, value: &str, max: u64) -> Result<u64, ConfigError> {
+/// A non-negative whole number no larger than `max` ([`INT_MAX`] or [`LONG_MAX`] for Kafka's
+/// `INT` and `LONG` settings); an error names `key`.
+pub fn whole(key: &str, value: &str, max: u64) -> Result<u64, ConfigError> {
     let n: i64 = value
         .parse()
         .map_err(|_| ConfigError::invalid(key, "expected a whole number"))?;
@@ -72,7 +73,8 @@ fn whole(key: &str, value: &str, max: u64) -> Result<u64, ConfigError> {
     Ok(n)
 }
 
-fn millis(key: &str, value: &str, max: u64) -> Result<Duration, ConfigError> {
+/// A duration in milliseconds: a whole number of them, no more than `max`.
+pub fn millis(key: &str, value: &str, max: u64) -> Result<Duration, ConfigError> {
     whole(key, value, max).map(Duration::from_millis)
 }
 
@@ -80,7 +82,8 @@ fn int_usize(key: &str, value: &str) -> Result<usize, ConfigError> {
     usize::try_from(whole(key, value, INT_MAX)?).map_err(|_| ConfigError::invalid(key, "too large"))
 }
 
-fn boolean(key: &str, value: &str) -> Result<bool, ConfigError> {
+/// `true` or `false`, in any case.
+pub fn boolean(key: &str, value: &str) -> Result<bool, ConfigError> {
     if value.eq_ignore_ascii_case("true") {
         Ok(true)
     } else if value.eq_ignore_ascii_case("false") {

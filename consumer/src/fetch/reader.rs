@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
-use futures_core::Stream;
+use futures::Stream;
 
 use super::chunk::RecordChunk;
 use super::cursor::{CursorEnd, CursorId, StartAt};

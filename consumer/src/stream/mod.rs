@@ -32,8 +32,16 @@
 //! setting when records of a range are deleted while the stream runs.
 //!
 //! When `next_batch` fails, the positions are unchanged: calling it again retries the batch.
+//!
+//! [`DirectStream::into_batches`] turns the stream into a [`futures::Stream`] of the same
+//! batches ([`Batches`]).
+//!
+//! [`DirectStreamConfig`] can be built in code or from Kafka consumer properties
+//! ([`DirectStreamConfig::from_properties`]); [`ConsumerProperties::parse`] splits one Java
+//! consumer properties file between the client and the stream.
 
 mod batch;
+mod batches;
 mod config;
 mod error;
 mod starting;
@@ -51,7 +59,10 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 pub use self::batch::{Batch, BatchInfo};
-pub use self::config::DirectStreamConfig;
+pub use self::batches::Batches;
+pub use self::config::{
+    ConsumerProperties, DirectStreamConfig, GROUP_ID_KEY, IGNORED_CONSUMER_KEYS, STREAM_KEYS,
+};
 pub use self::error::StreamError;
 pub use self::starting::StartingOffsets;
 use self::starting::{Origin, list, resolve};
@@ -249,6 +260,42 @@ impl DirectStream {
             started_at,
             scheduling_delay,
         })
+    }
+
+    /// The batches as a [`futures::Stream`]: each item is what [`next_batch`](Self::next_batch)
+    /// would return (see [`Batches`]).
+    ///
+    /// ```no_run
+    /// use std::time::Instant;
+    ///
+    /// use futures::TryStreamExt;
+    /// use gregor_consumer::rate::PidConfig;
+    /// use gregor_consumer::store::PartitionOffsets;
+    /// use gregor_consumer::stream::{BatchInfo, ConsumerStrategy, DirectStream, DirectStreamConfig};
+    ///
+    /// # async fn run(client: gregor_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = DirectStreamConfig::new(ConsumerStrategy::subscribe(["orders"]))
+    ///     .with_backpressure(PidConfig::default());
+    /// let stream = DirectStream::new(client, config, PartitionOffsets::new()).await?;
+    /// let mut batches = stream.into_batches();
+    /// while let Some(batch) = batches.try_next().await? {
+    ///     let started = Instant::now();
+    ///     let mut records = 0;
+    ///     for mut reader in batch.into_partitions() {
+    ///         while let Some(chunk) = reader.next_chunk().await {
+    ///             records += chunk?.len() as u64;
+    ///         }
+    ///     }
+    ///     // Between items the stream is reachable, here to feed backpressure.
+    ///     if let Some(stream) = batches.get_mut() {
+    ///         stream.batch_completed(BatchInfo::new(records, started.elapsed()));
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn into_batches(self) -> Batches {
+        Batches::new(self)
     }
 
     /// Reports how the last batch's processing went; with backpressure on, this updates the
