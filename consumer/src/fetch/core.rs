@@ -62,6 +62,8 @@ pub(crate) struct Taken {
     pub(crate) generation: u64,
     /// Whether its reader waits with nothing buffered.
     pub(crate) demand: bool,
+    /// Plans in a row that took another cursor of its partition instead.
+    pub(crate) passed_over: u32,
     pub(crate) end: CursorEnd,
     pub(crate) wanted: WantedPartition,
 }
@@ -221,6 +223,7 @@ impl FetchCore {
             state,
             paused: false,
             in_flight: false,
+            passed_over: 0,
             retry_at: None,
             unknown_rounds: 0,
             missing_rounds: 0,
@@ -462,6 +465,7 @@ impl FetchCore {
                 id,
                 generation: c.generation,
                 demand: c.demand.load(Ordering::Acquire),
+                passed_over: c.passed_over,
                 end: c.end,
                 wanted: WantedPartition {
                     tp: c.tp.clone(),
@@ -474,6 +478,16 @@ impl FetchCore {
             });
         }
         let later = one_per_partition(&mut plan.taken);
+        for t in &plan.taken {
+            if let Some(c) = self.cursors.get_mut(&t.id) {
+                c.passed_over = 0;
+            }
+        }
+        for t in &later {
+            if let Some(c) = self.cursors.get_mut(&t.id) {
+                c.passed_over = c.passed_over.saturating_add(1);
+            }
+        }
         self.release(&later, out);
         plan.demand = plan.taken.iter().any(|t| t.demand);
         plan
@@ -921,18 +935,31 @@ fn unknown_partition(tp: &TopicPartition) -> FetchError {
     }
 }
 
-/// Keeps one of `taken` per partition, the one with the lowest position, sorted by partition;
-/// returns the others (to be released: they are fetched in a later round).
+/// Keeps one of `taken` per partition, sorted by partition; returns the others (to be
+/// released: they are fetched in a later round).
 ///
 /// A request names a partition once and its answer holds data from that one fetch offset, so
 /// a second cursor of the same partition (read_ranges of adjacent ranges, the readers of
-/// consecutive stream batches) must not share it: planned against its own position, data
-/// fetched for another one past its end would read as a gap, and the range would complete
-/// without its records. The lowest position goes first, as readers of one partition are
-/// usually read in offset order.
+/// consecutive stream batches, two readers following one partition) must not share it:
+/// planned against its own position, data fetched for another one past its end would read as
+/// a gap, and the range would complete without its records. The one taken is the one whose
+/// reader waits with nothing buffered, then the one passed over most often (so an open cursor
+/// waiting at the log end cannot hold the partition for ever), then the lowest position (as
+/// readers of one partition are usually read in offset order).
 pub(crate) fn one_per_partition(taken: &mut Vec<Taken>) -> Vec<Taken> {
     taken.sort_by(|a, b| {
-        (&a.wanted.tp, a.wanted.fetch_offset).cmp(&(&b.wanted.tp, b.wanted.fetch_offset))
+        (
+            &a.wanted.tp,
+            !a.demand,
+            std::cmp::Reverse(a.passed_over),
+            a.wanted.fetch_offset,
+        )
+            .cmp(&(
+                &b.wanted.tp,
+                !b.demand,
+                std::cmp::Reverse(b.passed_over),
+                b.wanted.fetch_offset,
+            ))
     });
     let mut later = Vec::new();
     let mut kept: Vec<Taken> = Vec::with_capacity(taken.len());

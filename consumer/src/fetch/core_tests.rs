@@ -230,6 +230,32 @@ fn a_plan_takes_each_led_partition_once_the_lowest_position_first() {
 }
 
 #[test]
+fn cursors_of_one_partition_take_turns_and_a_waiting_reader_goes_first() {
+    let a = tp(0);
+    let mut h = Harness::new(&[&a]);
+    let low = h.open(&a, 3, OffsetReset::Fail);
+    let high = h.open(&a, 9, OffsetReset::Fail);
+    let mut order = Vec::new();
+    for _ in 0..4 {
+        let (plan, _) = h.plan();
+        assert_eq!(plan.taken.len(), 1);
+        let t = plan.taken[0].clone();
+        order.push(t.id);
+        // At the log end: nothing new, the cursor is free again.
+        let answer = data(&t, Bytes::new(), t.wanted.fetch_offset);
+        assert!(h.apply(&t, answer).is_empty());
+    }
+    assert_eq!(order, [low, high, low, high], "neither holds the partition");
+    h.core
+        .cursors
+        .get(&high)
+        .unwrap()
+        .demand
+        .store(true, Ordering::Release);
+    assert_eq!(h.plan().0.taken[0].id, high, "a waiting reader goes first");
+}
+
+#[test]
 fn a_bounded_cursor_completes_at_its_end() {
     let a = tp(0);
     let mut h = Harness::new(&[&a]);
@@ -421,8 +447,8 @@ fn a_retriable_lookup_failure_is_retried() {
 
 #[test]
 fn a_seek_discards_the_answer_in_flight_and_moves_the_cursor() {
-    let a = tp(0);
-    let mut h = Harness::new(&[&a]);
+    let (a, b) = (tp(0), tp(1));
+    let mut h = Harness::new(&[&a, &b]);
     let id = h.open(&a, 0, OffsetReset::Fail);
     let t = h.take(id);
     let generation = h
@@ -442,7 +468,7 @@ fn a_seek_discards_the_answer_in_flight_and_moves_the_cursor() {
         [(id, "fetched 3 batches to 5".to_string())]
     );
     // Where a reader cannot go.
-    let bounded = h.bounded(&a, 0, 10);
+    let bounded = h.bounded(&b, 0, 10);
     for to in [StartAt::Offset(-1), StartAt::Offset(11), StartAt::Earliest] {
         let error = h.core.seek(bounded, to, &mut Vec::new()).unwrap_err();
         assert!(matches!(error, FetchError::InvalidSeek { .. }), "{to:?}");

@@ -110,6 +110,8 @@ pub(crate) struct Cursor {
     /// Not fetched while set; the position and buffered data are kept.
     pub(crate) paused: bool,
     pub(crate) in_flight: bool,
+    /// Plans in a row that took another cursor of the same partition instead of this one.
+    pub(crate) passed_over: u32,
     pub(crate) retry_at: Option<Instant>,
     /// `UNKNOWN_TOPIC_OR_PARTITION` answers in a row.
     pub(crate) unknown_rounds: u32,
