@@ -2,7 +2,7 @@
 //!
 //! A cursor is either **bounded** (it reads `position..until` and completes, as a direct
 //! stream's range does) or **open-ended** (it follows the partition as the log grows, as a
-//! group consumer's assigned partition does). Only [`FetchCore`](super::core::FetchCore)
+//! group consumer's assigned partition does). Only the fetch core (`core.rs`)
 //! changes a cursor; everything else sees copies of what it needs.
 
 use std::sync::Arc;
