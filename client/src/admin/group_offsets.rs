@@ -22,8 +22,8 @@ use gregor_protocol::{ApiKey, ErrorCode};
 
 use super::rounds::{Outcome, by_topic, missing_from_response, run_rounds};
 use super::{Admin, TopicPartition, require_version};
-use crate::client::retry::is_coordinator_error;
-use crate::client::{Client, CoordinatorKind, Purpose};
+use crate::cluster_client::retry::is_coordinator_error;
+use crate::cluster_client::{Client, CoordinatorKind, Purpose};
 use crate::connection::Connection;
 use crate::error::ClientError;
 

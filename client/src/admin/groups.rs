@@ -16,9 +16,9 @@ use tokio::task::JoinSet;
 
 use super::rounds::{Outcome, run_rounds};
 use super::{Admin, require_version};
-use crate::client::retry::{RetryAction, classify, is_coordinator_error};
-use crate::client::{Client, CoordinatorKind, Purpose};
 use crate::cluster::BrokerId;
+use crate::cluster_client::retry::{RetryAction, classify, is_coordinator_error};
+use crate::cluster_client::{Client, CoordinatorKind, Purpose};
 use crate::error::ClientError;
 
 /// A member of a described group.

@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use gregor_client::client::retry::is_coordinator_error;
+use gregor_client::cluster_client::retry::is_coordinator_error;
 use gregor_client::config::ClientConfigBuilder;
 use gregor_client::{Client, Connection, CoordinatorKind, Purpose};
 use gregor_protocol::{ApiKey, ErrorCode};

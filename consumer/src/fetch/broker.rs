@@ -348,7 +348,7 @@ fn apply(
 ) {
     let names: HashMap<Uuid, String> = taken
         .iter()
-        .map(|t| (t.wanted.topic_id, t.wanted.tp.topic.clone()))
+        .map(|t| (t.wanted.topic_id, t.wanted.tp.topic.to_string()))
         .collect();
     let parts = response_partitions(response, version, &names);
     let config = &inner.config;
@@ -393,7 +393,7 @@ fn apply(
         let diverging = &data.diverging_epoch;
         if diverging.epoch >= 0 && diverging.end_offset >= 0 && diverging.end_offset < position {
             slot.fail(FetchError::Truncated {
-                topic: tp.topic.clone(),
+                topic: tp.topic.to_string(),
                 partition: tp.partition,
                 position,
                 end_offset: diverging.end_offset,
@@ -434,7 +434,7 @@ fn apply(
                 };
                 let beyond = verdict == LogEndVerdict::Beyond;
                 let beyond_error = FetchError::BeyondLogEnd {
-                    topic: tp.topic.clone(),
+                    topic: tp.topic.to_string(),
                     partition: tp.partition,
                     until: slot.until,
                     log_end: end,
@@ -469,7 +469,7 @@ fn apply(
                 }
             }
             (_, Some(Err(source))) => slot.fail(FetchError::Records {
-                topic: tp.topic.clone(),
+                topic: tp.topic.to_string(),
                 partition: tp.partition,
                 source,
             }),
@@ -490,7 +490,7 @@ fn apply(
                     slot.unknown_rounds += 1;
                     if slot.unknown_rounds >= MAX_UNKNOWN_ROUNDS {
                         slot.fail(FetchError::UnknownPartition {
-                            topic: tp.topic.clone(),
+                            topic: tp.topic.to_string(),
                             partition: tp.partition,
                         });
                     }
@@ -498,7 +498,7 @@ fn apply(
             }
             (code, None) if code.is_retriable() => slot.retry_at = Some(backoff),
             (code, None) => slot.fail(FetchError::Broker {
-                topic: tp.topic.clone(),
+                topic: tp.topic.to_string(),
                 partition: tp.partition,
                 code,
             }),
@@ -542,7 +542,7 @@ async fn resolve(
         return;
     };
     let admin = Admin::new(inner.client.clone());
-    let key = gregor_client::admin::TopicPartition::new(tp.topic.clone(), tp.partition);
+    let key = tp.clone();
     let lookup = |spec| {
         let admin = admin.clone();
         let key = key.clone();
@@ -574,7 +574,7 @@ async fn resolve(
         match (earliest, latest) {
             (Err(error), _) => slot.fail(FetchError::Client(error)),
             (Ok(None), _) => slot.fail(FetchError::UnknownPartition {
-                topic: tp.topic.clone(),
+                topic: tp.topic.to_string(),
                 partition: tp.partition,
             }),
             (Ok(Some(Err(code))), _) | (_, Some(Ok(Some(Err(code))))) => {
@@ -582,7 +582,7 @@ async fn resolve(
                     retry(slot);
                 } else {
                     slot.fail(FetchError::Broker {
-                        topic: tp.topic.clone(),
+                        topic: tp.topic.to_string(),
                         partition: tp.partition,
                         code,
                     });
@@ -590,7 +590,7 @@ async fn resolve(
             }
             (Ok(Some(Ok(start))), None) => match slot.on_data_loss {
                 OnDataLoss::Fail => slot.fail(FetchError::DataLoss {
-                    topic: tp.topic.clone(),
+                    topic: tp.topic.to_string(),
                     partition: tp.partition,
                     requested: position,
                     log_start_offset: start.offset,
@@ -608,7 +608,7 @@ async fn resolve(
             },
             (Ok(Some(Ok(_))), Some(Err(error))) => slot.fail(FetchError::Client(error)),
             (Ok(Some(Ok(_))), Some(Ok(None))) => slot.fail(FetchError::UnknownPartition {
-                topic: tp.topic.clone(),
+                topic: tp.topic.to_string(),
                 partition: tp.partition,
             }),
             (Ok(Some(Ok(_))), Some(Ok(Some(Ok(end))))) => {
@@ -616,7 +616,7 @@ async fn resolve(
                     retry(slot);
                 } else {
                     slot.fail(FetchError::BeyondLogEnd {
-                        topic: tp.topic.clone(),
+                        topic: tp.topic.to_string(),
                         partition: tp.partition,
                         until: slot.until,
                         log_end: end.offset,

@@ -190,7 +190,7 @@ impl EngineInner {
                 Some(_) => waiting = true,
                 None if fail => {
                     let error = FetchError::UnknownPartition {
-                        topic: slot.tp.topic.clone(),
+                        topic: slot.tp.topic.to_string(),
                         partition: slot.tp.partition,
                     };
                     slot.fail(error);

@@ -77,7 +77,7 @@ impl PartitionReader {
                         // Stop fetching for a range that cannot go on.
                         self.engine.remove(self.id);
                         return Some(Err(FetchError::Records {
-                            topic: partition.topic,
+                            topic: partition.topic.to_string(),
                             partition: partition.partition,
                             source,
                         }));

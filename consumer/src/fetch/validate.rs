@@ -71,7 +71,7 @@ pub(crate) async fn validate(engine: Weak<EngineInner>, check: Check) {
                 slot.state = SlotState::Fetching;
             }
             Outcome::Truncated(end_offset) => slot.fail(FetchError::Truncated {
-                topic: check.tp.topic.clone(),
+                topic: check.tp.topic.to_string(),
                 partition: check.tp.partition,
                 position: check.position,
                 end_offset,
@@ -98,7 +98,7 @@ async fn lookup(inner: &EngineInner, check: &Check) -> Result<Outcome, ClientErr
     let request = OffsetForLeaderEpochRequest {
         replica_id: CONSUMER_REPLICA_ID,
         topics: vec![OffsetForLeaderTopic {
-            topic: check.tp.topic.clone(),
+            topic: check.tp.topic.to_string(),
             partitions: vec![OffsetForLeaderPartition {
                 partition: check.tp.partition,
                 current_leader_epoch: check.current_epoch,

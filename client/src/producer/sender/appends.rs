@@ -6,10 +6,10 @@ use std::time::Instant;
 
 use super::{Action, Append, SenderCore};
 use crate::error::ClientError;
-use crate::producer::TopicPartition;
 use crate::producer::accumulator::AppendError;
 use crate::producer::error::ProducerError;
 use crate::producer::partitioner::TopicPartitions;
+use gregor_protocol::TopicPartition;
 
 /// Why an append waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,10 +11,10 @@ use gregor_protocol::{ApiKey, ErrorCode};
 use super::{Action, SenderCore, TRANSACTION_TIMEOUT_MS};
 use crate::cluster::BrokerId;
 use crate::error::ClientError;
-use crate::producer::TopicPartition;
 use crate::producer::batch::ProducerBatch;
 use crate::producer::error::ProducerError;
 use crate::producer::produce_request::build_produce_request;
+use gregor_protocol::TopicPartition;
 
 /// The state of the producer's connection to one broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

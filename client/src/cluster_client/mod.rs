@@ -30,11 +30,11 @@
 //! [`Client::request_metadata_refresh`] (no wait) or [`Client::refresh_metadata`].
 //!
 //! Modules: `bootstrap` (connection options, the first metadata), `pool` (connections,
-//! reconnect backoff, idle reaping), `metadata` (the metadata task and its request
+//! reconnect backoff, idle reaping), `metadata_task` (the metadata task and its request
 //! coalescing), `routing` (leader, coordinator, any broker) and [`retry`] (the retry policy).
 
 mod bootstrap;
-mod metadata;
+mod metadata_task;
 mod pool;
 pub mod retry;
 mod routing;
@@ -49,7 +49,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use self::metadata::{MetadataFetcher, MetadataHandle};
+use self::metadata_task::{MetadataFetcher, MetadataHandle};
 use self::pool::Pool;
 pub(crate) use self::pool::jitter;
 use self::retry::{RETRY_BACKOFF_MAX, RetryAction, classify};
