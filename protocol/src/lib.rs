@@ -37,6 +37,6 @@ pub mod topic_partition;
 
 pub use api_key::ApiKey;
 pub use error::{DecodeError, EncodeError};
-pub use error_code::ErrorCode;
+pub use error_code::{ErrorClass, ErrorCode};
 pub use message::{Message, Request, VersionRange};
 pub use topic_partition::TopicPartition;

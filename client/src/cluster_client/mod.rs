@@ -25,8 +25,8 @@
 //! At `metadata.max.age.ms`; when a partition's leader is unknown ([`Client::leader`]); and
 //! from [`Client::retry_until`] before retrying after a staleness error
 //! (`NOT_LEADER_OR_FOLLOWER`, `UNKNOWN_TOPIC_OR_PARTITION`, `LEADER_NOT_AVAILABLE`,
-//! `FENCED_LEADER_EPOCH`, `UNKNOWN_LEADER_EPOCH`, ...; see [`retry::is_stale_metadata`]) or
-//! after a connection failure. Code that handles errors itself calls
+//! `FENCED_LEADER_EPOCH`, ...; see [`gregor_protocol::ErrorCode::is_stale_metadata`]) or after
+//! a connection failure. Code that handles errors itself calls
 //! [`Client::request_metadata_refresh`] (no wait) or [`Client::refresh_metadata`].
 //!
 //! Modules: `bootstrap` (connection options, the first metadata), `pool` (connections,

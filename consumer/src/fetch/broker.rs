@@ -483,7 +483,9 @@ fn apply(
                     position,
                 ));
             }
-            (code, None) if is_stale_leader(code) => {
+            // Stale metadata (leader, epoch, topic id): refresh, keep the position, fetch from
+            // the leader the new metadata names.
+            (code, None) if code.is_stale_metadata() => {
                 refresh = true;
                 slot.retry_at = Some(backoff);
                 if code == ErrorCode::UnknownTopicOrPartition {
@@ -507,22 +509,6 @@ fn apply(
     if refresh {
         inner.refresh_metadata();
     }
-}
-
-/// Errors that mean the metadata (leader or leader epoch) is stale: refresh, keep the
-/// position, fetch from the leader the new metadata names.
-pub(crate) fn is_stale_leader(code: ErrorCode) -> bool {
-    matches!(
-        code,
-        ErrorCode::NotLeaderOrFollower
-            | ErrorCode::FencedLeaderEpoch
-            | ErrorCode::UnknownLeaderEpoch
-            | ErrorCode::UnknownTopicOrPartition
-            | ErrorCode::LeaderNotAvailable
-            | ErrorCode::ReplicaNotAvailable
-            | ErrorCode::KafkaStorageError
-            | ErrorCode::OffsetNotAvailable
-    )
 }
 
 /// Handles `OFFSET_OUT_OF_RANGE` for slot `id` at `position`: looks up the log start

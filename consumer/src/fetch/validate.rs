@@ -118,7 +118,7 @@ async fn lookup(inner: &EngineInner, check: &Check) -> Result<Outcome, ClientErr
             Outcome::Truncated(result.end_offset)
         }
         ErrorCode::None => Outcome::Valid,
-        code if code.is_retriable() || super::broker::is_stale_leader(code) => Outcome::Retry,
+        code if code.is_retriable() || code.is_stale_metadata() => Outcome::Retry,
         // The broker cannot answer for this epoch: nothing to compare with.
         _ => Outcome::Valid,
     })

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
+use gregor_protocol::ApiKey;
 use gregor_protocol::messages::InitProducerIdResponse;
-use gregor_protocol::{ApiKey, ErrorCode};
 
 use super::{Action, SenderCore, TRANSACTION_TIMEOUT_MS};
 use crate::cluster::BrokerId;
@@ -315,9 +315,7 @@ impl<C, R> SenderCore<C, R> {
             Err(error) => error,
         };
         let retriable = match &error {
-            ClientError::Broker { code, .. } => {
-                code.is_retriable() || *code == ErrorCode::CoordinatorLoadInProgress
-            }
+            ClientError::Broker { code, .. } => code.is_retriable(),
             ClientError::UnsupportedApi { .. }
             | ClientError::Configuration(_)
             | ClientError::Config { .. } => false,

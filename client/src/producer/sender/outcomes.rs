@@ -14,21 +14,6 @@ use crate::producer::idempotence::{BatchDecision, non_idempotent_decision};
 use crate::producer::produce_request::{PartitionOutcome, match_produce_response};
 use crate::producer::record::RecordMetadata;
 
-/// Whether a Produce answer's error means the cached leader is wrong.
-fn needs_metadata(error: ErrorCode) -> bool {
-    matches!(
-        error,
-        ErrorCode::NotLeaderOrFollower
-            | ErrorCode::UnknownTopicOrPartition
-            | ErrorCode::LeaderNotAvailable
-            | ErrorCode::FencedLeaderEpoch
-            | ErrorCode::UnknownLeaderEpoch
-            | ErrorCode::KafkaStorageError
-            | ErrorCode::NotEnoughReplicas
-            | ErrorCode::NotEnoughReplicasAfterAppend
-    )
-}
-
 /// Whether a request that got no usable answer is worth sending again.
 fn unanswered_is_retriable(error: &ClientError) -> bool {
     match error {
@@ -133,7 +118,8 @@ impl<C, R> SenderCore<C, R> {
             }
             BatchDecision::Retry => {
                 tracing::debug!(%tp, error = outcome.error.name(), "batch will be retried");
-                if needs_metadata(outcome.error) {
+                // The cached leader is wrong: reload the topic before the retry.
+                if outcome.error.is_stale_metadata() {
                     self.topics.mark_stale(&tp.topic);
                 }
                 let error = ClientError::Broker {
