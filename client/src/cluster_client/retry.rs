@@ -120,10 +120,10 @@ mod tests {
         };
         for e in [
             unsupported,
-            ClientError::Config {
+            ClientError::Config(crate::config::ConfigError::Missing {
                 key: "k",
                 reason: "r",
-            },
+            }),
             ClientError::SaslAuthentication {
                 code: ErrorCode::SaslAuthenticationFailed,
                 message: None,

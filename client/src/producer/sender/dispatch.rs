@@ -131,7 +131,7 @@ impl<C, R> SenderCore<C, R> {
                 .drain(&leaders, max_request_size, now, self.idempotence.as_mut());
         let progress = !drained.batches.is_empty() || !drained.failed.is_empty();
         for (batch, error) in drained.failed {
-            self.fail_batch(batch, ProducerError::Encode(error).into());
+            self.fail_batch(batch, ProducerError::Encode(error));
         }
         for (broker, batches) in drained.batches {
             self.send_request(broker, batches, now);
@@ -213,7 +213,7 @@ impl<C, R> SenderCore<C, R> {
         }) else {
             // Not reachable: `dispatch` drains only brokers with a ready link.
             for batch in batches {
-                self.on_unanswered(batch, ClientError::Disconnected, now);
+                self.on_unanswered(batch, ClientError::Disconnected.into(), now);
             }
             return;
         };
@@ -234,7 +234,7 @@ impl<C, R> SenderCore<C, R> {
                         topic: topic.to_string(),
                         last_error: None,
                     };
-                    self.on_unanswered(batch, error.into(), now);
+                    self.on_unanswered(batch, error, now);
                 }
                 return;
             }
@@ -316,9 +316,7 @@ impl<C, R> SenderCore<C, R> {
         };
         let retriable = match &error {
             ClientError::Broker { code, .. } => code.is_retriable(),
-            ClientError::UnsupportedApi { .. }
-            | ClientError::Configuration(_)
-            | ClientError::Config { .. } => false,
+            ClientError::UnsupportedApi { .. } | ClientError::Config(_) => false,
             _ => true,
         };
         if retriable {
@@ -339,7 +337,7 @@ impl<C, R> SenderCore<C, R> {
     /// append. Requests in flight still finish.
     fn enter_fatal(&mut self, error: ClientError) {
         tracing::error!(error = %error, "producer failed");
-        let failure: ClientError = ProducerError::Fatal(Box::new(error.clone())).into();
+        let failure = ProducerError::Fatal(Box::new(error.clone()));
         self.fatal = Some(error);
         for batch in self.accumulator.abort_all() {
             self.fail_batch(batch, failure.clone());
