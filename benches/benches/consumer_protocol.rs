@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use criterion::{Criterion, criterion_main};
-use gregor_protocol::messages::consumer_protocol::TopicPartition;
+use gregor_protocol::messages::consumer_protocol::TopicPartitionList;
 use gregor_protocol::messages::{ConsumerProtocolAssignment, ConsumerProtocolSubscription};
 
 fn topics() -> Vec<String> {
@@ -24,7 +24,7 @@ fn subscription() -> ConsumerProtocolSubscription {
         owned_partitions: topics()
             .into_iter()
             .take(4)
-            .map(|topic| TopicPartition {
+            .map(|topic| TopicPartitionList {
                 topic,
                 partitions: (0..16).collect(),
             })
@@ -38,7 +38,7 @@ fn assignment() -> ConsumerProtocolAssignment {
     ConsumerProtocolAssignment {
         assigned_partitions: topics()
             .into_iter()
-            .map(|topic| TopicPartition {
+            .map(|topic| TopicPartitionList {
                 topic,
                 partitions: (0..16).collect(),
             })

@@ -112,17 +112,9 @@ pub enum ClientError {
         /// What was attempted.
         context: &'static str,
     },
-    /// A configuration value is unusable.
-    #[error("invalid configuration {key}: {reason}")]
-    Config {
-        /// The setting.
-        key: &'static str,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// The client or producer configuration is unusable (names the property).
+    /// A configuration value is unusable (the error names the setting).
     #[error(transparent)]
-    Configuration(#[from] crate::config::ConfigError),
+    Config(#[from] crate::config::ConfigError),
     /// A broker id that the cluster metadata does not list (not even after a refresh).
     #[error("broker {broker} is not in the cluster metadata")]
     UnknownBroker {
@@ -145,9 +137,6 @@ pub enum ClientError {
         /// The version negotiated with the broker.
         negotiated: i16,
     },
-    /// The producer refused a record, or could not deliver it.
-    #[error(transparent)]
-    Producer(#[from] crate::producer::ProducerError),
 }
 
 impl From<crate::tls::TlsError> for ClientError {

@@ -17,12 +17,14 @@
 //!   into a rustls connector.
 //! - [`config`]: typed client and producer configuration, also built from the standard Kafka
 //!   client property names.
-//! - [`cluster`]: the sans-io cluster view: the metadata cache (brokers, leaders, leader epochs,
-//!   topic ids) and the backoff/retry policy.
-//! - [`client`]: [`Client`], the cluster client: bootstrap, the metadata task that owns the
-//!   [`cluster::MetadataCache`], the connection pool (one connection per broker and
-//!   [`Purpose`], reconnect backoff, idle reaping), routing (leader, coordinator, any broker)
-//!   and the retry helper with its policy ([`client::retry`]).
+//! - [`cluster`]: the sans-io cluster view: the metadata cache ([`cluster::metadata_cache`]:
+//!   brokers, leaders, leader epochs, topic ids) and the backoff/retry budget.
+//! - [`cluster_client`]: [`Client`], the cluster client that runs over that view: bootstrap,
+//!   the metadata task (`metadata_task.rs`, the one owner of the [`cluster::MetadataCache`]),
+//!   the connection pool (one connection per broker and [`Purpose`], reconnect backoff, idle
+//!   reaping), routing (leader, coordinator, any broker) and the retry helper with its policy
+//!   ([`cluster_client::retry`]). [`Client`], [`Purpose`] and [`CoordinatorKind`] are
+//!   re-exported here.
 //! - [`admin`]: [`Admin`], administrative calls over a [`Client`] (topics, partitions,
 //!   offsets, groups), each built for the version negotiated with the broker it goes to.
 //! - [`producer`]: the async [`Producer`](producer::Producer) (one sender task per producer) on
@@ -56,8 +58,8 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod admin;
-pub mod client;
 pub mod cluster;
+pub mod cluster_client;
 pub mod config;
 pub mod connection;
 pub mod error;
@@ -66,6 +68,7 @@ pub mod sasl;
 pub mod tls;
 
 pub use admin::Admin;
-pub use client::{Client, CoordinatorKind, Purpose};
+pub use cluster_client::{Client, CoordinatorKind, Purpose};
 pub use connection::{ConnectOptions, Connection};
 pub use error::{ClientError, PoisonCause};
+pub use gregor_protocol::TopicPartition;

@@ -12,11 +12,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
+use gregor_client::Connection;
 use gregor_client::config::Acks;
 use gregor_client::producer::{
     Producer, ProducerError, ProducerRecord, RecordMetadata, partition_for_key,
 };
-use gregor_client::{ClientError, Connection};
 use gregor_protocol::compression::Compression;
 use gregor_protocol::records::{Header, Record};
 use gregor_testkit::data::unique_name;
@@ -97,7 +97,7 @@ fn records(topic: &str, n: usize) -> Vec<ProducerRecord> {
 async fn produce_all(
     producer: &Producer,
     records: &[ProducerRecord],
-) -> Vec<Result<RecordMetadata, ClientError>> {
+) -> Vec<Result<RecordMetadata, ProducerError>> {
     let mut pending = Vec::with_capacity(records.len());
     for record in records {
         pending.push(producer.send(record.clone()).await.expect("send accepted"));
@@ -358,7 +358,7 @@ async fn refusals_on(broker: &TestBroker) {
 
     let big = ProducerRecord::new(&limits, vec![0u8; 20_000]);
     match producer.send(big).await {
-        Err(ClientError::Producer(ProducerError::RecordTooLarge { limit, .. })) => {
+        Err(ProducerError::RecordTooLarge { limit, .. }) => {
             assert_eq!(limit, 10_000)
         }
         other => panic!("expected RecordTooLarge, got {other:?}"),
@@ -367,12 +367,12 @@ async fn refusals_on(broker: &TestBroker) {
         .send(ProducerRecord::new(&limits, "x").with_partition(2))
         .await
     {
-        Err(ClientError::Producer(ProducerError::UnknownPartition { count: 2, .. })) => {}
+        Err(ProducerError::UnknownPartition { count: 2, .. }) => {}
         other => panic!("expected UnknownPartition, got {other:?}"),
     }
     let missing = unique_name("no-such-topic");
     match producer.send(ProducerRecord::new(&missing, "x")).await {
-        Err(ClientError::Producer(ProducerError::MetadataUnavailable { topic, .. })) => {
+        Err(ProducerError::MetadataUnavailable { topic, .. }) => {
             assert_eq!(topic, missing)
         }
         other => panic!("expected MetadataUnavailable, got {other:?}"),
@@ -386,7 +386,7 @@ async fn refusals_on(broker: &TestBroker) {
     assert!(ok.await.unwrap().offset >= 0);
     assert!(matches!(
         producer.send(ProducerRecord::new(&limits, "late")).await,
-        Err(ClientError::Producer(ProducerError::Closed))
+        Err(ProducerError::Closed)
     ));
 }
 

@@ -15,9 +15,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gregor_client::producer::{
-    Accumulator, AccumulatorConfig, BatchRecord, ProducerBatch, TopicPartition,
-};
+use gregor_client::TopicPartition;
+use gregor_client::producer::{Accumulator, AccumulatorConfig, BatchRecord, ProducerBatch};
 use gregor_protocol::records::{DecodeOptions, DecodedBatch, Record, batches};
 
 /// A fixed starting point; tests move time by adding to it.

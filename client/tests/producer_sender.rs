@@ -70,8 +70,8 @@ impl Sent {
 struct Harness {
     core: SenderCore<u32, u32>,
     now: Instant,
-    appended: Vec<(u32, Result<(), ClientError>)>,
-    delivered: BTreeMap<u32, Result<RecordMetadata, ClientError>>,
+    appended: Vec<(u32, Result<(), ProducerError>)>,
+    delivered: BTreeMap<u32, Result<RecordMetadata, ProducerError>>,
     metadata_loads: Vec<(Vec<Arc<str>>, bool)>,
     connects: Vec<(i32, u64)>,
     producer_id_requests: usize,
@@ -406,7 +406,7 @@ fn batches_that_cannot_be_sent_fail_at_the_delivery_timeout() {
     h.advance(ms(1));
     h.poll();
     match &h.delivered[&0] {
-        Err(ClientError::Producer(ProducerError::DeliveryTimeout { attempts: 0 })) => {}
+        Err(ProducerError::DeliveryTimeout { attempts: 0 }) => {}
         other => panic!("expected a delivery timeout, got {other:?}"),
     }
 }
@@ -439,10 +439,7 @@ fn a_full_buffer_holds_appends_until_memory_frees_or_max_block() {
     let ids: Vec<u32> = h.appended.iter().map(|(id, _)| *id).collect();
     assert_eq!(ids, vec![0, 1, 2, 3]);
     for (_, result) in &h.appended[2..] {
-        assert!(matches!(
-            result,
-            Err(ClientError::Producer(ProducerError::BufferFull { .. }))
-        ));
+        assert!(matches!(result, Err(ProducerError::BufferFull { .. })));
     }
 }
 
@@ -470,14 +467,11 @@ fn a_producer_id_the_broker_cannot_give_fails_every_record() {
     };
     h.core.on_producer_id(Err(unsupported), h.now);
     h.poll();
-    assert!(matches!(
-        h.delivered[&0],
-        Err(ClientError::Producer(ProducerError::Fatal(_)))
-    ));
+    assert!(matches!(h.delivered[&0], Err(ProducerError::Fatal(_))));
     h.append(1, None, Some(0));
     assert!(matches!(
         h.appended.last().unwrap(),
-        (1, Err(ClientError::Producer(ProducerError::Fatal(_))))
+        (1, Err(ProducerError::Fatal(_)))
     ));
 }
 
@@ -495,7 +489,7 @@ fn retriable_errors_stop_after_the_configured_retries() {
     assert_eq!(second.len(), 1, "one retry");
     h.answer(&second[0], ErrorCode::NotEnoughReplicas, -1);
     match &h.delivered[&0] {
-        Err(ClientError::Producer(ProducerError::RetriesExhausted { attempts: 2, .. })) => {}
+        Err(ProducerError::RetriesExhausted { attempts: 2, .. }) => {}
         other => panic!("expected RetriesExhausted, got {other:?}"),
     }
 }
@@ -507,7 +501,7 @@ fn a_rejected_batch_fails_with_the_broker_error() {
     h.answer(&sent[0], ErrorCode::InvalidRecord, -1);
     for id in 0..2 {
         match &h.delivered[&id] {
-            Err(ClientError::Producer(ProducerError::Rejected { code, .. })) => {
+            Err(ProducerError::Rejected { code, .. }) => {
                 assert_eq!(*code, ErrorCode::InvalidRecord)
             }
             other => panic!("expected Rejected, got {other:?}"),
@@ -528,7 +522,7 @@ fn close_refuses_new_records_and_sends_the_rest_without_linger() {
     h.append(1, None, Some(0));
     assert!(matches!(
         h.appended.last().unwrap(),
-        (1, Err(ClientError::Producer(ProducerError::Closed)))
+        (1, Err(ProducerError::Closed))
     ));
     assert!(!h.core.is_idle(), "a request is still in flight");
 }

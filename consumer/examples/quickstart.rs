@@ -90,7 +90,7 @@ async fn run() -> Result<(), AnyError> {
         .collect();
     let committed = commits.load(&partitions).await?;
     let expected: PartitionOffsets = (0..PARTITIONS)
-        .map(|p| ((topic.clone(), p), PER_PARTITION as i64))
+        .map(|p| (TopicPartition::new(topic.as_str(), p), PER_PARTITION as i64))
         .collect();
     if committed != expected {
         return Err(format!("committed {committed:?}, expected {expected:?}").into());

@@ -35,6 +35,7 @@ mod support;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use gregor_consumer::TopicPartition;
 use gregor_consumer::rate::RateLimits;
 use gregor_consumer::store::{BatchStart, PartitionOffsets};
 use gregor_consumer::stream::{
@@ -230,11 +231,9 @@ async fn run(mut args: Args) -> Result<(), AnyError> {
         if written > 0 {
             reached(&mut args.crash, Point::AfterOutput);
         }
-        for ((t, p), start) in &starts {
-            let end = ends
-                .get(&(t.clone(), *p))
-                .copied()
-                .ok_or(format!("no end for {t}/{p}"))?;
+        for (tp, start) in &starts {
+            let (t, p) = (tp.topic(), tp.partition);
+            let end = ends.get(tp).copied().ok_or(format!("no end for {t}/{p}"))?;
             if end < start.offset() {
                 return Err(format!("{t}/{p} would move backwards").into());
             }
@@ -313,7 +312,10 @@ fn open(path: &std::path::Path) -> Result<Connection, AnyError> {
 /// The stored next offset of every partition.
 fn load_offsets(conn: &Connection) -> Result<PartitionOffsets, AnyError> {
     let mut stmt = conn.prepare("SELECT topic, partition, next_offset FROM offsets")?;
-    let rows = stmt.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
+    let rows = stmt.query_map([], |r| {
+        let topic: String = r.get(0)?;
+        Ok((TopicPartition::new(topic, r.get(1)?), r.get(2)?))
+    })?;
     Ok(rows.collect::<Result<PartitionOffsets, _>>()?)
 }
 

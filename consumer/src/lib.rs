@@ -15,8 +15,9 @@
 //!   data from batch headers; readers decode the planned batches) and [`fetch::budget`].
 //! - [`read`]: [`read_ranges`], reading exactly given ranges (Spark's `createRDD`), with
 //!   [`OnDataLoss`] saying what deleted offsets do.
-//! - [`range`]: [`range::TopicPartition`], [`range::OffsetRange`] (`from` inclusive, `until`
-//!   exclusive), [`range::ConsumedRange`] (a range with the records actually read) and
+//! - [`range`]: [`range::OffsetRange`] (`from` inclusive, `until` exclusive) of a
+//!   [`TopicPartition`] (gregor-protocol's, the one partition type of the workspace, re-exported
+//!   here and in [`range`]), [`range::ConsumedRange`] (a range with the records actually read) and
 //!   [`range::merge_until`] (the offsets a commit stores).
 //! - [`rate`]: [`rate::RateLimits`] (max/min records/s per partition, with per-partition
 //!   overrides), [`rate::plan_batch`] (the next batch's ranges) and
@@ -49,4 +50,5 @@ pub mod stream;
 pub use fetch::{
     FetchConfig, FetchEngine, FetchError, IsolationLevel, PartitionReader, RecordChunk,
 };
+pub use gregor_protocol::TopicPartition;
 pub use read::{OnDataLoss, RangeRead, RangeRecords, ReadOptions, read_ranges};

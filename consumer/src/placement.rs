@@ -1,7 +1,7 @@
 //! Placement of partitions on worker tasks.
 //!
 //! A direct-stream batch is processed by `N` workers; [`Placement::assign`]
-//! decides which worker handles which `(topic, partition)`. Everything here is
+//! decides which worker handles which [`TopicPartition`]. Everything here is
 //! deterministic: the same inputs always give the same assignment, on every
 //! machine and every run (hashing is FNV-1a 64 with a fixed finaliser, never
 //! `std`'s randomly seeded hasher).
@@ -10,12 +10,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-/// A partition key: `(topic, partition)`.
-pub type PartitionKey = (String, i32);
+use gregor_protocol::TopicPartition;
 
 /// The partitions of each worker: index `w` holds worker `w`'s partitions,
 /// sorted.
-pub type Assignment = Vec<Vec<PartitionKey>>;
+pub type Assignment = Vec<Vec<TopicPartition>>;
 
 /// How partitions are placed on workers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,11 +39,11 @@ pub enum Placement {
     /// index), so with at most `N` leaders every leader has a worker of its
     /// own. Partitions whose leader is unknown are then placed one by one on
     /// the least-loaded worker.
-    ByLeader(BTreeMap<PartitionKey, i32>),
+    ByLeader(BTreeMap<TopicPartition, i32>),
     /// A user-given map from partition to worker index; partitions not in the
     /// map are placed by the fallback placement (which balances only the
     /// partitions it is given).
-    Fixed(BTreeMap<PartitionKey, usize>, Box<Placement>),
+    Fixed(BTreeMap<TopicPartition, usize>, Box<Placement>),
 }
 
 /// Errors of [`Placement::assign`].
@@ -75,13 +74,13 @@ impl Placement {
     /// exactly one list. With no partitions every list is empty.
     pub fn assign(
         &self,
-        partitions: &[PartitionKey],
+        partitions: &[TopicPartition],
         workers: usize,
     ) -> Result<Assignment, PlacementError> {
         if workers == 0 {
             return Err(PlacementError::NoWorkers);
         }
-        let set: BTreeSet<PartitionKey> = partitions.iter().cloned().collect();
+        let set: BTreeSet<TopicPartition> = partitions.iter().cloned().collect();
         let mut out = self.assign_set(set, workers)?;
         for list in &mut out {
             list.sort();
@@ -91,7 +90,7 @@ impl Placement {
 
     fn assign_set(
         &self,
-        partitions: BTreeSet<PartitionKey>,
+        partitions: BTreeSet<TopicPartition>,
         workers: usize,
     ) -> Result<Assignment, PlacementError> {
         match self {
@@ -105,8 +104,8 @@ impl Placement {
                         Some(&w) if w < workers => out[w].push(key),
                         Some(&w) => {
                             return Err(PlacementError::WorkerOutOfRange {
-                                topic: key.0,
-                                partition: key.1,
+                                topic: key.topic.to_string(),
+                                partition: key.partition,
                                 worker: w,
                                 workers,
                             });
@@ -148,10 +147,10 @@ fn mix(mut z: u64) -> u64 {
 
 /// Stable hash of a partition key (topic length-prefixed, so keys cannot
 /// collide by concatenation).
-fn key_hash(key: &PartitionKey) -> u64 {
-    let mut h = fnv1a(FNV_OFFSET, &(key.0.len() as u64).to_le_bytes());
-    h = fnv1a(h, key.0.as_bytes());
-    fnv1a(h, &key.1.to_le_bytes())
+fn key_hash(key: &TopicPartition) -> u64 {
+    let mut h = fnv1a(FNV_OFFSET, &(key.topic.len() as u64).to_le_bytes());
+    h = fnv1a(h, key.topic.as_bytes());
+    fnv1a(h, &key.partition.to_le_bytes())
 }
 
 /// The rendezvous weight of `worker` for a partition with hash `key_hash`.
@@ -159,13 +158,13 @@ fn weight(key_hash: u64, worker: usize) -> u64 {
     mix(fnv1a(key_hash, &(worker as u64).to_le_bytes()))
 }
 
-fn consistent(partitions: BTreeSet<PartitionKey>, workers: usize) -> Assignment {
+fn consistent(partitions: BTreeSet<TopicPartition>, workers: usize) -> Assignment {
     let total = partitions.len();
     let base = total / workers;
     let extra = total % workers;
     // Placement order: by key hash, so that which partitions get displaced by
     // the load bound does not depend on topic names or partition numbering.
-    let mut keyed: Vec<(u64, PartitionKey)> = partitions
+    let mut keyed: Vec<(u64, TopicPartition)> = partitions
         .into_iter()
         .map(|k| (mix(key_hash(&k)), k))
         .collect();
@@ -206,11 +205,11 @@ fn least_loaded(out: &Assignment) -> usize {
 }
 
 fn by_leader(
-    partitions: BTreeSet<PartitionKey>,
-    leaders: &BTreeMap<PartitionKey, i32>,
+    partitions: BTreeSet<TopicPartition>,
+    leaders: &BTreeMap<TopicPartition, i32>,
     workers: usize,
 ) -> Assignment {
-    let mut groups: BTreeMap<i32, Vec<PartitionKey>> = BTreeMap::new();
+    let mut groups: BTreeMap<i32, Vec<TopicPartition>> = BTreeMap::new();
     let mut unknown = Vec::new();
     for key in partitions {
         match leaders.get(&key) {
@@ -218,7 +217,7 @@ fn by_leader(
             None => unknown.push(key),
         }
     }
-    let mut groups: Vec<(i32, Vec<PartitionKey>)> = groups.into_iter().collect();
+    let mut groups: Vec<(i32, Vec<TopicPartition>)> = groups.into_iter().collect();
     // Largest group first, then by leader id (stable: ids are unique).
     groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
     let mut out: Assignment = vec![Vec::new(); workers];
@@ -255,7 +254,7 @@ mod tests {
 
     #[test]
     fn duplicates_ignored() {
-        let k = ("t".to_string(), 1);
+        let k = TopicPartition::new("t", 1);
         let a = Placement::Consistent
             .assign(&[k.clone(), k.clone()], 3)
             .unwrap();

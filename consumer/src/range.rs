@@ -7,36 +7,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-/// A partition of a topic.
-///
-/// Ordered by topic name, then partition number.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct TopicPartition {
-    /// The topic name.
-    pub topic: String,
-    /// The partition number within the topic.
-    pub partition: i32,
-}
-
-impl TopicPartition {
-    /// A partition of `topic`.
-    pub fn new(topic: impl Into<String>, partition: i32) -> Self {
-        Self {
-            topic: topic.into(),
-            partition,
-        }
-    }
-}
-
-impl fmt::Display for TopicPartition {
-    /// Kafka's usual `topic-partition` spelling.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.topic, self.partition)
-    }
-}
+/// The partition type of the whole workspace, re-exported here where the ranges that name it
+/// live (also at the crate root).
+pub use gregor_protocol::TopicPartition;
 
 /// Why an [`OffsetRange`] or [`ConsumedRange`] could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,7 +56,7 @@ pub enum RangeError {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "RawOffsetRange")]
 pub struct OffsetRange {
-    topic: String,
+    topic: Arc<str>,
     partition: i32,
     from: i64,
     until: i64,
@@ -109,7 +86,7 @@ impl OffsetRange {
     /// [`RangeError::NegativeFrom`] if `from < 0`, [`RangeError::UntilBeforeFrom`] if
     /// `until < from`.
     pub fn new(
-        topic: impl Into<String>,
+        topic: impl Into<Arc<str>>,
         partition: i32,
         from: i64,
         until: i64,
@@ -148,7 +125,7 @@ impl OffsetRange {
     /// `i64::MAX`.
     pub(crate) fn open_from(tp: &TopicPartition, from: i64) -> Self {
         Self {
-            topic: tp.topic.to_string(),
+            topic: tp.topic.clone(),
             partition: tp.partition,
             from: from.max(0),
             until: i64::MAX,
@@ -188,7 +165,7 @@ impl OffsetRange {
         self.until <= self.from
     }
 
-    /// The partition of the range.
+    /// The partition of the range (cheap: the topic name is shared).
     pub fn topic_partition(&self) -> TopicPartition {
         TopicPartition::new(self.topic.clone(), self.partition)
     }

@@ -280,8 +280,8 @@ async fn an_open_java_transaction_holds_read_committed_at_the_lso() {
     );
     drop(batch);
     let whole = [
-        OffsetRange::new(&topic, 0, 0, 6).unwrap(),
-        OffsetRange::new(&topic, 1, 0, 2).unwrap(),
+        OffsetRange::new(topic.as_str(), 0, 0, 6).unwrap(),
+        OffsetRange::new(topic.as_str(), 1, 0, 2).unwrap(),
     ];
     assert_eq!(&read(&client, &whole, true).await, java_committed);
 

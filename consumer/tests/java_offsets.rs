@@ -163,10 +163,7 @@ async fn offsets_committed_by_either_client_are_read_by_the_other() {
     let stored: PartitionOffsets = within("load", java_commits.load(&[tp(0), tp(1)]))
         .await
         .unwrap();
-    assert_eq!(
-        stored,
-        PartitionOffsets::from([((topic.clone(), 0), 6), ((topic.clone(), 1), 0)])
-    );
+    assert_eq!(stored, PartitionOffsets::from([(tp(0), 6), (tp(1), 0)]));
     let config = DirectStreamConfig::new(ConsumerStrategy::assign([tp(0), tp(1)]))
         .with_batch_interval(Duration::from_millis(20))
         .with_starting(StartingOffsets::Fail);

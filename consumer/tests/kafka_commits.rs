@@ -31,7 +31,7 @@ fn tps(topic: &str, n: i32) -> Vec<TopicPartition> {
 fn offsets(entries: &[(&str, i32, i64)]) -> PartitionOffsets {
     entries
         .iter()
-        .map(|&(t, p, o)| ((t.to_owned(), p), o))
+        .map(|&(t, p, o)| (TopicPartition::new(t, p), o))
         .collect()
 }
 

@@ -156,7 +156,7 @@ async fn failover_run() {
     let tps: Vec<_> = (0..PARTITIONS)
         .map(|p| {
             (
-                gregor_client::admin::TopicPartition::new(topic.as_str(), p),
+                gregor_client::TopicPartition::new(topic.as_str(), p),
                 OffsetSpec::Latest,
             )
         })

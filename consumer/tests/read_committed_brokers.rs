@@ -136,8 +136,8 @@ async fn measure(kind: BrokerKind, peer: &JavaPeer) {
     let lso = ends(&client, &topic, 1, true).await[0];
     eprintln!("{kind}: high watermark {hw}, last stable offset {lso}");
     let (Ok(to_hw), Ok(to_lso)) = (
-        OffsetRange::new(&topic, 0, 0, hw),
-        OffsetRange::new(&topic, 0, 0, lso),
+        OffsetRange::new(topic.as_str(), 0, 0, hw),
+        OffsetRange::new(topic.as_str(), 0, 0, lso),
     ) else {
         assert_ne!(kind, BrokerKind::Kafka, "end offsets {hw}, {lso}");
         eprintln!("{kind} deviates: end offsets {hw} and {lso} make no range");

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 
+use gregor_consumer::TopicPartition;
 use gregor_consumer::placement::{Placement, PlacementError};
 use gregor_consumer::store::{
     BatchStart, BatchStarts, CheckpointFile, MemoryOffsetStore, OffsetStore, PartitionOffsets,
@@ -10,8 +11,8 @@ use gregor_consumer::store::{
 };
 use proptest::prelude::*;
 
-fn key(t: &str, p: i32) -> (String, i32) {
-    (t.to_string(), p)
+fn key(t: &str, p: i32) -> TopicPartition {
+    TopicPartition::new(t, p)
 }
 
 fn starts(items: &[(&str, i32, BatchStart)]) -> BatchStarts {
@@ -353,21 +354,21 @@ proptest! {
 
 // ---------------------------------------------------------------- placement
 
-fn sequential(topics: &[&str], per_topic: i32) -> Vec<(String, i32)> {
+fn sequential(topics: &[&str], per_topic: i32) -> Vec<TopicPartition> {
     topics
         .iter()
         .flat_map(|t| (0..per_topic).map(move |p| key(t, p)))
         .collect()
 }
 
-fn owner_map(a: &[Vec<(String, i32)>]) -> BTreeMap<(String, i32), usize> {
+fn owner_map(a: &[Vec<TopicPartition>]) -> BTreeMap<TopicPartition, usize> {
     a.iter()
         .enumerate()
         .flat_map(|(w, l)| l.iter().map(move |k| (k.clone(), w)))
         .collect()
 }
 
-fn check_complete(parts: &[(String, i32)], a: &[Vec<(String, i32)>]) {
+fn check_complete(parts: &[TopicPartition], a: &[Vec<TopicPartition>]) {
     let placed: Vec<_> = a.iter().flatten().cloned().collect();
     let set: BTreeSet<_> = placed.iter().cloned().collect();
     assert_eq!(placed.len(), set.len(), "placed twice");
@@ -399,7 +400,7 @@ fn consistent_known_assignment_is_stable() {
     let a = Placement::Consistent
         .assign(&sequential(&["t"], 6), 3)
         .unwrap();
-    let expect: Vec<Vec<(String, i32)>> = vec![
+    let expect: Vec<Vec<TopicPartition>> = vec![
         vec![key("t", 2), key("t", 4)],
         vec![key("t", 0), key("t", 1)],
         vec![key("t", 3), key("t", 5)],
@@ -438,7 +439,10 @@ fn consistent_adding_a_worker_moves_few() {
 fn by_leader_groups_partitions() {
     let parts = sequential(&["a", "b"], 12);
     // Leader of partition p is broker p % 3 (ids 1..=3).
-    let leaders: BTreeMap<_, _> = parts.iter().map(|k| (k.clone(), k.1 % 3 + 1)).collect();
+    let leaders: BTreeMap<_, _> = parts
+        .iter()
+        .map(|k| (k.clone(), k.partition % 3 + 1))
+        .collect();
     let placement = Placement::ByLeader(leaders.clone());
     for workers in 1..=5 {
         let a = placement.assign(&parts, workers).unwrap();

@@ -12,8 +12,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use gregor_client::Admin;
-use gregor_client::admin::{CreateTopicsOptions, NewTopic, TopicPartition as AdminPartition};
-use gregor_consumer::OnDataLoss;
+use gregor_client::admin::{CreateTopicsOptions, NewTopic};
 use gregor_consumer::fetch::{FetchConfig, FetchError, IsolationLevel, PartitionReader};
 use gregor_consumer::placement::Placement;
 use gregor_consumer::range::OffsetRange;
@@ -23,6 +22,7 @@ use gregor_consumer::store::PartitionOffsets;
 use gregor_consumer::stream::{
     ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
 };
+use gregor_consumer::{OnDataLoss, TopicPartition};
 use gregor_testkit::data::{
     RECORD_TIMESTAMP, create_topic, create_topic_on, produce, produce_keyed, unique_name, values,
     within,
@@ -69,8 +69,8 @@ async fn read_rest(mut reader: PartitionReader, already: u64) -> Vec<Read> {
     out
 }
 
-fn key(topic: &str, partition: i32) -> (String, i32) {
-    (topic.to_owned(), partition)
+fn key(topic: &str, partition: i32) -> TopicPartition {
+    TopicPartition::new(topic, partition)
 }
 
 async fn every_record_once(kind: BrokerKind) {
@@ -476,7 +476,7 @@ async fn records_deleted_under_a_batch_fail_or_are_skipped_per_config(kind: Brok
         .await
         .unwrap()
         .unwrap();
-    let tp = AdminPartition::new(topic.as_str(), 0);
+    let tp = TopicPartition::new(topic.as_str(), 0);
     let deleted = within(
         "delete records",
         Admin::new(client.clone()).delete_records(&[(tp.clone(), 5)]),

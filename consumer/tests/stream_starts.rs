@@ -10,7 +10,6 @@ mod stream_support;
 use std::collections::BTreeMap;
 
 use gregor_client::Admin;
-use gregor_client::admin::TopicPartition as AdminPartition;
 use gregor_consumer::OnDataLoss;
 use gregor_consumer::range::TopicPartition;
 use gregor_consumer::store::{BatchStart, PartitionOffsets};
@@ -120,7 +119,7 @@ per_kind!(
 /// Deletes the records of `topic`'s `partition` below `before` with DeleteRecords and checks
 /// the new log start offset.
 async fn delete_records(client: &gregor_client::Client, topic: &str, partition: i32, before: i64) {
-    let tp = AdminPartition::new(topic, partition);
+    let tp = TopicPartition::new(topic, partition);
     let deleted = within(
         "delete records",
         Admin::new(client.clone()).delete_records(&[(tp.clone(), before)]),

@@ -8,6 +8,10 @@
 //! name, whether Kafka classes the error as retriable (its exception extends
 //! `RetriableException`), and a short description. Everything else is generated from it.
 //! A code listed twice is an unreachable match arm (a warning, so an error under `-D warnings`).
+//!
+//! [`ErrorCode::class`] is the one classifier of codes: it says what a client does about one
+//! ([`ErrorClass`]: refresh metadata, find the coordinator again, wait for it, retry, give up).
+//! Every retry decision in gregor starts from it; no caller keeps its own list of codes.
 
 use std::fmt;
 
@@ -329,6 +333,92 @@ error_codes! {
         "The broker has reached its limit of share sessions."),
 }
 
+/// What a client does about an error code: the classes of [`ErrorCode::class`].
+///
+/// The stale classes are finer cuts of "retriable": every code in them is also
+/// [`ErrorCode::is_retriable`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorClass {
+    /// [`ErrorCode::None`]: success.
+    None,
+    /// The client's metadata is stale: the partition's leader or leader epoch moved, the
+    /// broker no longer hosts the partition (or the topic id), or the controller moved.
+    /// Refresh the metadata, then retry (against the leader the new metadata names).
+    ///
+    /// These are the codes whose Java exception extends `InvalidMetadataException`
+    /// (`NOT_LEADER_OR_FOLLOWER`, `UNKNOWN_TOPIC_OR_PARTITION`, `LEADER_NOT_AVAILABLE`,
+    /// `REPLICA_NOT_AVAILABLE`, `NETWORK_EXCEPTION`, `KAFKA_STORAGE_ERROR`,
+    /// `LISTENER_NOT_FOUND`, `FENCED_LEADER_EPOCH`, `UNKNOWN_TOPIC_ID`,
+    /// `INCONSISTENT_TOPIC_ID`), plus `OFFSET_NOT_AVAILABLE` (Java's fetcher and offset
+    /// lookups refresh metadata on it: the partition just got a new leader) and
+    /// `NOT_CONTROLLER` (Java's admin client refreshes metadata to find the new controller).
+    /// `UNKNOWN_LEADER_EPOCH` is not here: the broker is behind the client's metadata, and
+    /// Java retries it without a refresh.
+    StaleMetadata,
+    /// The request went to a broker that is not (any more) the coordinator of its group or
+    /// transactional id, or the coordinator is unavailable: look the coordinator up again,
+    /// then retry (`NOT_COORDINATOR`, `COORDINATOR_NOT_AVAILABLE`; Java marks the coordinator
+    /// unknown on both).
+    StaleCoordinator,
+    /// The coordinator is the right one but still loading its state
+    /// (`COORDINATOR_LOAD_IN_PROGRESS`): retry it after a backoff, keep the coordinator.
+    CoordinatorLoading,
+    /// Transient: the same request may succeed later (Kafka classes it retriable).
+    Retriable,
+    /// Retrying the same request cannot help; unknown codes are fatal too.
+    Fatal,
+}
+
+impl ErrorCode {
+    /// What a client does about this code (see [`ErrorClass`]).
+    pub const fn class(self) -> ErrorClass {
+        match self {
+            ErrorCode::None => ErrorClass::None,
+            ErrorCode::NotLeaderOrFollower
+            | ErrorCode::UnknownTopicOrPartition
+            | ErrorCode::LeaderNotAvailable
+            | ErrorCode::ReplicaNotAvailable
+            | ErrorCode::NetworkException
+            | ErrorCode::KafkaStorageError
+            | ErrorCode::ListenerNotFound
+            | ErrorCode::FencedLeaderEpoch
+            | ErrorCode::UnknownTopicId
+            | ErrorCode::InconsistentTopicId
+            | ErrorCode::OffsetNotAvailable
+            | ErrorCode::NotController => ErrorClass::StaleMetadata,
+            ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable => {
+                ErrorClass::StaleCoordinator
+            }
+            ErrorCode::CoordinatorLoadInProgress => ErrorClass::CoordinatorLoading,
+            code if code.is_retriable() => ErrorClass::Retriable,
+            _ => ErrorClass::Fatal,
+        }
+    }
+
+    /// Whether the code means the metadata is stale: refresh it, then retry
+    /// ([`ErrorClass::StaleMetadata`]).
+    pub const fn is_stale_metadata(self) -> bool {
+        matches!(self.class(), ErrorClass::StaleMetadata)
+    }
+
+    /// Whether the code means the coordinator moved or is unavailable: look it up again,
+    /// then retry ([`ErrorClass::StaleCoordinator`]).
+    pub const fn is_stale_coordinator(self) -> bool {
+        matches!(self.class(), ErrorClass::StaleCoordinator)
+    }
+
+    /// Whether the coordinator cannot serve the request now, whether it moved or is still
+    /// loading ([`ErrorClass::StaleCoordinator`] or [`ErrorClass::CoordinatorLoading`]): a
+    /// group-level failure, retried as a whole.
+    pub const fn is_coordinator_error(self) -> bool {
+        matches!(
+            self.class(),
+            ErrorClass::StaleCoordinator | ErrorClass::CoordinatorLoading
+        )
+    }
+}
+
 impl ErrorCode {
     /// The wire value.
     pub const fn code(self) -> i16 {
@@ -418,5 +508,76 @@ impl<'a> arbitrary::Arbitrary<'a> for ErrorCode {
 
     fn size_hint(depth: usize) -> (usize, Option<usize>) {
         i16::size_hint(depth)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The codes that mean "refresh the metadata", as Kafka's Java client handles them.
+    #[test]
+    fn stale_metadata_codes_are_the_ones_java_refreshes_on() {
+        let stale: Vec<ErrorCode> = ErrorCode::KNOWN
+            .iter()
+            .copied()
+            .filter(|c| c.is_stale_metadata())
+            .collect();
+        assert_eq!(
+            stale,
+            [
+                ErrorCode::UnknownTopicOrPartition, // InvalidMetadataException
+                ErrorCode::LeaderNotAvailable,      // InvalidMetadataException
+                ErrorCode::NotLeaderOrFollower,     // InvalidMetadataException
+                ErrorCode::ReplicaNotAvailable,     // InvalidMetadataException
+                ErrorCode::NetworkException,        // InvalidMetadataException
+                ErrorCode::NotController,           // admin client: refresh to find it
+                ErrorCode::KafkaStorageError,       // InvalidMetadataException
+                ErrorCode::ListenerNotFound,        // InvalidMetadataException
+                ErrorCode::FencedLeaderEpoch,       // InvalidMetadataException
+                ErrorCode::OffsetNotAvailable,      // fetcher and ListOffsets refresh
+                ErrorCode::UnknownTopicId,          // InvalidMetadataException
+                ErrorCode::InconsistentTopicId,     // InvalidMetadataException
+            ]
+        );
+        // The broker lags the client's epoch: retried as is, no refresh.
+        assert_eq!(ErrorCode::UnknownLeaderEpoch.class(), ErrorClass::Retriable);
+        // The leader is right; its ISR is short.
+        assert_eq!(ErrorCode::NotEnoughReplicas.class(), ErrorClass::Retriable);
+    }
+
+    #[test]
+    fn coordinator_codes() {
+        let coordinator: Vec<(ErrorCode, ErrorClass)> = ErrorCode::KNOWN
+            .iter()
+            .filter(|c| c.is_coordinator_error())
+            .map(|c| (*c, c.class()))
+            .collect();
+        assert_eq!(
+            coordinator,
+            [
+                (
+                    ErrorCode::CoordinatorLoadInProgress,
+                    ErrorClass::CoordinatorLoading
+                ),
+                (
+                    ErrorCode::CoordinatorNotAvailable,
+                    ErrorClass::StaleCoordinator
+                ),
+                (ErrorCode::NotCoordinator, ErrorClass::StaleCoordinator),
+            ]
+        );
+        assert!(!ErrorCode::CoordinatorLoadInProgress.is_stale_coordinator());
+        assert!(!ErrorCode::NotLeaderOrFollower.is_coordinator_error());
+    }
+
+    #[test]
+    fn classes_agree_with_the_retriable_flag() {
+        assert_eq!(ErrorCode::None.class(), ErrorClass::None);
+        assert_eq!(ErrorCode::Unknown(-77).class(), ErrorClass::Fatal);
+        for code in ErrorCode::KNOWN.iter().filter(|c| c.is_err()) {
+            let retried = !matches!(code.class(), ErrorClass::Fatal);
+            assert_eq!(retried, code.is_retriable(), "{code}");
+        }
     }
 }

@@ -9,7 +9,10 @@
 //! - [`header`]: request and response headers; [`frame`]: size-prefixed frames.
 //! - [`records`]: record batches (magic 2) and legacy message sets (magic 0/1);
 //!   [`compression`]: the codecs inside them.
-//! - [`error`]: typed decode/encode errors; [`error_code`]: Kafka's error-code table.
+//! - [`error`]: typed decode/encode errors; [`error_code`]: Kafka's error-code table and the
+//!   one classifier of codes ([`error_code::ErrorClass`]: stale metadata, stale coordinator,
+//!   retriable, fatal).
+//! - [`topic_partition`]: [`TopicPartition`], the partition name every gregor crate keys by.
 //!
 //! # Data flow
 //! Outbound: a request struct → [`Message::encode`] in the negotiated version, behind a
@@ -30,8 +33,10 @@ pub mod message;
 pub mod messages;
 pub mod primitives;
 pub mod records;
+pub mod topic_partition;
 
 pub use api_key::ApiKey;
 pub use error::{DecodeError, EncodeError};
-pub use error_code::ErrorCode;
+pub use error_code::{ErrorClass, ErrorCode};
 pub use message::{Message, Request, VersionRange};
+pub use topic_partition::TopicPartition;

@@ -9,7 +9,7 @@ use std::fmt::Debug;
 
 use bytes::{Bytes, BytesMut};
 use gregor_protocol::messages::consumer_group_heartbeat::{Assignment, TopicPartitions};
-use gregor_protocol::messages::consumer_protocol::TopicPartition;
+use gregor_protocol::messages::consumer_protocol::TopicPartitionList;
 use gregor_protocol::messages::describe_groups::{DescribedGroup, DescribedGroupMember};
 use gregor_protocol::messages::find_coordinator::Coordinator;
 use gregor_protocol::messages::join_group::{JoinGroupRequestProtocol, JoinGroupResponseMember};

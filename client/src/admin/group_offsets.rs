@@ -22,8 +22,7 @@ use gregor_protocol::{ApiKey, ErrorCode};
 
 use super::rounds::{Outcome, by_topic, missing_from_response, run_rounds};
 use super::{Admin, TopicPartition, require_version};
-use crate::client::retry::is_coordinator_error;
-use crate::client::{Client, CoordinatorKind, Purpose};
+use crate::cluster_client::{Client, CoordinatorKind, Purpose};
 use crate::connection::Connection;
 use crate::error::ClientError;
 
@@ -143,7 +142,7 @@ pub(crate) fn commit_outcomes(
                 let outcome = Outcome::from_code(
                     ApiKey::OffsetCommit,
                     ErrorCode::from_code(p.error_code),
-                    is_coordinator_error,
+                    ErrorCode::is_coordinator_error,
                     || (),
                 );
                 (
@@ -275,7 +274,7 @@ pub(crate) fn fetched_offsets(
     let mut offsets = Fetched::new();
     for row in rows {
         let code = ErrorCode::from_code(row.error);
-        if is_coordinator_error(code) || code == ErrorCode::UnstableOffsetCommit {
+        if code.is_coordinator_error() || code == ErrorCode::UnstableOffsetCommit {
             return Err(fail(code));
         }
         let result = if code.is_err() {
@@ -310,7 +309,7 @@ async fn coordinator_connection(
 /// Forgets the coordinator of `group_id` after errors that mean it moved or failed.
 fn forget_on_coordinator_error(client: &Client, group_id: &str, error: &ClientError) {
     let moved = match error {
-        ClientError::Broker { code, .. } => is_coordinator_error(*code),
+        ClientError::Broker { code, .. } => code.is_stale_coordinator(),
         e => e.is_connection_error(),
     };
     if moved {

@@ -16,9 +16,9 @@ use tokio::task::JoinSet;
 
 use super::rounds::{Outcome, run_rounds};
 use super::{Admin, require_version};
-use crate::client::retry::{RetryAction, classify, is_coordinator_error};
-use crate::client::{Client, CoordinatorKind, Purpose};
 use crate::cluster::BrokerId;
+use crate::cluster_client::retry::{RetryAction, classify};
+use crate::cluster_client::{Client, CoordinatorKind, Purpose};
 use crate::error::ClientError;
 
 /// A member of a described group.
@@ -161,7 +161,7 @@ pub(crate) fn describe_groups_outcomes(
         .iter()
         .map(|g| {
             let code = ErrorCode::from_code(g.error_code);
-            if is_coordinator_error(code) {
+            if code.is_stale_coordinator() {
                 forget(&g.group_id);
             }
             let outcome = Outcome::from_code(

@@ -38,10 +38,10 @@ pub use groups::{
 pub use offsets::{IsolationLevel, ListedOffset, OffsetSpec};
 pub use topics::{CreateTopicsOptions, CreatedTopic, NewTopic};
 
-use crate::client::{Client, DEFAULT_API_TIMEOUT};
+use crate::cluster_client::{Client, DEFAULT_API_TIMEOUT};
 use crate::config::ClientConfig;
 use crate::error::ClientError;
-pub use crate::producer::TopicPartition;
+pub use gregor_protocol::TopicPartition;
 
 /// An error a broker reported for one topic (or group), with its message if it sent one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -20,9 +20,9 @@ use tokio::time::Instant;
 
 use super::rounds::{Outcome, by_topic, missing_from_response, route_to_leaders, run_rounds};
 use super::{Admin, TopicPartition, remaining_ms, require_version};
-use crate::client::retry::{RetryAction, classify};
-use crate::client::{Client, Purpose};
 use crate::cluster::BrokerId;
+use crate::cluster_client::retry::{RetryAction, classify};
+use crate::cluster_client::{Client, Purpose};
 use crate::error::ClientError;
 
 /// Which offset [`Admin::list_offsets`] looks up.

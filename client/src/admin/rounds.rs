@@ -13,11 +13,11 @@ use gregor_protocol::{ApiKey, ErrorCode};
 use tokio::time::Instant;
 use tracing::debug;
 
-use crate::client::Client;
-use crate::client::retry::{RETRY_BACKOFF_MAX, RetryAction, classify};
 use crate::cluster::{Backoff, BrokerId, RetryBudget};
+use crate::cluster_client::Client;
+use crate::cluster_client::retry::{RETRY_BACKOFF_MAX, RetryAction, classify};
 use crate::error::ClientError;
-use crate::producer::TopicPartition;
+use gregor_protocol::TopicPartition;
 
 /// How one item of a round ended.
 #[derive(Debug, Clone)]
@@ -102,7 +102,7 @@ where
         }
         let now = Instant::now();
         let delay = budget
-            .next_delay(now.into_std(), crate::client::jitter())
+            .next_delay(now.into_std(), crate::cluster_client::jitter())
             .filter(|d| now + *d < deadline);
         let Some(delay) = delay else {
             for (key, error) in retry {
@@ -143,7 +143,7 @@ pub(crate) async fn route_to_leaders<V>(
     let mut snapshot = client.metadata();
     let mut missing: Vec<String> = partitions
         .iter()
-        .filter(|tp| crate::client::leader_of(&snapshot, &tp.topic, tp.partition).is_err())
+        .filter(|tp| crate::cluster_client::leader_of(&snapshot, &tp.topic, tp.partition).is_err())
         .map(|tp| tp.topic.to_string())
         .collect();
     missing.sort_unstable();
@@ -154,7 +154,7 @@ pub(crate) async fn route_to_leaders<V>(
     let mut by_leader = ByLeader::new();
     let mut unrouted = Vec::new();
     for tp in partitions {
-        match crate::client::leader_of(&snapshot, &tp.topic, tp.partition) {
+        match crate::cluster_client::leader_of(&snapshot, &tp.topic, tp.partition) {
             Ok((leader, epoch)) => by_leader.entry(leader).or_default().push((tp, epoch)),
             Err(ErrorCode::UnknownTopicOrPartition) => {
                 unrouted.push((tp, Outcome::Done(Err(ErrorCode::UnknownTopicOrPartition))));

@@ -22,7 +22,7 @@ use tracing::debug;
 
 use super::rounds::{Outcome, run_rounds};
 use super::{Admin, TopicError, remaining_ms, require_version};
-use crate::client::{Client, Purpose};
+use crate::cluster_client::{Client, Purpose};
 use crate::connection::Connection;
 use crate::error::ClientError;
 

@@ -9,6 +9,7 @@ use tokio::time::{Instant, timeout_at};
 use tracing::{debug, warn};
 
 use super::{ConnectOptions, Connection};
+use crate::config::ConfigError;
 use crate::error::ClientError;
 use crate::tls::TlsConfig;
 
@@ -84,10 +85,10 @@ async fn start_tls(
 
 /// The host part of `host:port` or `[v6]:port`.
 fn host_of(host_port: &str) -> Result<&str, ClientError> {
-    let bad = ClientError::Config {
-        key: "broker address",
-        reason: "expected host:port or [ipv6]:port",
-    };
+    let bad = ClientError::Config(ConfigError::invalid(
+        "broker address",
+        "expected host:port or [ipv6]:port",
+    ));
     let (host, port) = host_port.rsplit_once(':').ok_or(bad.clone())?;
     if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad);
@@ -123,7 +124,7 @@ mod tests {
             "[]:9092",
         ] {
             assert!(
-                matches!(host_of(bad), Err(ClientError::Config { .. })),
+                matches!(host_of(bad), Err(ClientError::Config(_))),
                 "{bad} accepted"
             );
         }

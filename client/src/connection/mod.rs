@@ -38,6 +38,7 @@ use tracing::debug;
 use self::core::{CoreConfig, DEFAULT_MAX_RESPONSE_FRAME, RequestFrame};
 use self::driver::DriverHandle;
 use self::versions::ApiVersionTable;
+use crate::config::ConfigError;
 use crate::error::ClientError;
 use crate::sasl::SaslConfig;
 use crate::tls::TlsConfig;
@@ -114,10 +115,10 @@ impl Connection {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         if !ApiVersionsRequest::VERSIONS.contains(api_versions_version) {
-            return Err(ClientError::Config {
-                key: "api_versions_version",
-                reason: "outside the ApiVersions versions this client speaks",
-            });
+            return Err(ClientError::Config(ConfigError::invalid(
+                "api_versions_version",
+                "outside the ApiVersions versions this client speaks",
+            )));
         }
         let config = CoreConfig {
             client_id: opts.client_id.clone(),

@@ -22,9 +22,9 @@ use std::time::{Duration, Instant};
 use gregor_protocol::compression::Compression;
 use gregor_protocol::records::{RecordBatchHeader, RecordsEncodeError};
 
-use super::TopicPartition;
 use super::batch::{BatchRecord, ProducerBatch};
 use super::idempotence::Idempotence;
+use gregor_protocol::TopicPartition;
 
 /// Batching settings (Kafka's producer defaults in parentheses).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,8 +9,8 @@ use gregor_protocol::records::{
     BatchSpec, Header, NewHeader, NewRecord, RecordBatchHeader, RecordsEncodeError, encode_batch,
 };
 
-use super::TopicPartition;
 use super::idempotence::BatchSequence;
+use gregor_protocol::TopicPartition;
 
 /// One record to produce, owned: key, value and headers are `Bytes`, so the caller's buffers
 /// are shared, not copied, until the batch is encoded.

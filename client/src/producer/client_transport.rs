@@ -3,8 +3,8 @@
 //! Partitions and topic ids come from the client's metadata snapshot, refreshed on a miss;
 //! produce requests go over the client's per-broker `Purpose::Produce` connections.
 
-use crate::client::{Client, Purpose};
 use crate::cluster::BrokerId;
+use crate::cluster_client::{Client, Purpose};
 use crate::connection::Connection;
 use crate::error::ClientError;
 

@@ -1,14 +1,15 @@
-//! [`ProducerError`]: the ways a record can fail to be produced, besides the connection and
-//! broker failures every request shares (those stay [`ClientError`]
-//! variants).
+//! [`ProducerError`]: the ways a record can fail to be produced. Connection and broker
+//! failures every request shares are [`ClientError`]s, carried as
+//! [`ProducerError::Client`] (the producer's errors wrap the client's, never the other way
+//! round).
 
 use gregor_protocol::ErrorCode;
 use gregor_protocol::records::RecordsEncodeError;
 
 use crate::ClientError;
 
-/// Why a record was refused by `send` or failed after it was accepted. Carried by
-/// [`ClientError::Producer`].
+/// Why a record was refused by `send` or failed after it was accepted, or why a producer
+/// could not be made.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProducerError {
@@ -63,7 +64,7 @@ pub enum ProducerError {
         attempts: u32,
         /// The error of the last attempt.
         #[source]
-        last_error: Box<ClientError>,
+        last_error: Box<ProducerError>,
     },
     /// The broker rejected the record's batch with an error that retrying cannot fix.
     #[error("broker rejected the batch ({code}): {message:?}")]
@@ -82,4 +83,16 @@ pub enum ProducerError {
     /// The producer was closed before the record was accepted (or its sender task ended).
     #[error("the producer is closed")]
     Closed,
+    /// A failure of the client underneath: a connection or broker error the producer does not
+    /// retry (an unsupported API, an undecodable answer, ...), a configuration the producer
+    /// cannot run with, or [`Producer::new`](super::Producer::new) called outside a tokio
+    /// runtime.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+impl From<crate::config::ConfigError> for ProducerError {
+    fn from(error: crate::config::ConfigError) -> Self {
+        ProducerError::Client(error.into())
+    }
 }

@@ -50,7 +50,7 @@ impl Producer {
     pub fn new<T: ProducerTransport>(
         transport: T,
         config: ProducerConfig,
-    ) -> Result<Producer, ClientError> {
+    ) -> Result<Producer, ProducerError> {
         let partitioner: Box<dyn Partitioner> = match config.partitioner() {
             PartitionerChoice::RoundRobin => Box::new(RoundRobinPartitioner::new()),
             PartitionerChoice::UniformSticky => Box::new(StickyPartitioner::new()),
@@ -65,7 +65,7 @@ impl Producer {
         transport: T,
         config: ProducerConfig,
         partitioner: Box<dyn Partitioner>,
-    ) -> Result<Producer, ClientError> {
+    ) -> Result<Producer, ProducerError> {
         let runtime =
             tokio::runtime::Handle::try_current().map_err(|_| ClientError::InvalidState {
                 context: "Producer::new must be called inside a tokio runtime",
@@ -99,9 +99,9 @@ impl Producer {
     /// Records of one topic keep the order of their `send` calls; records of one partition
     /// are written in that order, except that with idempotence off and more than one request
     /// in flight a retried batch can land behind a later one (as in Kafka).
-    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, ClientError> {
+    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, ProducerError> {
         if self.closed.load(std::sync::atomic::Ordering::Acquire) {
-            return Err(ProducerError::Closed.into());
+            return Err(ProducerError::Closed);
         }
         let timestamp_ms = record.timestamp.unwrap_or_else(now_ms);
         let (completion, delivered) = oneshot::channel();
@@ -125,7 +125,7 @@ impl Producer {
         match appended.await {
             Ok(Ok(())) => Ok(DeliveryFuture::new(delivered)),
             Ok(Err(error)) => Err(error),
-            Err(_) => Err(ProducerError::Closed.into()),
+            Err(_) => Err(ProducerError::Closed),
         }
     }
 
@@ -133,18 +133,18 @@ impl Producer {
     /// is buffered or in flight — every record sent before the call is then resolved. Records
     /// other tasks send meanwhile are waited for too, so under a steady stream of sends from
     /// elsewhere `flush` returns only when that stream pauses.
-    pub async fn flush(&self) -> Result<(), ClientError> {
+    pub async fn flush(&self) -> Result<(), ProducerError> {
         let (tx, rx) = oneshot::channel();
         self.commands
             .send(Command::Flush(tx))
             .await
             .map_err(|_| ProducerError::Closed)?;
-        rx.await.map_err(|_| ProducerError::Closed.into())
+        rx.await.map_err(|_| ProducerError::Closed)
     }
 
     /// Refuses further records, delivers (or fails, at `delivery.timeout.ms`) every record
     /// already sent, then stops the sender task. Closing a closed producer returns at once.
-    pub async fn close(&self) -> Result<(), ClientError> {
+    pub async fn close(&self) -> Result<(), ProducerError> {
         self.closed
             .store(true, std::sync::atomic::Ordering::Release);
         let (tx, rx) = oneshot::channel();

@@ -58,8 +58,8 @@ use std::collections::{HashMap, VecDeque};
 use gregor_protocol::ErrorCode;
 use gregor_protocol::messages::init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
 
-use super::TopicPartition;
 use super::produce_request::PartitionOutcome;
+use gregor_protocol::TopicPartition;
 
 /// A producer id and epoch granted by InitProducerId (or bumped locally).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -55,9 +55,6 @@
 //! frees its memory and returns the completion tokens in record order (record `i` got offset
 //! `base_offset + i`), and a retried one to [`Accumulator::reenqueue`].
 
-use std::fmt;
-use std::sync::Arc;
-
 pub mod accumulator;
 pub mod batch;
 mod client_transport;
@@ -91,31 +88,3 @@ pub use produce_request::{
 };
 pub use record::{DeliveryFuture, ProducerRecord, RecordMetadata};
 pub use transport::{PartitionInfo, ProducerTransport};
-
-/// A topic name and a partition index.
-///
-/// The name is shared (`Arc<str>`), so the many copies the producer keeps (one per batch, per
-/// drained list, per outcome) cost a reference count, not an allocation.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TopicPartition {
-    /// The topic's name.
-    pub topic: Arc<str>,
-    /// The partition index.
-    pub partition: i32,
-}
-
-impl TopicPartition {
-    /// A topic partition.
-    pub fn new(topic: impl Into<Arc<str>>, partition: i32) -> Self {
-        Self {
-            topic: topic.into(),
-            partition,
-        }
-    }
-}
-
-impl fmt::Display for TopicPartition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.topic, self.partition)
-    }
-}

@@ -7,8 +7,8 @@ use gregor_protocol::messages::produce::{
 };
 use gregor_protocol::primitives::Uuid;
 
-use super::TopicPartition;
 use super::batch::ProducerBatch;
+use gregor_protocol::TopicPartition;
 
 /// The first Produce version that names topics by id (KIP-516).
 const FIRST_TOPIC_ID_VERSION: i16 = 13;

@@ -11,7 +11,6 @@ use gregor_protocol::records::Header;
 use tokio::sync::oneshot;
 
 use super::error::ProducerError;
-use crate::error::ClientError;
 
 /// A record to produce.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -85,7 +84,7 @@ pub struct RecordMetadata {
 }
 
 /// The outcome of one record, delivered to its [`DeliveryFuture`].
-pub(crate) type DeliveryResult = Result<RecordMetadata, ClientError>;
+pub(crate) type DeliveryResult = Result<RecordMetadata, ProducerError>;
 
 /// Resolves when the record is acknowledged (or has failed for good). Dropping it does not
 /// cancel the record.
@@ -102,13 +101,13 @@ impl DeliveryFuture {
 }
 
 impl Future for DeliveryFuture {
-    type Output = Result<RecordMetadata, ClientError>;
+    type Output = Result<RecordMetadata, ProducerError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Pin::new(&mut self.rx).poll(cx).map(|r| match r {
             Ok(result) => result,
             // The sender task ended without resolving the record.
-            Err(_) => Err(ClientError::Producer(ProducerError::Closed)),
+            Err(_) => Err(ProducerError::Closed),
         })
     }
 }

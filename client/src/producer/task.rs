@@ -22,6 +22,7 @@ use gregor_protocol::messages::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use super::error::ProducerError;
 use super::record::DeliveryResult;
 use super::sender::{Action, Append, SenderCore, TopicMetadata};
 use super::transport::ProducerTransport;
@@ -32,7 +33,7 @@ use crate::error::ClientError;
 /// Resolves a record.
 pub(super) type Completion = oneshot::Sender<DeliveryResult>;
 /// Answers `send`: the record is in a batch, or refused.
-pub(super) type Reply = oneshot::Sender<Result<(), ClientError>>;
+pub(super) type Reply = oneshot::Sender<Result<(), ProducerError>>;
 
 /// What a [`Producer`](super::Producer) handle asks of the task.
 #[derive(Debug)]

@@ -7,7 +7,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use gregor_client::client::retry::is_coordinator_error;
 use gregor_client::config::ClientConfigBuilder;
 use gregor_client::{Client, Connection, CoordinatorKind, Purpose};
 use gregor_protocol::{ApiKey, ErrorCode};
@@ -105,7 +104,7 @@ where
                 .await
                 .expect("coordinator connection");
             let (code, answer) = attempt(conn.clone()).await;
-            if !is_coordinator_error(code) {
+            if !code.is_coordinator_error() {
                 return (conn, answer);
             }
             eprintln!("{what}: {code} from broker {id}; looking the coordinator up again");

@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use gregor_client::TopicPartition;
 use gregor_client::producer::idempotence::increment_sequence;
 use gregor_client::producer::{
     Accumulator, AccumulatorConfig, BatchDecision, BatchSequence, Idempotence, IdentityChange,
-    PartitionOutcome, ProducerBatch, ProducerIdentity, TopicPartition, non_idempotent_decision,
+    PartitionOutcome, ProducerBatch, ProducerIdentity, non_idempotent_decision,
 };
 use gregor_protocol::ErrorCode;
 use gregor_protocol::messages::init_producer_id::InitProducerIdResponse;

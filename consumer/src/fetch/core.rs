@@ -593,7 +593,7 @@ impl FetchCore {
                     delay: None,
                 }));
             }
-            (code, None) if is_stale_metadata(code) => {
+            (code, None) if code.is_stale_metadata() => {
                 out.push(Effect::RefreshMetadata);
                 c.retry_at = Some(backoff);
                 if code == ErrorCode::UnknownTopicOrPartition {
@@ -728,7 +728,7 @@ impl FetchCore {
                         ..lookup.clone()
                     }));
                 }
-                if is_stale_metadata(code) {
+                if code.is_stale_metadata() {
                     out.push(Effect::RefreshMetadata);
                 }
                 return;
@@ -901,22 +901,6 @@ fn out_of_range(
         (CursorEnd::Open, OffsetReset::Earliest) => place(id, c, bounds.start, out),
         (CursorEnd::Open, OffsetReset::Latest) => place(id, c, bounds.end, out),
     }
-}
-
-/// Errors that mean the metadata (leader or leader epoch) is stale: refresh, keep the
-/// position, fetch from the leader the new metadata names.
-pub(crate) fn is_stale_metadata(code: ErrorCode) -> bool {
-    matches!(
-        code,
-        ErrorCode::NotLeaderOrFollower
-            | ErrorCode::FencedLeaderEpoch
-            | ErrorCode::UnknownLeaderEpoch
-            | ErrorCode::UnknownTopicOrPartition
-            | ErrorCode::LeaderNotAvailable
-            | ErrorCode::ReplicaNotAvailable
-            | ErrorCode::KafkaStorageError
-            | ErrorCode::OffsetNotAvailable
-    )
 }
 
 fn beyond_log_end(c: &Cursor, log_end: i64) -> FetchError {

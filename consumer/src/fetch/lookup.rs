@@ -21,10 +21,7 @@ use gregor_protocol::messages::offset_for_leader_epoch::{
 use tokio::time::Instant;
 
 use super::config::IsolationLevel;
-use super::core::{
-    EpochCheck, EpochOutcome, LogBounds, LookupFailure, LookupReason, OffsetLookup,
-    is_stale_metadata,
-};
+use super::core::{EpochCheck, EpochOutcome, LogBounds, LookupFailure, LookupReason, OffsetLookup};
 use super::shared::Shared;
 
 /// Looks up the log start and end of `lookup`'s partition and applies them.
@@ -120,7 +117,7 @@ async fn epoch_end(shared: &Shared, check: &EpochCheck) -> Result<EpochOutcome, 
             EpochOutcome::Truncated(result.end_offset)
         }
         ErrorCode::None => EpochOutcome::Valid,
-        code if code.is_retriable() || is_stale_metadata(code) => EpochOutcome::Retry,
+        code if code.is_retriable() || code.is_stale_metadata() => EpochOutcome::Retry,
         // The broker cannot answer for this epoch: nothing to compare with.
         _ => EpochOutcome::Valid,
     })

@@ -145,12 +145,12 @@ impl FetchSession {
                 continue;
             }
             let topic = topics
-                .entry(w.tp.topic.as_str())
+                .entry(w.tp.topic.as_ref())
                 .or_insert_with(|| FetchTopic {
                     topic: if by_id {
                         String::new()
                     } else {
-                        w.tp.topic.clone()
+                        w.tp.topic.to_string()
                     },
                     topic_id: if by_id { w.topic_id } else { Uuid::ZERO },
                     ..FetchTopic::default()
@@ -174,12 +174,12 @@ impl FetchSession {
             gone.sort_by(|a, b| a.0.cmp(b.0));
             for (tp, sent) in gone {
                 forgotten
-                    .entry(tp.topic.as_str())
+                    .entry(tp.topic.as_ref())
                     .or_insert_with(|| ForgottenTopic {
                         topic: if by_id {
                             String::new()
                         } else {
-                            tp.topic.clone()
+                            tp.topic.to_string()
                         },
                         topic_id: if by_id { sent.topic_id } else { Uuid::ZERO },
                         ..ForgottenTopic::default()

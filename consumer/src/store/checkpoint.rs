@@ -31,6 +31,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use gregor_protocol::TopicPartition;
 use serde::{Deserialize, Serialize};
 
 use super::{BatchStarts, OffsetStore, PartitionOffsets, StoreError, StoredOffsets, apply_batch};
@@ -138,9 +139,12 @@ impl CheckpointFile {
                     entry.offset, entry.topic, entry.partition
                 )));
             }
-            let key = (entry.topic, entry.partition);
+            let key = TopicPartition::new(entry.topic, entry.partition);
             if offsets.contains_key(&key) {
-                return Err(self.corrupt(format!("duplicate entry for {}/{}", key.0, key.1)));
+                return Err(self.corrupt(format!(
+                    "duplicate entry for {}/{}",
+                    key.topic, key.partition
+                )));
             }
             offsets.insert(key, entry.offset);
         }
@@ -160,9 +164,9 @@ impl CheckpointFile {
             version: CHECKPOINT_VERSION,
             offsets: offsets
                 .iter()
-                .map(|((topic, partition), offset)| Entry {
-                    topic: topic.clone(),
-                    partition: *partition,
+                .map(|(tp, offset)| Entry {
+                    topic: tp.topic.to_string(),
+                    partition: tp.partition,
                     offset: *offset,
                 })
                 .collect(),

@@ -161,10 +161,10 @@ impl KafkaCommits {
         let last: BTreeMap<&TopicPartition, &OffsetAndMetadata> =
             offsets.iter().map(|(tp, o)| (tp, o)).collect();
         let mut committed = self.committed.lock().await;
-        let mut pending: Vec<(gregor_client::admin::TopicPartition, OffsetAndMetadata)> = last
+        let mut pending: Vec<(TopicPartition, OffsetAndMetadata)> = last
             .into_iter()
             .filter(|(tp, o)| committed.get(*tp).is_none_or(|done| o.offset > *done))
-            .map(|(tp, o)| (client_tp(tp), o.clone()))
+            .map(|(tp, o)| (tp.clone(), o.clone()))
             .collect();
         if pending.is_empty() {
             return Ok(());
@@ -182,19 +182,15 @@ impl KafkaCommits {
             for (tp, offset) in pending {
                 match results.get(&tp) {
                     Some(Ok(())) => {
-                        committed.insert(consumer_tp(&tp), offset.offset);
+                        committed.insert(tp, offset.offset);
                     }
                     Some(Err(code)) if code.is_retriable() => retry.push((tp, offset, *code)),
-                    Some(Err(code)) => refused.push((consumer_tp(&tp), *code)),
+                    Some(Err(code)) => refused.push((tp, *code)),
                     None => retry.push((tp, offset, ErrorCode::UnknownServerError)),
                 }
             }
             if retry.is_empty() || Instant::now() + backoff >= deadline {
-                refused.extend(
-                    retry
-                        .into_iter()
-                        .map(|(tp, _, code)| (consumer_tp(&tp), code)),
-                );
+                refused.extend(retry.into_iter().map(|(tp, _, code)| (tp, code)));
                 return if refused.is_empty() {
                     Ok(())
                 } else {
@@ -228,7 +224,7 @@ impl KafkaCommits {
             .load_committed(partitions)
             .await?
             .into_iter()
-            .map(|(tp, committed)| ((tp.topic, tp.partition), committed.offset))
+            .map(|(tp, committed)| (tp, committed.offset))
             .collect())
     }
 
@@ -246,11 +242,13 @@ impl KafkaCommits {
         if partitions.is_empty() {
             return Ok(BTreeMap::new());
         }
-        let asked: Vec<gregor_client::admin::TopicPartition> =
-            partitions.iter().map(client_tp).collect();
         let fetched = self
             .admin
-            .fetch_offsets(&self.group_id, Some(&asked), FetchOffsetsOptions::default())
+            .fetch_offsets(
+                &self.group_id,
+                Some(partitions),
+                FetchOffsetsOptions::default(),
+            )
             .await
             .map_err(|source| self.client_error(source))?;
         let mut offsets = BTreeMap::new();
@@ -258,10 +256,10 @@ impl KafkaCommits {
         for (tp, result) in fetched {
             match result {
                 Ok(Some(committed)) => {
-                    offsets.insert(consumer_tp(&tp), committed);
+                    offsets.insert(tp, committed);
                 }
                 Ok(None) => {}
-                Err(code) => refused.push((consumer_tp(&tp), code)),
+                Err(code) => refused.push((tp, code)),
             }
         }
         if refused.is_empty() {
@@ -280,14 +278,4 @@ impl KafkaCommits {
             source,
         }
     }
-}
-
-/// The client crate's spelling of a partition.
-pub(crate) fn client_tp(tp: &TopicPartition) -> gregor_client::admin::TopicPartition {
-    gregor_client::admin::TopicPartition::new(tp.topic.as_str(), tp.partition)
-}
-
-/// This crate's spelling of a partition.
-pub(crate) fn consumer_tp(tp: &gregor_client::admin::TopicPartition) -> TopicPartition {
-    TopicPartition::new(tp.topic.as_ref(), tp.partition)
 }

@@ -53,7 +53,7 @@ mod tests {
         s.save(&BatchStarts::new(), &PartitionOffsets::new())
             .unwrap();
         assert!(s.load().unwrap().is_none());
-        let k = ("t".to_string(), 0);
+        let k = gregor_protocol::TopicPartition::new("t", 0);
         s.save(
             &BatchStarts::from([(k.clone(), BatchStart::First(0))]),
             &PartitionOffsets::from([(k.clone(), 3)]),

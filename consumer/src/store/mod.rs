@@ -32,19 +32,17 @@ mod memory;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use gregor_protocol::TopicPartition;
+
 pub use checkpoint::{CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointFile};
 pub use kafka::{
     CommitError, CommittedOffset, DEFAULT_COMMIT_TIMEOUT, KafkaCommits, OffsetAndMetadata,
 };
-pub(crate) use kafka::{client_tp, consumer_tp};
 pub use memory::MemoryOffsetStore;
-
-/// A partition key: `(topic, partition)`.
-pub type PartitionKey = (String, i32);
 
 /// Offsets per partition. For stored offsets this is the *next* offset to
 /// consume (the exclusive end of the last committed batch).
-pub type PartitionOffsets = BTreeMap<PartitionKey, i64>;
+pub type PartitionOffsets = BTreeMap<TopicPartition, i64>;
 
 /// The start of a batch for one partition, as the caller expects to find it in
 /// the store.
@@ -69,7 +67,7 @@ impl BatchStart {
 
 /// Batch starts per partition: the `expected_start` argument of
 /// [`OffsetStore::save`].
-pub type BatchStarts = BTreeMap<PartitionKey, BatchStart>;
+pub type BatchStarts = BTreeMap<TopicPartition, BatchStart>;
 
 /// What a store holds.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -196,42 +194,43 @@ pub(crate) fn apply_batch(
     expected_start: &BatchStarts,
     new_end: &PartitionOffsets,
 ) -> Result<PartitionOffsets, StoreError> {
-    for (topic, partition) in new_end.keys() {
-        if !expected_start.contains_key(&(topic.clone(), *partition)) {
+    for tp in new_end.keys() {
+        if !expected_start.contains_key(tp) {
             return Err(StoreError::PartitionMismatch {
-                topic: topic.clone(),
-                partition: *partition,
+                topic: tp.topic.to_string(),
+                partition: tp.partition,
             });
         }
     }
     let mut merged = stored.cloned().unwrap_or_default();
-    for ((topic, partition), start) in expected_start {
-        let key = (topic.clone(), *partition);
-        let Some(&end) = new_end.get(&key) else {
+    for (tp, start) in expected_start {
+        let topic = || tp.topic.to_string();
+        let partition = tp.partition;
+        let Some(&end) = new_end.get(tp) else {
             return Err(StoreError::PartitionMismatch {
-                topic: topic.clone(),
-                partition: *partition,
+                topic: topic(),
+                partition,
             });
         };
         let from = start.offset();
         for offset in [from, end] {
             if offset < 0 {
                 return Err(StoreError::NegativeOffset {
-                    topic: topic.clone(),
-                    partition: *partition,
+                    topic: topic(),
+                    partition,
                     offset,
                 });
             }
         }
-        let current = stored.and_then(|s| s.get(&key)).copied();
+        let current = stored.and_then(|s| s.get(tp)).copied();
         let ok = match start {
             BatchStart::First(_) => current.is_none(),
             BatchStart::Continue(s) => current == Some(*s),
         };
         if !ok {
             return Err(StoreError::Conflict {
-                topic: topic.clone(),
-                partition: *partition,
+                topic: topic(),
+                partition,
                 stored: current,
                 expected: from,
                 first: matches!(start, BatchStart::First(_)),
@@ -239,13 +238,13 @@ pub(crate) fn apply_batch(
         }
         if end < from {
             return Err(StoreError::Backwards {
-                topic: topic.clone(),
-                partition: *partition,
+                topic: topic(),
+                partition,
                 from,
                 to: end,
             });
         }
-        merged.insert(key, end);
+        merged.insert(tp.clone(), end);
     }
     Ok(merged)
 }
@@ -254,8 +253,8 @@ pub(crate) fn apply_batch(
 mod tests {
     use super::*;
 
-    fn k(p: i32) -> PartitionKey {
-        ("t".to_string(), p)
+    fn k(p: i32) -> TopicPartition {
+        TopicPartition::new("t", p)
     }
 
     #[test]

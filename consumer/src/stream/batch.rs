@@ -9,7 +9,8 @@ use tokio::time::Instant;
 use crate::fetch::PartitionReader;
 use crate::placement::{Placement, PlacementError};
 use crate::range::OffsetRange;
-use crate::store::{BatchStarts, PartitionKey, PartitionOffsets};
+use crate::store::{BatchStarts, PartitionOffsets};
+use gregor_protocol::TopicPartition;
 
 /// A batch: at most one [`OffsetRange`] per partition, each with its [`PartitionReader`].
 ///
@@ -19,7 +20,7 @@ pub struct Batch {
     pub(crate) ranges: Vec<OffsetRange>,
     pub(crate) readers: Vec<PartitionReader>,
     pub(crate) starts: BatchStarts,
-    pub(crate) leaders: BTreeMap<PartitionKey, i32>,
+    pub(crate) leaders: BTreeMap<TopicPartition, i32>,
     pub(crate) started_at: Instant,
     pub(crate) scheduling_delay: Duration,
 }
@@ -55,7 +56,7 @@ impl Batch {
     pub fn ends(&self) -> PartitionOffsets {
         self.ranges
             .iter()
-            .map(|r| ((r.topic().to_owned(), r.partition()), r.until()))
+            .map(|r| (r.topic_partition(), r.until()))
             .collect()
     }
 
@@ -75,7 +76,7 @@ impl Batch {
     }
 
     /// The leader broker of each partition when the batch was planned.
-    pub fn leaders(&self) -> &BTreeMap<PartitionKey, i32> {
+    pub fn leaders(&self) -> &BTreeMap<TopicPartition, i32> {
         &self.leaders
     }
 
@@ -101,13 +102,13 @@ impl Batch {
         placement: &Placement,
         workers: usize,
     ) -> Result<Vec<Vec<PartitionReader>>, PlacementError> {
-        let keys: Vec<PartitionKey> = self
+        let keys: Vec<TopicPartition> = self
             .ranges
             .iter()
-            .map(|r| (r.topic().to_owned(), r.partition()))
+            .map(OffsetRange::topic_partition)
             .collect();
         let assignment = placement.assign(&keys, workers)?;
-        let worker_of: BTreeMap<&PartitionKey, usize> = assignment
+        let worker_of: BTreeMap<&TopicPartition, usize> = assignment
             .iter()
             .enumerate()
             .flat_map(|(w, list)| list.iter().map(move |k| (k, w)))

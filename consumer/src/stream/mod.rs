@@ -70,7 +70,7 @@ pub use self::strategy::ConsumerStrategy;
 use crate::fetch::FetchEngine;
 use crate::range::TopicPartition;
 use crate::rate::{PidRateEstimator, RateError, plan_batch};
-use crate::store::{BatchStart, BatchStarts, PartitionKey, PartitionOffsets};
+use crate::store::{BatchStart, BatchStarts, PartitionOffsets};
 
 /// A direct stream over a [`Client`]: call [`next_batch`](Self::next_batch) in a loop, process
 /// each batch's partitions, store its offsets, and report its processing time with
@@ -87,7 +87,7 @@ pub struct DirectStream {
     /// The next offset to read of each partition in the stream.
     positions: PartitionOffsets,
     /// Partitions whose next batch continues a stored one ([`BatchStart::Continue`]).
-    continuing: BTreeSet<PartitionKey>,
+    continuing: BTreeSet<TopicPartition>,
     estimator: Option<PidRateEstimator>,
     epoch: Instant,
     last_start: Option<Instant>,
@@ -200,11 +200,7 @@ impl DirectStream {
         };
         self.update_partitions(&metadata).await?;
 
-        let partitions: Vec<TopicPartition> = self
-            .positions
-            .keys()
-            .map(|(t, p)| TopicPartition::new(t.as_str(), *p))
-            .collect();
+        let partitions: Vec<TopicPartition> = self.positions.keys().cloned().collect();
         let latest = list(
             &self.admin,
             &partitions,
@@ -212,11 +208,7 @@ impl DirectStream {
             self.isolation(),
         )
         .await?;
-        let current: BTreeMap<TopicPartition, i64> = self
-            .positions
-            .iter()
-            .map(|((t, p), o)| (TopicPartition::new(t.as_str(), *p), *o))
-            .collect();
+        let current: BTreeMap<TopicPartition, i64> = self.positions.clone();
         let rate = self
             .estimator
             .as_ref()
@@ -232,7 +224,7 @@ impl DirectStream {
         let mut starts = BatchStarts::new();
         let mut readers = Vec::with_capacity(ranges.len());
         for range in &ranges {
-            let key = (range.topic().to_owned(), range.partition());
+            let key = range.topic_partition();
             let start = if self.continuing.contains(&key) {
                 BatchStart::Continue(range.from())
             } else {
@@ -354,24 +346,20 @@ impl DirectStream {
     /// Lets partitions that appeared join and those that disappeared leave.
     async fn update_partitions(&mut self, metadata: &MetadataCache) -> Result<(), StreamError> {
         let found = strategy::discover(&self.config.strategy, self.pattern.as_ref(), metadata);
-        let gone: Vec<PartitionKey> = self
+        let gone: Vec<TopicPartition> = self
             .positions
             .keys()
-            .filter(|(t, p)| !found.contains(&TopicPartition::new(t.as_str(), *p)))
+            .filter(|tp| !found.contains(*tp))
             .cloned()
             .collect();
         for key in gone {
-            info!(topic = %key.0, partition = key.1, "partition left the stream");
+            info!(topic = %key.topic, partition = key.partition, "partition left the stream");
             self.positions.remove(&key);
             self.continuing.remove(&key);
         }
         let new: BTreeSet<TopicPartition> = found
             .into_iter()
-            .filter(|tp| {
-                !self
-                    .positions
-                    .contains_key(&(tp.topic.clone(), tp.partition))
-            })
+            .filter(|tp| !self.positions.contains_key(tp))
             .collect();
         if !new.is_empty() {
             info!(partitions = new.len(), "partitions joined the stream");
@@ -399,11 +387,10 @@ impl DirectStream {
         )
         .await?;
         for (tp, (offset, origin)) in starts {
-            let key = (tp.topic.clone(), tp.partition);
             if origin == Origin::Stored {
-                self.continuing.insert(key.clone());
+                self.continuing.insert(tp.clone());
             }
-            self.positions.insert(key, offset);
+            self.positions.insert(tp, offset);
         }
         Ok(())
     }

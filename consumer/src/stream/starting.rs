@@ -25,7 +25,7 @@ use super::error::StreamError;
 use super::strategy::ConsumerStrategy;
 use crate::range::TopicPartition;
 use crate::read::OnDataLoss;
-use crate::store::{PartitionOffsets, client_tp, consumer_tp};
+use crate::store::PartitionOffsets;
 
 /// Where a partition without an explicit or stored offset starts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -70,7 +70,7 @@ pub(crate) async fn resolve(
     for tp in partitions {
         if let Some(&offset) = strategy.offsets().get(tp) {
             found.insert(tp.clone(), (offset, Origin::Explicit));
-        } else if let Some(&offset) = stored.get(&(tp.topic.clone(), tp.partition)) {
+        } else if let Some(&offset) = stored.get(tp) {
             found.insert(tp.clone(), (offset, Origin::Stored));
         } else {
             unknown.push(tp.clone());
@@ -138,17 +138,17 @@ pub(crate) async fn list(
     if partitions.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let asked: Vec<_> = partitions.iter().map(|tp| (client_tp(tp), spec)).collect();
+    let asked: Vec<_> = partitions.iter().map(|tp| (tp.clone(), spec)).collect();
     let answered = admin.list_offsets(&asked, isolation).await?;
     let mut offsets = BTreeMap::new();
     for (tp, result) in answered {
         match result {
             Ok(listed) => {
-                offsets.insert(consumer_tp(&tp), listed.offset);
+                offsets.insert(tp, listed.offset);
             }
             Err(code) => {
                 return Err(StreamError::ListOffsets {
-                    partition: consumer_tp(&tp),
+                    partition: tp,
                     code,
                 });
             }

@@ -104,7 +104,7 @@ impl ConsumerStrategy {
             ConsumerStrategy::Subscribe { topics, .. } => Some(dedup(topics.iter().cloned())),
             ConsumerStrategy::SubscribePattern { .. } => None,
             ConsumerStrategy::Assign { partitions, .. } => {
-                Some(dedup(partitions.iter().map(|tp| tp.topic.clone())))
+                Some(dedup(partitions.iter().map(|tp| tp.topic.to_string())))
             }
         }
     }
@@ -171,12 +171,12 @@ pub(crate) fn discover(
 pub(crate) fn leaders<'a>(
     metadata: &MetadataCache,
     partitions: impl IntoIterator<Item = &'a TopicPartition>,
-) -> BTreeMap<(String, i32), i32> {
+) -> BTreeMap<TopicPartition, i32> {
     partitions
         .into_iter()
         .filter_map(|tp| {
             let leader = metadata.partition(&tp.topic, tp.partition)?.leader?;
-            Some(((tp.topic.clone(), tp.partition), leader))
+            Some((tp.clone(), leader))
         })
         .collect()
 }
@@ -270,7 +270,7 @@ mod tests {
         let found = leaders(&cache, &tps);
         assert_eq!(
             found,
-            BTreeMap::from([(("logs".to_owned(), 0), 1), (("logs".to_owned(), 1), 2)])
+            BTreeMap::from([(tps[0].clone(), 1), (tps[1].clone(), 2)])
         );
     }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use gregor_client::admin::OffsetSpec;
 use gregor_client::{Admin, Client, Purpose};
+use gregor_consumer::TopicPartition;
 use gregor_consumer::fetch::{FetchConfig, IsolationLevel, PartitionReader};
 use gregor_consumer::range::OffsetRange;
 use gregor_consumer::rate::RateLimits;
@@ -33,12 +34,7 @@ pub fn isolation(committed: bool) -> IsolationLevel {
 /// `read_committed`, else the high watermark.
 pub async fn ends(client: &Client, topic: &str, partitions: i32, committed: bool) -> Vec<i64> {
     let asked: Vec<_> = (0..partitions)
-        .map(|p| {
-            (
-                gregor_client::admin::TopicPartition::new(topic, p),
-                OffsetSpec::Latest,
-            )
-        })
+        .map(|p| (TopicPartition::new(topic, p), OffsetSpec::Latest))
         .collect();
     let listed = within(
         "list offsets",
@@ -137,7 +133,7 @@ pub async fn stream_until(stream: &mut DirectStream, topic: &str, ends: &[i64]) 
     let targets: PartitionOffsets = ends
         .iter()
         .enumerate()
-        .map(|(p, &e)| ((topic.to_owned(), p as i32), e))
+        .map(|(p, &e)| (TopicPartition::new(topic, p as i32), e))
         .collect();
     let mut out = Vec::new();
     let mut batches = 0;

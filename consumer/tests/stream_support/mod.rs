@@ -8,6 +8,7 @@ pub mod txn;
 use std::time::Duration;
 
 use gregor_client::Client;
+use gregor_consumer::TopicPartition;
 use gregor_consumer::store::PartitionOffsets;
 use gregor_consumer::stream::{
     ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets, StreamError,
@@ -53,8 +54,8 @@ pub fn per_batch(kind: BrokerKind) -> usize {
 }
 
 /// A stream's key of a partition.
-pub fn key(topic: &str, partition: i32) -> (String, i32) {
-    (topic.to_owned(), partition)
+pub fn key(topic: &str, partition: i32) -> TopicPartition {
+    TopicPartition::new(topic, partition)
 }
 
 /// A stream of `strategy` (settings of [`config`]) starting by `starting` over `stored`.

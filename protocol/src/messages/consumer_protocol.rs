@@ -23,7 +23,7 @@ pub struct ConsumerProtocolSubscription {
     pub user_data: Option<Bytes>,
     /// The partitions the member owns now, for cooperative rebalancing (v1+).
     #[kafka(versions = "1+")]
-    pub owned_partitions: Vec<TopicPartition>,
+    pub owned_partitions: Vec<TopicPartitionList>,
     /// The generation of the owned partitions, -1 if unknown (v2+).
     #[kafka(versions = "2+", default = "-1")]
     pub generation_id: i32,
@@ -37,14 +37,14 @@ pub struct ConsumerProtocolSubscription {
 #[kafka(versions = "0-3", flexible = "none")]
 pub struct ConsumerProtocolAssignment {
     /// The assigned partitions.
-    pub assigned_partitions: Vec<TopicPartition>,
+    pub assigned_partitions: Vec<TopicPartitionList>,
     /// Assignor-specific user data.
     pub user_data: Option<Bytes>,
 }
 
 /// Some partitions of one topic, named by topic name (used by both schemas).
 #[derive(Debug, Clone, PartialEq, Message)]
-pub struct TopicPartition {
+pub struct TopicPartitionList {
     /// The topic name.
     pub topic: String,
     /// The partition indexes.

@@ -22,7 +22,7 @@ fn v1_subscription() -> ConsumerProtocolSubscription {
     ConsumerProtocolSubscription {
         topics: vec![s("t1"), s("t2")],
         user_data: Some(Bytes::from_static(&[0xca, 0xfe, 0x01])),
-        owned_partitions: vec![TopicPartition {
+        owned_partitions: vec![TopicPartitionList {
             topic: s("t1"),
             partitions: vec![0, 1],
         }],
@@ -156,7 +156,7 @@ fn subscription_bad_prefix_and_versions() {
 #[test]
 fn assignment_as_java_sends_it() {
     let v0 = ConsumerProtocolAssignment {
-        assigned_partitions: vec![TopicPartition {
+        assigned_partitions: vec![TopicPartitionList {
             topic: s("t"),
             partitions: vec![0, 2],
         }],

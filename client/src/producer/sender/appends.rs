@@ -5,11 +5,10 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use super::{Action, Append, SenderCore};
-use crate::error::ClientError;
-use crate::producer::TopicPartition;
 use crate::producer::accumulator::AppendError;
 use crate::producer::error::ProducerError;
 use crate::producer::partitioner::TopicPartitions;
+use gregor_protocol::TopicPartition;
 
 /// Why an append waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +58,7 @@ impl<C, R> SenderCore<C, R> {
     /// for the topic's metadata or for buffer memory (at most `max_block`).
     pub fn append(&mut self, append: Append<C, R>, now: Instant) {
         if self.closing {
-            self.refuse(append.reply, ProducerError::Closed.into());
+            self.refuse(append.reply, ProducerError::Closed);
             return;
         }
         let ahead = self
@@ -83,11 +82,11 @@ impl<C, R> SenderCore<C, R> {
     }
 
     /// Refuses a waiting append with `error`.
-    pub(super) fn refuse_pending(&mut self, p: PendingAppend<C, R>, error: ClientError) {
+    pub(super) fn refuse_pending(&mut self, p: PendingAppend<C, R>, error: ProducerError) {
         self.refuse(p.append.reply, error);
     }
 
-    fn refuse(&mut self, reply: R, error: ClientError) {
+    fn refuse(&mut self, reply: R, error: ProducerError) {
         self.actions.push_back(Action::Appended {
             reply,
             result: Err(error),
@@ -122,9 +121,9 @@ impl<C, R> SenderCore<C, R> {
         }
     }
 
-    fn wait_error(&self, p: &PendingAppend<C, R>) -> ClientError {
+    fn wait_error(&self, p: &PendingAppend<C, R>) -> ProducerError {
         if let Some(fatal) = &self.fatal {
-            return ProducerError::Fatal(Box::new(fatal.clone())).into();
+            return ProducerError::Fatal(Box::new(fatal.clone()));
         }
         match p.waiting.cause() {
             Cause::Memory {
@@ -139,7 +138,6 @@ impl<C, R> SenderCore<C, R> {
                 last_error: self.topics.error(&p.append.topic).cloned().map(Box::new),
             },
         }
-        .into()
     }
 
     /// Appends `p` if its topic is known and memory allows; otherwise hands it back to wait.
@@ -150,7 +148,7 @@ impl<C, R> SenderCore<C, R> {
         now: Instant,
     ) -> Option<PendingAppend<C, R>> {
         if let Some(fatal) = &self.fatal {
-            let error = ProducerError::Fatal(Box::new(fatal.clone())).into();
+            let error = ProducerError::Fatal(Box::new(fatal.clone()));
             self.refuse(p.append.reply, error);
             return None;
         }
@@ -249,7 +247,7 @@ impl<C, R> SenderCore<C, R> {
             },
             _ => ProducerError::Closed,
         };
-        self.refuse(append.reply, error.into());
+        self.refuse(append.reply, error);
         None
     }
 }

@@ -5,16 +5,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
+use gregor_protocol::ApiKey;
 use gregor_protocol::messages::InitProducerIdResponse;
-use gregor_protocol::{ApiKey, ErrorCode};
 
 use super::{Action, SenderCore, TRANSACTION_TIMEOUT_MS};
 use crate::cluster::BrokerId;
 use crate::error::ClientError;
-use crate::producer::TopicPartition;
 use crate::producer::batch::ProducerBatch;
 use crate::producer::error::ProducerError;
 use crate::producer::produce_request::build_produce_request;
+use gregor_protocol::TopicPartition;
 
 /// The state of the producer's connection to one broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +131,7 @@ impl<C, R> SenderCore<C, R> {
                 .drain(&leaders, max_request_size, now, self.idempotence.as_mut());
         let progress = !drained.batches.is_empty() || !drained.failed.is_empty();
         for (batch, error) in drained.failed {
-            self.fail_batch(batch, ProducerError::Encode(error).into());
+            self.fail_batch(batch, ProducerError::Encode(error));
         }
         for (broker, batches) in drained.batches {
             self.send_request(broker, batches, now);
@@ -213,7 +213,7 @@ impl<C, R> SenderCore<C, R> {
         }) else {
             // Not reachable: `dispatch` drains only brokers with a ready link.
             for batch in batches {
-                self.on_unanswered(batch, ClientError::Disconnected, now);
+                self.on_unanswered(batch, ClientError::Disconnected.into(), now);
             }
             return;
         };
@@ -234,7 +234,7 @@ impl<C, R> SenderCore<C, R> {
                         topic: topic.to_string(),
                         last_error: None,
                     };
-                    self.on_unanswered(batch, error.into(), now);
+                    self.on_unanswered(batch, error, now);
                 }
                 return;
             }
@@ -315,12 +315,8 @@ impl<C, R> SenderCore<C, R> {
             Err(error) => error,
         };
         let retriable = match &error {
-            ClientError::Broker { code, .. } => {
-                code.is_retriable() || *code == ErrorCode::CoordinatorLoadInProgress
-            }
-            ClientError::UnsupportedApi { .. }
-            | ClientError::Configuration(_)
-            | ClientError::Config { .. } => false,
+            ClientError::Broker { code, .. } => code.is_retriable(),
+            ClientError::UnsupportedApi { .. } | ClientError::Config(_) => false,
             _ => true,
         };
         if retriable {
@@ -341,7 +337,7 @@ impl<C, R> SenderCore<C, R> {
     /// append. Requests in flight still finish.
     fn enter_fatal(&mut self, error: ClientError) {
         tracing::error!(error = %error, "producer failed");
-        let failure: ClientError = ProducerError::Fatal(Box::new(error.clone())).into();
+        let failure = ProducerError::Fatal(Box::new(error.clone()));
         self.fatal = Some(error);
         for batch in self.accumulator.abort_all() {
             self.fail_batch(batch, failure.clone());

@@ -47,6 +47,7 @@ use super::record::RecordMetadata;
 use crate::cluster::{Backoff, BrokerId};
 use crate::config::ProducerConfig;
 use crate::error::ClientError;
+use crate::producer::error::ProducerError;
 
 /// `transaction.timeout.ms`'s default, sent in InitProducerId (a producer without a
 /// transactional id starts no transaction, so the broker does not use it).
@@ -169,14 +170,14 @@ pub enum Action<C, R> {
         /// The append's reply token.
         reply: R,
         /// `Ok` once the record is in a batch, or why it was refused.
-        result: Result<(), ClientError>,
+        result: Result<(), ProducerError>,
     },
     /// Resolve a record.
     Delivered {
         /// The record's completion token.
         completion: C,
         /// Where it was written, or why it failed.
-        result: Result<RecordMetadata, ClientError>,
+        result: Result<RecordMetadata, ProducerError>,
     },
 }
 

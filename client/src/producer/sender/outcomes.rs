@@ -14,28 +14,14 @@ use crate::producer::idempotence::{BatchDecision, non_idempotent_decision};
 use crate::producer::produce_request::{PartitionOutcome, match_produce_response};
 use crate::producer::record::RecordMetadata;
 
-/// Whether a Produce answer's error means the cached leader is wrong.
-fn needs_metadata(error: ErrorCode) -> bool {
-    matches!(
-        error,
-        ErrorCode::NotLeaderOrFollower
-            | ErrorCode::UnknownTopicOrPartition
-            | ErrorCode::LeaderNotAvailable
-            | ErrorCode::FencedLeaderEpoch
-            | ErrorCode::UnknownLeaderEpoch
-            | ErrorCode::KafkaStorageError
-            | ErrorCode::NotEnoughReplicas
-            | ErrorCode::NotEnoughReplicasAfterAppend
-    )
-}
-
 /// Whether a request that got no usable answer is worth sending again.
-fn unanswered_is_retriable(error: &ClientError) -> bool {
+fn unanswered_is_retriable(error: &ProducerError) -> bool {
     match error {
-        ClientError::Decode(_) => true,
-        ClientError::Broker { code, .. } => code.is_retriable(),
-        ClientError::Producer(ProducerError::MetadataUnavailable { .. }) => true,
-        e => e.is_connection_error(),
+        ProducerError::Client(ClientError::Decode(_)) => true,
+        ProducerError::Client(ClientError::Broker { code, .. }) => code.is_retriable(),
+        ProducerError::Client(e) => e.is_connection_error(),
+        ProducerError::MetadataUnavailable { .. } => true,
+        _ => false,
     }
 }
 
@@ -95,7 +81,7 @@ impl<C, R> SenderCore<C, R> {
                                 api: ApiKey::Produce,
                                 code: ErrorCode::UnknownTopicOrPartition,
                             };
-                            self.on_unanswered(batch, error, now);
+                            self.on_unanswered(batch, error.into(), now);
                         }
                     }
                 }
@@ -110,7 +96,7 @@ impl<C, R> SenderCore<C, R> {
                     }
                 }
                 for batch in req.batches {
-                    self.on_unanswered(batch, error.clone(), now);
+                    self.on_unanswered(batch, error.clone().into(), now);
                 }
                 if error.is_connection_error() && !self.accumulator.is_empty() {
                     // Reconnect during the retry backoff.
@@ -133,19 +119,20 @@ impl<C, R> SenderCore<C, R> {
             }
             BatchDecision::Retry => {
                 tracing::debug!(%tp, error = outcome.error.name(), "batch will be retried");
-                if needs_metadata(outcome.error) {
+                // The cached leader is wrong: reload the topic before the retry.
+                if outcome.error.is_stale_metadata() {
                     self.topics.mark_stale(&tp.topic);
                 }
                 let error = ClientError::Broker {
                     api: ApiKey::Produce,
                     code: outcome.error,
                 };
-                self.retry_or_give_up(batch, error, now);
+                self.retry_or_give_up(batch, error.into(), now);
             }
             BatchDecision::Fail(code) => {
                 tracing::warn!(%tp, error = code.name(), "batch rejected");
                 let message = rejection_message(outcome);
-                self.fail_batch(batch, ProducerError::Rejected { code, message }.into());
+                self.fail_batch(batch, ProducerError::Rejected { code, message });
             }
         }
     }
@@ -156,7 +143,7 @@ impl<C, R> SenderCore<C, R> {
     pub(super) fn on_unanswered(
         &mut self,
         batch: ProducerBatch<C>,
-        error: ClientError,
+        error: ProducerError,
         now: Instant,
     ) {
         if !unanswered_is_retriable(&error) {
@@ -171,19 +158,23 @@ impl<C, R> SenderCore<C, R> {
     }
 
     /// Requeues a batch for a retry, unless it is past `delivery_timeout` or out of retries.
-    fn retry_or_give_up(&mut self, batch: ProducerBatch<C>, last_error: ClientError, now: Instant) {
+    fn retry_or_give_up(
+        &mut self,
+        batch: ProducerBatch<C>,
+        last_error: ProducerError,
+        now: Instant,
+    ) {
         let attempts = batch.attempts();
         let timeout = self.settings.accumulator.delivery_timeout;
-        let error: ClientError = if now >= batch.created_at() + timeout {
-            ProducerError::DeliveryTimeout { attempts }.into()
+        let error = if now >= batch.created_at() + timeout {
+            ProducerError::DeliveryTimeout { attempts }
         } else if attempts > self.settings.retries {
             ProducerError::RetriesExhausted {
                 attempts,
                 last_error: Box::new(last_error),
             }
-            .into()
         } else if let Some(fatal) = &self.fatal {
-            ProducerError::Fatal(Box::new(fatal.clone())).into()
+            ProducerError::Fatal(Box::new(fatal.clone()))
         } else {
             self.accumulator.reenqueue(batch, now);
             return;
@@ -209,7 +200,7 @@ impl<C, R> SenderCore<C, R> {
             };
             tracing::warn!(tp = %batch.topic_partition(), "batch expired before delivery");
             self.abandon(&batch);
-            self.fail_batch(batch, error.into());
+            self.fail_batch(batch, error);
         }
     }
 
@@ -247,7 +238,7 @@ impl<C, R> SenderCore<C, R> {
     }
 
     /// Fails every record of `batch` with `error` and frees its memory.
-    pub(super) fn fail_batch(&mut self, batch: ProducerBatch<C>, error: ClientError) {
+    pub(super) fn fail_batch(&mut self, batch: ProducerBatch<C>, error: ProducerError) {
         for completion in self.accumulator.release(batch) {
             self.actions.push_back(Action::Delivered {
                 completion,

@@ -9,8 +9,8 @@ use gregor_protocol::primitives::Uuid;
 
 use crate::cluster::BrokerId;
 use crate::error::ClientError;
-use crate::producer::TopicPartition;
 use crate::producer::transport::PartitionInfo;
+use gregor_protocol::TopicPartition;
 
 /// What a metadata load found for one topic.
 #[derive(Debug, Clone, PartialEq, Eq)]

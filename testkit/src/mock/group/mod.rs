@@ -54,7 +54,6 @@ mod sync_group;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use gregor_protocol::ErrorCode;
 use gregor_protocol::messages::{
     DescribeGroupsRequest, DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse,
     HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
@@ -62,6 +61,7 @@ use gregor_protocol::messages::{
     OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, SyncGroupRequest,
     SyncGroupResponse,
 };
+use gregor_protocol::{ErrorCode, TopicPartition};
 
 use member::IdGen;
 use state::Group;
@@ -458,7 +458,7 @@ impl GroupCoordinator {
         partition: i32,
         pending: bool,
     ) {
-        let key = (topic.to_owned(), partition);
+        let key = TopicPartition::new(topic, partition);
         match self.groups.get_mut(group_id) {
             Some(g) if pending => {
                 g.pending_txn.insert(key);
@@ -506,7 +506,7 @@ impl GroupCoordinator {
         partition: i32,
     ) -> Option<&CommittedOffset> {
         let g = self.groups.get(group_id)?;
-        g.offsets.get(&(topic.to_owned(), partition))
+        g.offsets.get(&TopicPartition::new(topic, partition))
     }
 
     /// Fires every timer due at `now`, each at its own deadline, earliest first.

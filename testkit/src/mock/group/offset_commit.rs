@@ -1,10 +1,10 @@
 //! OffsetCommit (key 8): a member (or a standalone consumer) commits offsets.
 
-use gregor_protocol::ErrorCode;
 use gregor_protocol::messages::offset_commit::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
 use gregor_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
+use gregor_protocol::{ErrorCode, TopicPartition};
 
 use super::state::Group;
 use super::{CommittedOffset, GroupCoordinator, GroupState, RequestCtx};
@@ -122,8 +122,10 @@ fn commit(
                 metadata,
                 committed_at: ctx.now,
             };
-            g.offsets
-                .insert((t.name.clone(), p.partition_index), committed);
+            g.offsets.insert(
+                TopicPartition::new(t.name.as_str(), p.partition_index),
+                committed,
+            );
             *e = Some(ErrorCode::None);
         }
     }

@@ -1,12 +1,12 @@
 //! OffsetFetch (key 9): committed offsets of one group (v1-7) or several (v8+), all of a
 //! group's partitions when the topics are null (v2+), and `require_stable` (v7+).
 
-use gregor_protocol::ErrorCode;
 use gregor_protocol::messages::offset_fetch::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
 };
 use gregor_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse};
+use gregor_protocol::{ErrorCode, TopicPartition};
 
 use super::state::Group;
 use super::{GroupCoordinator, RequestCtx};
@@ -158,7 +158,7 @@ fn lookup(
         let Some(g) = g else {
             return PartitionOffset::none(partition, ErrorCode::None);
         };
-        let key = (topic.to_owned(), partition);
+        let key = TopicPartition::new(topic, partition);
         if stable && g.pending_txn.contains(&key) {
             return PartitionOffset::none(partition, ErrorCode::UnstableOffsetCommit);
         }
@@ -183,11 +183,11 @@ fn lookup(
             .collect(),
         None => {
             let mut out: Vec<(String, Vec<PartitionOffset>)> = Vec::new();
-            for (topic, partition) in g.map(|g| g.offsets.keys()).into_iter().flatten() {
-                let p = entry(topic, *partition);
+            for tp in g.map(|g| g.offsets.keys()).into_iter().flatten() {
+                let p = entry(tp.topic(), tp.partition);
                 match out.last_mut() {
-                    Some((t, parts)) if t == topic => parts.push(p),
-                    _ => out.push((topic.clone(), vec![p])),
+                    Some((t, parts)) if t.as_str() == tp.topic() => parts.push(p),
+                    _ => out.push((tp.topic.to_string(), vec![p])),
                 }
             }
             out

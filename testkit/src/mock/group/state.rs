@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gregor_protocol::ErrorCode;
+use gregor_protocol::{ErrorCode, TopicPartition};
 
 use super::member::Member;
 use super::{CommittedOffset, GroupState};
@@ -69,9 +69,9 @@ pub(crate) struct Group {
     pub join_timer: Option<JoinTimer>,
     pub sync_timer: Option<SyncTimer>,
     pub snapshot: Option<Snapshot>,
-    pub offsets: BTreeMap<(String, i32), CommittedOffset>,
+    pub offsets: BTreeMap<TopicPartition, CommittedOffset>,
     /// Partitions with pending transactional offset commits (a test hook).
-    pub pending_txn: BTreeSet<(String, i32)>,
+    pub pending_txn: BTreeSet<TopicPartition>,
 }
 
 impl Group {

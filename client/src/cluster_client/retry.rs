@@ -1,11 +1,18 @@
 //! Retries: which failures are worth another attempt, and what to do before it.
 //!
-//! [`classify`] is the policy (sans-io): a broker error is retried when Kafka classes its code
-//! as retriable ([`ErrorCode::is_retriable`]); a connection failure (I/O, TLS, a request
-//! timeout, a closed or poisoned connection) is retried on a new connection; everything else
-//! (an unsupported API, a bad request, authentication, configuration, a non-retriable code)
-//! fails at once. Errors that mean the metadata is stale, and connection failures (the broker
-//! may have lost its leadership with its connection), refresh the metadata before the retry.
+//! [`classify`] is the policy (sans-io), on top of the one classifier of error codes,
+//! [`ErrorCode::class`]: a broker error is retried unless its class is [`ErrorClass::Fatal`];
+//! a connection failure (I/O, TLS, a request timeout, a closed or poisoned connection) is
+//! retried on a new connection; everything else (an unsupported API, a bad request,
+//! authentication, configuration) fails at once. Codes of [`ErrorClass::StaleMetadata`], and
+//! connection failures (the broker may have lost its leadership with its connection), refresh
+//! the metadata before the retry. Coordinator errors ([`ErrorCode::is_coordinator_error`]) are
+//! retried as they are; forgetting a moved coordinator
+//! ([`ErrorCode::is_stale_coordinator`]) is up to the caller, which knows the group.
+//!
+//! [`ErrorCode::class`]: gregor_protocol::ErrorCode::class
+//! [`ErrorCode::is_coordinator_error`]: gregor_protocol::ErrorCode::is_coordinator_error
+//! [`ErrorCode::is_stale_coordinator`]: gregor_protocol::ErrorCode::is_stale_coordinator
 //!
 //! [`Client::retry_until`](super::Client::retry_until) drives it: attempts run until one
 //! succeeds, one fails for good, or the deadline passes (an attempt still running then is cut
@@ -14,7 +21,7 @@
 
 use std::time::Duration;
 
-use gregor_protocol::ErrorCode;
+use gregor_protocol::ErrorClass;
 
 use crate::error::ClientError;
 
@@ -33,44 +40,16 @@ pub enum RetryAction {
     RefreshMetadataThenRetry,
 }
 
-/// Whether `code` means the client's view of partition leadership (or of the controller) is
-/// out of date, so the metadata should be refreshed before retrying.
-pub fn is_stale_metadata(code: ErrorCode) -> bool {
-    matches!(
-        code,
-        ErrorCode::NotLeaderOrFollower
-            | ErrorCode::UnknownTopicOrPartition
-            | ErrorCode::LeaderNotAvailable
-            | ErrorCode::FencedLeaderEpoch
-            | ErrorCode::UnknownLeaderEpoch
-            | ErrorCode::KafkaStorageError
-            | ErrorCode::UnknownTopicId
-            | ErrorCode::InconsistentTopicId
-            | ErrorCode::NotController
-    )
-}
-
-/// Whether `code` means the request went to a broker that is not (or not yet) the
-/// coordinator: forget the cached coordinator and look it up again.
-pub fn is_coordinator_error(code: ErrorCode) -> bool {
-    matches!(
-        code,
-        ErrorCode::NotCoordinator
-            | ErrorCode::CoordinatorNotAvailable
-            | ErrorCode::CoordinatorLoadInProgress
-    )
-}
-
 /// The retry policy for `error`.
 pub fn classify(error: &ClientError) -> RetryAction {
     match error {
-        ClientError::Broker { code, .. } if code.is_retriable() => {
-            if is_stale_metadata(*code) {
-                RetryAction::RefreshMetadataThenRetry
-            } else {
-                RetryAction::Retry
-            }
-        }
+        ClientError::Broker { code, .. } => match code.class() {
+            ErrorClass::StaleMetadata => RetryAction::RefreshMetadataThenRetry,
+            ErrorClass::StaleCoordinator
+            | ErrorClass::CoordinatorLoading
+            | ErrorClass::Retriable => RetryAction::Retry,
+            _ => RetryAction::Fail,
+        },
         ClientError::UnknownBroker { .. } => RetryAction::RefreshMetadataThenRetry,
         e if e.is_connection_error() => RetryAction::RefreshMetadataThenRetry,
         _ => RetryAction::Fail,
@@ -79,7 +58,7 @@ pub fn classify(error: &ClientError) -> RetryAction {
 
 #[cfg(test)]
 mod tests {
-    use gregor_protocol::{ApiKey, VersionRange};
+    use gregor_protocol::{ApiKey, ErrorCode, VersionRange};
 
     use super::*;
 
@@ -97,7 +76,10 @@ mod tests {
             ErrorCode::UnknownTopicOrPartition,
             ErrorCode::LeaderNotAvailable,
             ErrorCode::FencedLeaderEpoch,
-            ErrorCode::UnknownLeaderEpoch,
+            ErrorCode::ReplicaNotAvailable,
+            ErrorCode::KafkaStorageError,
+            ErrorCode::UnknownTopicId,
+            ErrorCode::NotController,
         ] {
             assert!(code.is_retriable(), "{code}");
             assert_eq!(
@@ -112,7 +94,10 @@ mod tests {
     fn other_retriable_codes_retry_without_refresh() {
         for code in [
             ErrorCode::RequestTimedOut,
+            ErrorCode::UnknownLeaderEpoch,
+            ErrorCode::NotEnoughReplicas,
             ErrorCode::NotCoordinator,
+            ErrorCode::CoordinatorNotAvailable,
             ErrorCode::CoordinatorLoadInProgress,
         ] {
             assert_eq!(classify(&broker(code)), RetryAction::Retry, "{code}");
@@ -135,10 +120,10 @@ mod tests {
         };
         for e in [
             unsupported,
-            ClientError::Config {
+            ClientError::Config(crate::config::ConfigError::Missing {
                 key: "k",
                 reason: "r",
-            },
+            }),
             ClientError::SaslAuthentication {
                 code: ErrorCode::SaslAuthenticationFailed,
                 message: None,
@@ -162,13 +147,5 @@ mod tests {
         ] {
             assert_eq!(classify(&e), RetryAction::RefreshMetadataThenRetry, "{e}");
         }
-    }
-
-    #[test]
-    fn coordinator_errors_are_recognised() {
-        assert!(is_coordinator_error(ErrorCode::NotCoordinator));
-        assert!(is_coordinator_error(ErrorCode::CoordinatorNotAvailable));
-        assert!(is_coordinator_error(ErrorCode::CoordinatorLoadInProgress));
-        assert!(!is_coordinator_error(ErrorCode::NotLeaderOrFollower));
     }
 }

@@ -25,16 +25,16 @@
 //! At `metadata.max.age.ms`; when a partition's leader is unknown ([`Client::leader`]); and
 //! from [`Client::retry_until`] before retrying after a staleness error
 //! (`NOT_LEADER_OR_FOLLOWER`, `UNKNOWN_TOPIC_OR_PARTITION`, `LEADER_NOT_AVAILABLE`,
-//! `FENCED_LEADER_EPOCH`, `UNKNOWN_LEADER_EPOCH`, ...; see [`retry::is_stale_metadata`]) or
-//! after a connection failure. Code that handles errors itself calls
+//! `FENCED_LEADER_EPOCH`, ...; see [`gregor_protocol::ErrorCode::is_stale_metadata`]) or after
+//! a connection failure. Code that handles errors itself calls
 //! [`Client::request_metadata_refresh`] (no wait) or [`Client::refresh_metadata`].
 //!
 //! Modules: `bootstrap` (connection options, the first metadata), `pool` (connections,
-//! reconnect backoff, idle reaping), `metadata` (the metadata task and its request
+//! reconnect backoff, idle reaping), `metadata_task` (the metadata task and its request
 //! coalescing), `routing` (leader, coordinator, any broker) and [`retry`] (the retry policy).
 
 mod bootstrap;
-mod metadata;
+mod metadata_task;
 mod pool;
 pub mod retry;
 mod routing;
@@ -49,7 +49,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use self::metadata::{MetadataFetcher, MetadataHandle};
+use self::metadata_task::{MetadataFetcher, MetadataHandle};
 use self::pool::Pool;
 pub(crate) use self::pool::jitter;
 use self::retry::{RETRY_BACKOFF_MAX, RetryAction, classify};

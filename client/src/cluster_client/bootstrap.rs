@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use tracing::{info, warn};
 
-use super::metadata::{RefreshScope, request_metadata};
+use super::metadata_task::{RefreshScope, request_metadata};
 use crate::cluster::MetadataCache;
 use crate::config::ClientConfig;
 use crate::connection::{ConnectOptions, Connection};
