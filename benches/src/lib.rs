@@ -49,7 +49,7 @@ pub enum BenchError {
     Fetch(#[from] gregor_consumer::FetchError),
     /// gregor's direct stream failed.
     #[error("gregor stream: {0}")]
-    Stream(#[from] gregor_consumer::stream::StreamError),
+    Stream(#[from] gregor_consumer::direct::StreamError),
     /// Decoding record batches failed.
     #[error("records: {0}")]
     Records(#[from] gregor_protocol::records::RecordsError),

@@ -15,11 +15,11 @@ mod support;
 use std::time::{Duration, Instant};
 
 use gregor_client::Client;
-use gregor_consumer::rate::RateLimits;
-use gregor_consumer::store::{CheckpointFile, OffsetStore, PartitionOffsets, StoreError};
-use gregor_consumer::stream::{
+use gregor_consumer::direct::rate::RateLimits;
+use gregor_consumer::direct::{
     ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
 };
+use gregor_consumer::store::{CheckpointFile, OffsetStore, PartitionOffsets, StoreError};
 use support::{AnyError, Seen, read_batch};
 
 const PARTITIONS: i32 = 3;

@@ -18,10 +18,10 @@ mod support;
 use std::time::Duration;
 
 use gregor_consumer::FetchConfig;
-use gregor_consumer::store::PartitionOffsets;
-use gregor_consumer::stream::{
+use gregor_consumer::direct::{
     ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
 };
+use gregor_consumer::store::PartitionOffsets;
 use gregor_testkit::mock::{MockCluster, MockRecord};
 use support::AnyError;
 

@@ -16,12 +16,12 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use gregor_consumer::range::TopicPartition;
-use gregor_consumer::rate::RateLimits;
-use gregor_consumer::store::{KafkaCommits, PartitionOffsets};
-use gregor_consumer::stream::{
+use gregor_consumer::direct::rate::RateLimits;
+use gregor_consumer::direct::{
     ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
 };
+use gregor_consumer::range::TopicPartition;
+use gregor_consumer::store::{KafkaCommits, PartitionOffsets};
 use support::{AnyError, Seen, read_batch};
 
 const PARTITIONS: i32 = 4;

@@ -36,11 +36,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use gregor_consumer::TopicPartition;
-use gregor_consumer::rate::RateLimits;
-use gregor_consumer::store::{BatchStart, PartitionOffsets};
-use gregor_consumer::stream::{
+use gregor_consumer::direct::rate::RateLimits;
+use gregor_consumer::direct::{
     ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
 };
+use gregor_consumer::store::{BatchStart, PartitionOffsets};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use support::{AnyError, drain};
 

@@ -1,54 +1,89 @@
 //! gregor-consumer: the consumer side of the gregor Kafka client.
 //!
-//! This crate is being built. What exists so far is the sans-io planning core of a
-//! Spark-Streaming-style *direct stream* (each batch is a set of offset ranges, one per
-//! partition, planned from the latest offsets and per-partition rate limits, optionally
-//! throttled by a backpressure rate estimator) and the fetch engine that reads such ranges.
+//! Two consumers share one fetch engine: the **direct stream** (Spark Streaming's direct
+//! approach: each batch is a set of offset ranges, one per partition, read from the partition
+//! leaders; offsets live where the application says) and, next, the rebalancing **group
+//! consumer**. What a user touches is re-exported here, at the crate root.
 //!
-//! # Layout
-//! - [`fetch`]: [`FetchEngine`] reads [`range::OffsetRange`]s through a `gregor_client::Client`:
-//!   one fetch loop per broker (spawned lazily, KIP-227 incremental fetch sessions), one
-//!   memory budget for all buffered data, per-range [`PartitionReader`]s yielding zero-copy
-//!   [`RecordChunk`]s in offset order, `read_committed` filtering, and typed
-//!   [`FetchError`]s (data loss, truncation, unknown partition, ...). Its sans-io parts are
-//!   [`fetch::session`] (the fetch session), [`fetch::partition`] (planning one partition's
-//!   data from batch headers; readers decode the planned batches) and [`fetch::budget`].
-//! - [`read`]: [`read_ranges`], reading exactly given ranges (Spark's `createRDD`), with
-//!   [`OnDataLoss`] saying what deleted offsets do.
-//! - [`range`]: [`range::OffsetRange`] (`from` inclusive, `until` exclusive) of a
-//!   [`TopicPartition`] (gregor-protocol's, the one partition type of the workspace, re-exported
-//!   here and in [`range`]), [`range::ConsumedRange`] (a range with the records actually read) and
-//!   [`range::merge_until`] (the offsets a commit stores).
-//! - [`rate`]: [`rate::RateLimits`] (max/min records/s per partition, with per-partition
-//!   overrides), [`rate::plan_batch`] (the next batch's ranges) and
-//!   [`rate::PidRateEstimator`] (the backpressure PID rate estimator).
-//! - [`store`]: where offsets live — the compare-and-set [`store::OffsetStore`] ("the stored end
-//!   of each partition equals this batch's start", so a repeated or skipped range is refused),
-//!   in memory or in an atomic, versioned [`store::CheckpointFile`].
-//! - [`placement`]: which of N worker tasks processes each partition (consistent, by leader,
-//!   or a fixed map).
-//! - [`stream`]: the direct stream itself, [`stream::DirectStream`]: a
-//!   [`stream::ConsumerStrategy`] (subscribe to topics or a pattern, or assign partitions)
-//!   with starting offsets (explicit, stored, or the [`stream::StartingOffsets`] policy);
-//!   each [`stream::Batch`] exposes its offset ranges (Spark's `HasOffsetRanges`) and one
-//!   ordered reader per partition, placed on workers with [`placement`]. The settings come
-//!   from code or from a Java consumer properties file ([`stream::ConsumerProperties`]
-//!   splits it between the client and the stream); [`stream::DirectStream::into_batches`]
-//!   makes the stream a `futures::Stream` of batches.
-//!   [`store::KafkaCommits`] commits processed ranges to Kafka under a group id without
-//!   joining the group (Spark's `CanCommitOffsets`).
+//! # Consuming a topic with the direct stream
+//! ```no_run
+//! use gregor_consumer::{
+//!     CheckpointFile, Client, ClientConfig, ConsumerStrategy, DirectStream, DirectStreamConfig,
+//!     OffsetStore, StartingOffsets,
+//! };
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::connect(
+//!     ClientConfig::builder()
+//!         .bootstrap_servers(["127.0.0.1:9092"])
+//!         .build()?,
+//! )
+//! .await?;
+//! // Offsets live in a checkpoint file here; the stream starts where it says.
+//! let store = CheckpointFile::new("offsets.json");
+//! let stored = store.load()?.map(|s| s.offsets).unwrap_or_default();
+//! let config = DirectStreamConfig::new(ConsumerStrategy::subscribe(["events"]))
+//!     .with_starting(StartingOffsets::Earliest);
+//! let mut stream = DirectStream::new(client, config, stored).await?;
+//! loop {
+//!     let batch = stream.next_batch().await?;
+//!     let (starts, ends) = (batch.starts(), batch.ends());
+//!     for mut reader in batch.into_partitions() {
+//!         while let Some(chunk) = reader.next_chunk().await {
+//!             for record in chunk?.as_slice() {
+//!                 println!("{} {:?}", record.offset, record.value);
+//!             }
+//!         }
+//!     }
+//!     // Compare-and-set: refused if another run stored these ranges already.
+//!     store.save(&starts, &ends)?;
+//! }
+//! # }
+//! ```
+//!
+//! # Layout and data flow
+//! - [`fetch`]: the engine both consumers read through. [`FetchEngine`] keeps every partition
+//!   being read as a cursor in one sans-io core (`fetch/core.rs`): bounded
+//!   ([`FetchEngine::read`], an [`OffsetRange`]) or open-ended ([`FetchEngine::follow`], as the
+//!   log grows), with a reset policy ([`OffsetReset`]), `seek`, `pause`/`resume` and an
+//!   awaitable [`FetchEngine::revoke`]. One fetch loop per broker (KIP-227 sessions) does the
+//!   I/O; one memory budget bounds what is buffered; each [`PartitionReader`] decodes its own
+//!   batches into zero-copy [`RecordChunk`]s (also a `futures::Stream`).
+//! - [`direct`]: the direct stream, [`DirectStream`]: a [`ConsumerStrategy`] (topics, a
+//!   pattern, or assigned partitions) with [`StartingOffsets`]; each [`Batch`] exposes its
+//!   offset ranges and one ordered reader per partition; [`direct::rate`] plans batches under
+//!   rate limits and backpressure, [`direct::placement`] places partitions on worker tasks,
+//!   [`direct::read`] reads exactly given ranges ([`read_ranges`], Spark's `createRDD`).
+//! - [`range`]: [`OffsetRange`] (`from` inclusive, `until` exclusive), [`ConsumedRange`] and
+//!   [`range::merge_until`].
+//! - [`store`]: where offsets live: the compare-and-set [`OffsetStore`] (in memory, or an
+//!   atomic [`CheckpointFile`]; or the application's own database next to its output) and
+//!   [`KafkaCommits`] (commits to Kafka under a group id without joining it).
+//!
+//! Data flows: metadata and latest offsets (the client) → the stream plans ranges → the engine
+//! fetches them from the leaders → readers decode chunks on the application's tasks → the
+//! application writes its output and stores the ranges' ends.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod direct;
 pub mod fetch;
-pub mod placement;
 pub mod range;
-pub mod rate;
-pub mod read;
 pub mod store;
-pub mod stream;
 
-pub use fetch::{
-    FetchConfig, FetchEngine, FetchError, IsolationLevel, PartitionReader, RecordChunk,
+pub use direct::read::{RangeRead, RangeRecords, ReadOptions, read_ranges};
+pub use direct::{
+    Batch, Batches, ConsumerProperties, ConsumerStrategy, DirectStream, DirectStreamConfig,
+    StartingOffsets, StreamError,
 };
+pub use fetch::{
+    FetchConfig, FetchEngine, FetchError, IsolationLevel, OffsetReset, OnDataLoss, PartitionReader,
+    RecordChunk, StartAt,
+};
+pub use gregor_client::Client;
+pub use gregor_client::config::ClientConfig;
 pub use gregor_protocol::TopicPartition;
-pub use read::{OnDataLoss, RangeRead, RangeRecords, ReadOptions, read_ranges};
+pub use gregor_protocol::records::{Header, Record};
+pub use range::{ConsumedRange, OffsetRange};
+pub use store::{
+    CheckpointFile, KafkaCommits, MemoryOffsetStore, OffsetStore, PartitionOffsets, StoreError,
+};

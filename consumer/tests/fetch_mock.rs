@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use gregor_client::Client;
+use gregor_consumer::direct::read::{OnDataLoss, ReadOptions, read_ranges};
 use gregor_consumer::fetch::{FetchConfig, FetchEngine, FetchError, IsolationLevel};
 use gregor_consumer::range::OffsetRange;
-use gregor_consumer::read::{OnDataLoss, ReadOptions, read_ranges};
 use gregor_protocol::compression::Compression;
 use gregor_protocol::messages::FetchRequest;
 use gregor_protocol::records::Record;
@@ -465,10 +465,10 @@ async fn uncompressed_records_are_slices_of_the_fetched_buffer() {
 /// still fails at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_high_watermark_that_went_backwards_is_waited_out_by_planned_ranges() {
-    use gregor_consumer::store::PartitionOffsets;
-    use gregor_consumer::stream::{
+    use gregor_consumer::direct::{
         ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
     };
+    use gregor_consumer::store::PartitionOffsets;
     let cluster = std::sync::Arc::new(
         MockCluster::builder()
             .brokers(2)

@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use gregor_client::config::ProducerConfig;
 use gregor_client::producer::{Producer, ProducerRecord};
-use gregor_consumer::range::{OffsetRange, TopicPartition};
-use gregor_consumer::rate::RateLimits;
-use gregor_consumer::store::{CommittedOffset, KafkaCommits, OffsetAndMetadata, PartitionOffsets};
-use gregor_consumer::stream::{
+use gregor_consumer::direct::rate::RateLimits;
+use gregor_consumer::direct::{
     ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
 };
+use gregor_consumer::range::{OffsetRange, TopicPartition};
+use gregor_consumer::store::{CommittedOffset, KafkaCommits, OffsetAndMetadata, PartitionOffsets};
 use gregor_testkit::data::{create_topic, test_client_config, unique_name, values, within};
 use gregor_testkit::kafka::peer::{PeerCommitted, PeerScript};
 use java_support::reading::drain;

@@ -7,12 +7,12 @@ mod stream_support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use gregor_consumer::direct::{
+    ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
+};
 use gregor_consumer::range::{OffsetRange, TopicPartition};
 use gregor_consumer::store::{
     CommitError, CommittedOffset, KafkaCommits, OffsetAndMetadata, PartitionOffsets,
-};
-use gregor_consumer::stream::{
-    ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
 };
 use gregor_protocol::{ApiKey, ErrorCode};
 use gregor_testkit::BrokerKind;

@@ -18,10 +18,10 @@ use gregor_client::config::Acks;
 use gregor_client::config::ProducerConfig;
 use gregor_client::producer::{Producer, ProducerRecord};
 use gregor_client::{Admin, Client};
-use gregor_consumer::store::PartitionOffsets;
-use gregor_consumer::stream::{
+use gregor_consumer::direct::{
     ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
 };
+use gregor_consumer::store::PartitionOffsets;
 use gregor_testkit::data::{test_client, test_client_config, unique_name};
 use gregor_testkit::kafka::{KafkaCluster, KafkaInstall, KafkaOptions};
 

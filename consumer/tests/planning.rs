@@ -3,8 +3,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use gregor_consumer::direct::rate::{
+    PidConfig, PidRateEstimator, PlanError, RateLimits, plan_batch,
+};
 use gregor_consumer::range::{ConsumedRange, OffsetRange, TopicPartition, merge_until};
-use gregor_consumer::rate::{PidConfig, PidRateEstimator, PlanError, RateLimits, plan_batch};
 use proptest::prelude::*;
 
 fn tp(p: i32) -> TopicPartition {

@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use gregor_client::Client;
+use gregor_consumer::direct::read::{ReadOptions, read_ranges};
 use gregor_consumer::fetch::{FetchConfig, FetchEngine, FetchError};
 use gregor_consumer::range::OffsetRange;
-use gregor_consumer::read::{ReadOptions, read_ranges};
 use gregor_protocol::compression::Compression;
 use gregor_testkit::data::{
     BatchShape, create_topic_on, produce_batch, test_client, unique_name, values,

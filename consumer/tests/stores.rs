@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 
 use gregor_consumer::TopicPartition;
-use gregor_consumer::placement::{Placement, PlacementError};
+use gregor_consumer::direct::placement::{Placement, PlacementError};
 use gregor_consumer::store::{
     BatchStart, BatchStarts, CheckpointFile, MemoryOffsetStore, OffsetStore, PartitionOffsets,
     StoreError,

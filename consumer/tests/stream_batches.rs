@@ -11,12 +11,12 @@ mod stream_support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use gregor_consumer::range::{OffsetRange, TopicPartition};
-use gregor_consumer::rate::{PidConfig, PlanError, RateLimits};
-use gregor_consumer::store::PartitionOffsets;
-use gregor_consumer::stream::{
+use gregor_consumer::direct::rate::{PidConfig, PlanError, RateLimits};
+use gregor_consumer::direct::{
     BatchInfo, ConsumerStrategy, DirectStream, StartingOffsets, StreamError,
 };
+use gregor_consumer::range::{OffsetRange, TopicPartition};
+use gregor_consumer::store::PartitionOffsets;
 use gregor_consumer::{FetchConfig, IsolationLevel};
 use gregor_testkit::BrokerKind;
 use gregor_testkit::data::{create_topic, create_topic_on, produce, unique_name, values, within};
@@ -150,7 +150,7 @@ async fn overrides_and_min_rate_bound_ranges_under_backpressure() {
     .await
     .unwrap();
 
-    let counts = |b: &gregor_consumer::stream::Batch| -> Vec<u64> {
+    let counts = |b: &gregor_consumer::direct::Batch| -> Vec<u64> {
         b.offset_ranges().iter().map(OffsetRange::count).collect()
     };
     let batch = within("batch", stream.next_batch()).await.unwrap();
@@ -247,7 +247,7 @@ async fn read_committed_ranges_stop_at_the_last_stable_offset(kind: BrokerKind) 
     )
     .await
     .unwrap();
-    let until = |b: &gregor_consumer::stream::Batch| b.offset_ranges()[0].until();
+    let until = |b: &gregor_consumer::direct::Batch| b.offset_ranges()[0].until();
     // The open transaction starts at offset 3: read_committed stops there, the other at the
     // high watermark.
     let batch = within("batch", committed.next_batch()).await.unwrap();
@@ -330,7 +330,7 @@ fn futures_are_send(stream: &mut DirectStream) {
 }
 
 #[allow(dead_code)]
-fn batches_are_send(batch: gregor_consumer::stream::Batch) {
+fn batches_are_send(batch: gregor_consumer::direct::Batch) {
     fn is_send<T: Send>(_: T) {}
     is_send(batch);
 }

@@ -10,12 +10,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::StreamExt;
-use gregor_consumer::range::OffsetRange;
-use gregor_consumer::rate::{PlanError, RateLimits};
-use gregor_consumer::store::PartitionOffsets;
-use gregor_consumer::stream::{
+use gregor_consumer::direct::rate::{PlanError, RateLimits};
+use gregor_consumer::direct::{
     Batch, Batches, ConsumerStrategy, DirectStream, StartingOffsets, StreamError,
 };
+use gregor_consumer::range::OffsetRange;
+use gregor_consumer::store::PartitionOffsets;
 use gregor_testkit::BrokerKind;
 use gregor_testkit::data::{create_topic, produce, unique_name, values, within};
 use stream_support::{broker, client, config, key, start_positions};

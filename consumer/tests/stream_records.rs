@@ -13,15 +13,15 @@ use std::time::Duration;
 
 use gregor_client::Admin;
 use gregor_client::admin::{CreateTopicsOptions, NewTopic};
-use gregor_consumer::fetch::{FetchConfig, FetchError, IsolationLevel, PartitionReader};
-use gregor_consumer::placement::Placement;
-use gregor_consumer::range::OffsetRange;
-use gregor_consumer::rate::RateLimits;
-use gregor_consumer::read::{ReadOptions, read_ranges};
-use gregor_consumer::store::PartitionOffsets;
-use gregor_consumer::stream::{
+use gregor_consumer::direct::placement::Placement;
+use gregor_consumer::direct::rate::RateLimits;
+use gregor_consumer::direct::read::{ReadOptions, read_ranges};
+use gregor_consumer::direct::{
     ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
 };
+use gregor_consumer::fetch::{FetchConfig, FetchError, IsolationLevel, PartitionReader};
+use gregor_consumer::range::OffsetRange;
+use gregor_consumer::store::PartitionOffsets;
 use gregor_consumer::{OnDataLoss, TopicPartition};
 use gregor_testkit::data::{
     RECORD_TIMESTAMP, create_topic, create_topic_on, produce, produce_keyed, unique_name, values,

@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 
 use gregor_client::Admin;
 use gregor_consumer::OnDataLoss;
+use gregor_consumer::direct::{ConsumerStrategy, DirectStream, StartingOffsets, StreamError};
 use gregor_consumer::range::TopicPartition;
 use gregor_consumer::store::{BatchStart, PartitionOffsets};
-use gregor_consumer::stream::{ConsumerStrategy, DirectStream, StartingOffsets, StreamError};
 use gregor_testkit::BrokerKind;
 use gregor_testkit::data::{create_topic, create_topic_on, produce, unique_name, values, within};
 use regex::Regex;

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use gregor_consumer::FetchConfig;
+use gregor_consumer::direct::{ConsumerStrategy, DirectStream, DirectStreamConfig};
 use gregor_consumer::range::TopicPartition;
 use gregor_consumer::store::PartitionOffsets;
-use gregor_consumer::stream::{ConsumerStrategy, DirectStream, DirectStreamConfig};
 use gregor_consumer::{FetchError, PartitionReader};
 use tokio::task::JoinSet;
 

@@ -12,7 +12,7 @@ use gregor_client::config::{ClientConfig, ClientConfigBuilder, ProducerConfig};
 use gregor_client::producer::{Producer, ProducerRecord};
 use gregor_client::{Admin, Client};
 use gregor_consumer::PartitionReader;
-use gregor_consumer::stream::Batch;
+use gregor_consumer::direct::Batch;
 use gregor_testkit::mock::MockCluster;
 
 /// A boxed error: the examples report any failure and exit non-zero.

@@ -144,7 +144,7 @@ impl FetchConfig {
     ///
     /// # Errors
     /// [`ConfigError::UnknownKey`] for a key not in [`FETCH_KEYS`] (for a whole consumer
-    /// properties file, use [`ConsumerProperties`](crate::stream::ConsumerProperties));
+    /// properties file, use [`ConsumerProperties`](crate::direct::ConsumerProperties));
     /// [`ConfigError::InvalidValue`] naming the key of a malformed or out-of-range value.
     pub fn from_properties<I, K, V>(properties: I) -> Result<FetchConfig, ConfigError>
     where

@@ -86,7 +86,7 @@ fn describe(partitions: &[(TopicPartition, ErrorCode)]) -> String {
 /// members: a group used by subscribed consumers answers `UNKNOWN_MEMBER_ID` or
 /// `ILLEGAL_GENERATION` ([`CommitError::Rejected`]).
 ///
-/// [`DirectStream::new`]: crate::stream::DirectStream::new
+/// [`DirectStream::new`]: crate::direct::DirectStream::new
 #[derive(Debug)]
 pub struct KafkaCommits {
     admin: Admin,

@@ -6,14 +6,14 @@ use std::time::Duration;
 use gregor_client::admin::OffsetSpec;
 use gregor_client::{Admin, Client, Purpose};
 use gregor_consumer::TopicPartition;
-use gregor_consumer::fetch::{FetchConfig, IsolationLevel, PartitionReader};
-use gregor_consumer::range::OffsetRange;
-use gregor_consumer::rate::RateLimits;
-use gregor_consumer::read::{ReadOptions, read_ranges};
-use gregor_consumer::store::PartitionOffsets;
-use gregor_consumer::stream::{
+use gregor_consumer::direct::rate::RateLimits;
+use gregor_consumer::direct::read::{ReadOptions, read_ranges};
+use gregor_consumer::direct::{
     ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
 };
+use gregor_consumer::fetch::{FetchConfig, IsolationLevel, PartitionReader};
+use gregor_consumer::range::OffsetRange;
+use gregor_consumer::store::PartitionOffsets;
 use gregor_protocol::compression::Compression;
 use gregor_protocol::primitives::Uuid;
 use gregor_protocol::records::{DecodeOptions, batches};

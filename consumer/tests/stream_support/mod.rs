@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use gregor_client::Client;
 use gregor_consumer::TopicPartition;
-use gregor_consumer::store::PartitionOffsets;
-use gregor_consumer::stream::{
+use gregor_consumer::direct::{
     ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets, StreamError,
 };
+use gregor_consumer::store::PartitionOffsets;
 use gregor_testkit::data::{test_client, within};
 use gregor_testkit::{BrokerKind, TestBroker};
 

@@ -8,9 +8,9 @@ use tracing::debug;
 
 use super::starting::StartingOffsets;
 use super::strategy::ConsumerStrategy;
+use crate::direct::rate::{PidConfig, RateLimits};
 use crate::fetch::FetchConfig;
-use crate::rate::{PidConfig, RateLimits};
-use crate::read::OnDataLoss;
+use crate::fetch::OnDataLoss;
 
 /// The direct stream's properties besides
 /// [`FETCH_KEYS`](crate::fetch::config::FETCH_KEYS):
@@ -281,7 +281,7 @@ fn auto_offset_reset(key: &str, value: &str) -> Result<StartingOffsets, ConfigEr
 /// naming its key, as with the client's own properties.
 ///
 /// ```
-/// use gregor_consumer::stream::{ConsumerProperties, ConsumerStrategy, StartingOffsets};
+/// use gregor_consumer::direct::{ConsumerProperties, ConsumerStrategy, StartingOffsets};
 ///
 /// let props = ConsumerProperties::parse(
 ///     ConsumerStrategy::subscribe(["orders"]),

@@ -2,6 +2,10 @@
 //! membership; every batch is a set of offset ranges, one per partition, read from the
 //! partition leaders, and the application stores the offsets (see [`crate::store`]).
 //!
+//! Modules: [`rate`] (rate limits, batch planning, the backpressure estimator), [`placement`]
+//! (which worker task processes each partition), [`read`] ([`read::read_ranges`]: exactly
+//! given ranges, Spark's `createRDD`), and the stream itself here.
+//!
 //! [`DirectStream::next_batch`]:
 //! 1. waits until one batch interval has passed since the previous batch started (tokio time;
 //!    the first batch starts at once, and a caller that comes late gets its batch at once,
@@ -27,7 +31,7 @@
 //! [`DirectStream::new`], else per the [`StartingOffsets`] policy (the log start offset, the
 //! end of the log, or [`StreamError::NoStartingOffset`]). An explicit or stored offset below the
 //! partition's log start offset is a [`StreamError::DataLoss`], or, with
-//! [`OnDataLoss::SkipToLogStart`](crate::read::OnDataLoss::SkipToLogStart) in
+//! [`OnDataLoss::SkipToLogStart`](crate::fetch::OnDataLoss::SkipToLogStart) in
 //! [`DirectStreamConfig::on_data_loss`], starts at the log start offset. Readers apply the same
 //! setting when records of a range are deleted while the stream runs.
 //!
@@ -44,6 +48,9 @@ mod batch;
 mod batches;
 mod config;
 mod error;
+pub mod placement;
+pub mod rate;
+pub mod read;
 mod starting;
 mod strategy;
 
@@ -67,9 +74,9 @@ pub use self::error::StreamError;
 pub use self::starting::StartingOffsets;
 use self::starting::{Origin, list, resolve};
 pub use self::strategy::ConsumerStrategy;
+use crate::direct::rate::{PidRateEstimator, RateError, plan_batch};
 use crate::fetch::FetchEngine;
 use crate::range::TopicPartition;
-use crate::rate::{PidRateEstimator, RateError, plan_batch};
 use crate::store::{BatchStart, BatchStarts, PartitionOffsets};
 
 /// A direct stream over a [`Client`]: call [`next_batch`](Self::next_batch) in a loop, process
@@ -261,9 +268,9 @@ impl DirectStream {
     /// use std::time::Instant;
     ///
     /// use futures::TryStreamExt;
-    /// use gregor_consumer::rate::PidConfig;
+    /// use gregor_consumer::direct::rate::PidConfig;
     /// use gregor_consumer::store::PartitionOffsets;
-    /// use gregor_consumer::stream::{BatchInfo, ConsumerStrategy, DirectStream, DirectStreamConfig};
+    /// use gregor_consumer::direct::{BatchInfo, ConsumerStrategy, DirectStream, DirectStreamConfig};
     ///
     /// # async fn run(client: gregor_client::Client) -> Result<(), Box<dyn std::error::Error>> {
     /// let config = DirectStreamConfig::new(ConsumerStrategy::subscribe(["orders"]))

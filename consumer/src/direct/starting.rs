@@ -23,8 +23,8 @@ use tracing::warn;
 
 use super::error::StreamError;
 use super::strategy::ConsumerStrategy;
+use crate::fetch::OnDataLoss;
 use crate::range::TopicPartition;
-use crate::read::OnDataLoss;
 use crate::store::PartitionOffsets;
 
 /// Where a partition without an explicit or stored offset starts.

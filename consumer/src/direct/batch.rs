@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::direct::placement::{Placement, PlacementError};
 use crate::fetch::PartitionReader;
-use crate::placement::{Placement, PlacementError};
 use crate::range::OffsetRange;
 use crate::store::{BatchStarts, PartitionOffsets};
 use gregor_protocol::TopicPartition;

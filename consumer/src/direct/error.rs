@@ -3,8 +3,8 @@
 use gregor_client::ClientError;
 use gregor_protocol::ErrorCode;
 
+use crate::direct::rate::{PlanError, RateError};
 use crate::range::{RangeError, TopicPartition};
-use crate::rate::{PlanError, RateError};
 
 /// Why a direct stream could not start or plan a batch.
 #[derive(Debug, Clone, thiserror::Error)]
