@@ -29,7 +29,7 @@ use tracing::debug;
 
 use super::budget::BudgetPermit;
 use super::config::IsolationLevel;
-use super::core::{PartitionAnswer, Plan, Taken};
+use super::exchange::{PartitionAnswer, Plan, Taken};
 use super::partition::plan_partition;
 use super::session::{
     FetchSession, RequestLimits, SessionOutcome, WantedPartition, response_partitions,

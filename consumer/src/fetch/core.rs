@@ -1,6 +1,6 @@
 //! [`FetchCore`]: the sans-io state of a fetch engine.
 //!
-//! The core owns every [`Cursor`] (position, end, leader epochs, state) and is the only code
+//! The core owns every `Cursor` (position, end, leader epochs, state) and is the only code
 //! that changes one. Each transition is a method that takes what happened (a request planned
 //! for a broker, a partition's answer, looked-up log offsets, a leader-epoch check, a seek,
 //! a pause, a revoke, a reader gone) and returns [`Effect`]s: deliveries for readers, and
@@ -13,24 +13,27 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use bytes::Bytes;
-use gregor_client::ClientError;
 use gregor_client::cluster::BrokerId;
 use gregor_protocol::ErrorCode;
-use gregor_protocol::primitives::Uuid;
-use gregor_protocol::records::{DecodeOptions, RecordsError};
 use tokio::time::Instant;
 
 use super::budget::BudgetPermit;
 use super::config::IsolationLevel;
-use super::cursor::{Cursor, CursorEnd, CursorId, CursorSpec, CursorState, OffsetReset, StartAt};
+use super::cursor::{Cursor, CursorEnd, CursorId, CursorSpec, CursorState, StartAt};
 use super::delivery::Delivery;
 use super::error::FetchError;
+use super::exchange::{
+    CoreSettings, Effect, EpochCheck, EpochOutcome, LeaderView, LogBounds, LookupFailure,
+    LookupReason, OffsetLookup, PartitionAnswer, Plan, Taken,
+};
 use super::fetched::FetchedData;
 use super::log_end::{LogEndVerdict, log_end_verdict};
 use super::partition::Planned;
+use super::reset::{
+    beyond_log_end, fail_cursor, out_of_range, place, truncated, unknown_partition,
+};
 use super::session::WantedPartition;
 use crate::range::TopicPartition;
 
@@ -38,151 +41,6 @@ use crate::range::TopicPartition;
 pub(crate) const MAX_UNKNOWN_ROUNDS: u32 = 10;
 /// After this many metadata refreshes in a row without its partition, a cursor fails.
 pub(crate) const MISSING_REFRESHES: u32 = 5;
-
-/// Who leads a partition, as the current metadata says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Leadership {
-    pub(crate) leader: Option<BrokerId>,
-    /// The leader epoch, or -1.
-    pub(crate) epoch: i32,
-    /// The topic's id (zero when unknown).
-    pub(crate) topic_id: Uuid,
-}
-
-/// The metadata the core plans with.
-pub(crate) trait LeaderView {
-    /// The partition's leadership, or `None` when the metadata does not know the partition.
-    fn leadership(&self, tp: &TopicPartition) -> Option<Leadership>;
-}
-
-/// One partition of a planned request.
-#[derive(Debug, Clone)]
-pub(crate) struct Taken {
-    pub(crate) id: CursorId,
-    pub(crate) generation: u64,
-    /// Whether its reader waits with nothing buffered.
-    pub(crate) demand: bool,
-    /// Plans in a row that took another cursor of its partition instead.
-    pub(crate) passed_over: u32,
-    pub(crate) end: CursorEnd,
-    pub(crate) wanted: WantedPartition,
-}
-
-/// A request planned for one broker.
-#[derive(Debug, Default)]
-pub(crate) struct Plan {
-    /// The partitions to ask for, one per partition, sorted by partition.
-    pub(crate) taken: Vec<Taken>,
-    /// The earliest time a backing-off cursor of this broker becomes ready.
-    pub(crate) next_retry: Option<Instant>,
-    /// Whether a reader of one of them waits with nothing buffered.
-    pub(crate) demand: bool,
-}
-
-/// Why offsets are looked up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LookupReason {
-    /// The broker said the position is out of range.
-    OutOfRange,
-    /// An open cursor starts (or was sought) at the log start or end.
-    Start(StartAt),
-}
-
-/// A log-offsets lookup for the shell to run (ListOffsets earliest and latest).
-#[derive(Debug, Clone)]
-pub(crate) struct OffsetLookup {
-    pub(crate) cursor: CursorId,
-    pub(crate) generation: u64,
-    pub(crate) tp: TopicPartition,
-    pub(crate) position: i64,
-    pub(crate) reason: LookupReason,
-    /// Wait this long first (a retry).
-    pub(crate) delay: Option<Duration>,
-}
-
-/// A partition's log offsets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct LogBounds {
-    /// The log start offset.
-    pub(crate) start: i64,
-    /// The log end offset (the high watermark).
-    pub(crate) end: i64,
-}
-
-/// Why a lookup found nothing.
-#[derive(Debug)]
-pub(crate) enum LookupFailure {
-    /// The request failed after the client's retries.
-    Client(ClientError),
-    /// The answer did not name the partition.
-    UnknownPartition,
-    /// The broker answered the partition with this error.
-    Broker(ErrorCode),
-}
-
-/// A leader-epoch check (KIP-320) for the shell to run (OffsetForLeaderEpoch).
-#[derive(Debug, Clone)]
-pub(crate) struct EpochCheck {
-    pub(crate) cursor: CursorId,
-    pub(crate) generation: u64,
-    pub(crate) tp: TopicPartition,
-    pub(crate) leader: BrokerId,
-    pub(crate) current_epoch: i32,
-    pub(crate) last_fetched_epoch: i32,
-    pub(crate) position: i64,
-}
-
-/// What an epoch check found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum EpochOutcome {
-    /// The position is valid under the current epoch.
-    Valid,
-    /// The epoch ends at this offset, below the position: the log was truncated.
-    Truncated(i64),
-    /// Ask again later (stale metadata, connection trouble).
-    Retry,
-}
-
-/// One partition's answer in a Fetch response.
-#[derive(Debug)]
-pub(crate) struct PartitionAnswer {
-    pub(crate) code: ErrorCode,
-    pub(crate) high_watermark: i64,
-    pub(crate) last_stable_offset: i64,
-    /// The end offset of a diverging epoch the leader reported, if any.
-    pub(crate) diverging_end: Option<i64>,
-    /// The partition's record bytes.
-    pub(crate) records: Bytes,
-    /// The records planned (headers only), when the answer is not an error.
-    pub(crate) planned: Option<Result<Planned, RecordsError>>,
-}
-
-/// What a transition asks of the shell.
-#[derive(Debug)]
-pub(crate) enum Effect {
-    /// Hand this to the cursor's reader (it belongs to the cursor's `generation`).
-    Deliver {
-        cursor: CursorId,
-        generation: u64,
-        delivery: Delivery,
-    },
-    /// Look the partition's log offsets up.
-    LookUpOffsets(OffsetLookup),
-    /// Check the position against the leader's epochs.
-    CheckEpoch(EpochCheck),
-    /// Refresh the metadata (leaders moved, or a partition is missing).
-    RefreshMetadata,
-    /// The cursor is gone from the core (a revoked one whose request is over).
-    Retired(CursorId),
-}
-
-/// The core's settings.
-#[derive(Debug, Clone)]
-pub(crate) struct CoreSettings {
-    pub(crate) isolation: IsolationLevel,
-    pub(crate) retry_backoff: Duration,
-    pub(crate) decode: DecodeOptions,
-}
 
 /// Every cursor of an engine, and the transitions between their states.
 #[derive(Debug)]
@@ -792,131 +650,6 @@ struct Answered {
     high_watermark: i64,
     last_stable_offset: i64,
     records: Bytes,
-}
-
-/// Fails a cursor: it fetches nothing more and its reader gets the error.
-fn fail_cursor(id: CursorId, c: &mut Cursor, error: FetchError, out: &mut Vec<Effect>) {
-    c.state = CursorState::Done;
-    out.push(Effect::Deliver {
-        cursor: id,
-        generation: c.generation,
-        delivery: Delivery::Failed(error),
-    });
-}
-
-/// Moves a cursor to `offset` under a new generation, telling its reader with `delivery`.
-fn move_to(id: CursorId, c: &mut Cursor, offset: i64, delivery: Delivery, out: &mut Vec<Effect>) {
-    c.generation += 1;
-    c.position = offset;
-    c.retry_at = None;
-    c.lagging_since = None;
-    c.last_fetched_epoch = -1;
-    c.fetch_epoch = None;
-    c.state = if c.reached_end() {
-        CursorState::Done
-    } else {
-        CursorState::Fetching
-    };
-    out.push(Effect::Deliver {
-        cursor: id,
-        generation: c.generation,
-        delivery,
-    });
-}
-
-/// Places a cursor at `offset` without skipping records.
-fn place(id: CursorId, c: &mut Cursor, offset: i64, out: &mut Vec<Effect>) {
-    move_to(id, c, offset, Delivery::Placed(offset), out);
-}
-
-/// Moves a cursor forward over `from..to`, telling its reader what was skipped.
-fn skip(id: CursorId, c: &mut Cursor, from: i64, to: i64, out: &mut Vec<Effect>) {
-    move_to(id, c, to, Delivery::Skipped(from, to), out);
-}
-
-/// The log was truncated below `position` (to `end_offset`): fail, or move an open cursor
-/// with a reset policy to where the logs diverge (what Kafka's consumer does).
-fn truncated(id: CursorId, c: &mut Cursor, position: i64, end_offset: i64, out: &mut Vec<Effect>) {
-    match (c.end, c.reset) {
-        (CursorEnd::Open, OffsetReset::Earliest | OffsetReset::Latest) => {
-            place(id, c, end_offset, out);
-        }
-        _ => {
-            let error = FetchError::Truncated {
-                topic: c.tp.topic.to_string(),
-                partition: c.tp.partition,
-                position,
-                end_offset,
-            };
-            fail_cursor(id, c, error, out);
-        }
-    }
-}
-
-/// Handles a position the broker said is out of range, given the partition's log offsets.
-fn out_of_range(
-    id: CursorId,
-    c: &mut Cursor,
-    position: i64,
-    bounds: LogBounds,
-    retry_at: Instant,
-    out: &mut Vec<Effect>,
-) {
-    let open = c.end == CursorEnd::Open;
-    if position < bounds.start {
-        return match c.reset {
-            OffsetReset::Fail => {
-                let error = FetchError::DataLoss {
-                    topic: c.tp.topic.to_string(),
-                    partition: c.tp.partition,
-                    requested: position,
-                    log_start_offset: bounds.start,
-                };
-                fail_cursor(id, c, error, out);
-            }
-            OffsetReset::Latest if open => skip(id, c, position, bounds.end, out),
-            OffsetReset::Earliest | OffsetReset::Latest => skip(id, c, position, bounds.start, out),
-        };
-    }
-    if position < bounds.end || (open && position == bounds.end) {
-        // The position exists now (a leader change raced the answer): fetch again.
-        c.state = CursorState::Fetching;
-        c.retry_at = Some(retry_at);
-        return;
-    }
-    match (c.end, c.reset) {
-        (CursorEnd::Until(_), _) => {
-            let error = beyond_log_end(c, bounds.end);
-            fail_cursor(id, c, error, out);
-        }
-        (CursorEnd::Open, OffsetReset::Fail) => {
-            let error = FetchError::PastLogEnd {
-                topic: c.tp.topic.to_string(),
-                partition: c.tp.partition,
-                position,
-                log_end: bounds.end,
-            };
-            fail_cursor(id, c, error, out);
-        }
-        (CursorEnd::Open, OffsetReset::Earliest) => place(id, c, bounds.start, out),
-        (CursorEnd::Open, OffsetReset::Latest) => place(id, c, bounds.end, out),
-    }
-}
-
-fn beyond_log_end(c: &Cursor, log_end: i64) -> FetchError {
-    FetchError::BeyondLogEnd {
-        topic: c.tp.topic.to_string(),
-        partition: c.tp.partition,
-        until: c.end.limit(),
-        log_end,
-    }
-}
-
-fn unknown_partition(tp: &TopicPartition) -> FetchError {
-    FetchError::UnknownPartition {
-        topic: tp.topic.to_string(),
-        partition: tp.partition,
-    }
 }
 
 /// Keeps one of `taken` per partition, sorted by partition; returns the others (to be

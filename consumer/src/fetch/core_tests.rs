@@ -3,13 +3,18 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use gregor_protocol::records::{BatchSpec, NewRecord, encode_batch};
 
 use super::*;
 use crate::fetch::budget::MemoryBudget;
+use crate::fetch::cursor::OffsetReset;
+use crate::fetch::exchange::Leadership;
 use crate::fetch::partition::plan_partition;
+use gregor_protocol::primitives::Uuid;
+use gregor_protocol::records::DecodeOptions;
 
 const BROKER: BrokerId = 1;
 

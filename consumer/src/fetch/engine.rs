@@ -15,8 +15,9 @@ use gregor_protocol::records::DecodeOptions;
 use tokio::sync::mpsc;
 
 use super::config::FetchConfig;
-use super::core::{CoreSettings, FetchCore};
+use super::core::FetchCore;
 use super::cursor::{CursorEnd, CursorSpec, OffsetReset, OnDataLoss, StartAt};
+use super::exchange::CoreSettings;
 use super::mailbox::Mailbox;
 use super::reader::PartitionReader;
 use super::shared::{Shared, ShellTask};

@@ -21,7 +21,9 @@ use gregor_protocol::messages::offset_for_leader_epoch::{
 use tokio::time::Instant;
 
 use super::config::IsolationLevel;
-use super::core::{EpochCheck, EpochOutcome, LogBounds, LookupFailure, LookupReason, OffsetLookup};
+use super::exchange::{
+    EpochCheck, EpochOutcome, LogBounds, LookupFailure, LookupReason, OffsetLookup,
+};
 use super::shared::Shared;
 
 /// Looks up the log start and end of `lookup`'s partition and applies them.

@@ -24,12 +24,14 @@ mod cursor;
 mod delivery;
 mod engine;
 pub mod error;
+mod exchange;
 mod fetched;
 mod log_end;
 mod lookup;
 mod mailbox;
 pub mod partition;
 mod reader;
+mod reset;
 pub mod session;
 mod shared;
 

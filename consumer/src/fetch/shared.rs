@@ -17,8 +17,9 @@ use tokio::sync::{Notify, mpsc};
 
 use super::budget::MemoryBudget;
 use super::config::FetchConfig;
-use super::core::{Effect, EpochCheck, FetchCore, LeaderView, Leadership, OffsetLookup};
+use super::core::FetchCore;
 use super::cursor::CursorId;
+use super::exchange::{Effect, EpochCheck, LeaderView, Leadership, OffsetLookup};
 use super::mailbox::Mailbox;
 use crate::range::TopicPartition;
 
