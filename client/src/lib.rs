@@ -6,7 +6,10 @@
 //! routing, retries), admin calls, and the producer.
 //!
 //! # Layout
-//! - [`error`]: [`ClientError`], the error of everything in this crate.
+//! - [`error`]: [`ClientError`], the error of everything in this crate (the producer's
+//!   [`ProducerError`](producer::ProducerError) wraps it).
+//! - [`TopicPartition`]: gregor-protocol's partition name, re-exported here (and in [`admin`]);
+//!   the producer's batches and the admin calls' answers are keyed by it.
 //! - [`connection`]: one broker connection. Its sans-io [`connection::core`] frames requests,
 //!   assigns correlation ids and matches responses; [`connection::versions`] picks the API
 //!   version of each request; [`connection::handshake`] is the sans-io ApiVersions + SASL

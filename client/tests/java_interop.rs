@@ -17,7 +17,7 @@ use gregor_client::producer::{Producer, ProducerRecord, RecordMetadata};
 use gregor_client::{Client, Connection};
 use gregor_protocol::compression::Compression;
 use gregor_protocol::records::Header;
-use gregor_testkit::data::{create_topic, test_client, test_client_config, unique_name, within};
+use gregor_testkit::data::{create_topic, test_client, unique_name, within};
 use gregor_testkit::kafka::peer::{JavaPeer, PeerOutput, PeerRecord, PeerScript};
 use gregor_testkit::kafka::{KafkaCluster, KafkaInstall};
 use producer_support::{connect_options, fetch_all};
@@ -99,13 +99,12 @@ struct Round {
 /// a producer of its own, and waits for every delivery.
 async fn produce_round(
     client: &Client,
-    bootstrap: &str,
     topic: &str,
     index: usize,
     codec: Compression,
     acks: Acks,
 ) -> Round {
-    let config = ProducerConfig::builder(test_client_config(bootstrap, CLIENT_ID))
+    let config = ProducerConfig::builder()
         .acks(acks)
         .idempotence(acks == Acks::All)
         .compression(codec)
@@ -174,7 +173,7 @@ async fn java_reads_what_gregor_produces_in_every_codec_and_acks() {
     for (c, codec) in Compression::ALL.into_iter().enumerate() {
         for (a, acks) in [Acks::Leader, Acks::All].into_iter().enumerate() {
             let index = c * 2 + a;
-            rounds.push(produce_round(&client, &bootstrap, &topic, index, codec, acks).await);
+            rounds.push(produce_round(&client, &topic, index, codec, acks).await);
         }
     }
 

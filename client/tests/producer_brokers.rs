@@ -198,7 +198,7 @@ async fn round_trip(
     acks: Acks,
 ) {
     create_topic(conn, topic, 3).await;
-    let config = producer_config(bootstrap)
+    let config = producer_config()
         .acks(acks)
         .compression(codec)
         .batch_size(4096)
@@ -285,7 +285,7 @@ async fn idempotent_producing_to_new_topics_keeps_order() {
         for _ in 0..4 {
             let topic = unique_name("fresh");
             create_topic_unserved(&conn, &topic, 3).await;
-            let config = producer_config(&bootstrap)
+            let config = producer_config()
                 .batch_size(512)
                 .linger(Duration::from_millis(1))
                 .max_in_flight(5)
@@ -317,7 +317,7 @@ async fn keyed_records_on(broker: &TestBroker) {
     let (bootstrap, conn) = first_broker(broker).await;
     let topic = unique_name("keyed");
     create_topic(&conn, &topic, 7).await;
-    let config = producer_config(&bootstrap).build().unwrap();
+    let config = producer_config().build().unwrap();
     let producer = Producer::new(TestTransport::new(&bootstrap), config).unwrap();
     let sent: Vec<ProducerRecord> = (0..500)
         .map(|i| ProducerRecord::new(&topic, format!("v{i}")).with_key(format!("user-{i}")))
@@ -349,7 +349,7 @@ async fn refusals_on(broker: &TestBroker) {
     let (bootstrap, conn) = first_broker(broker).await;
     let limits = unique_name("limits");
     create_topic(&conn, &limits, 2).await;
-    let config = producer_config(&bootstrap)
+    let config = producer_config()
         .max_request_size(10_000)
         .max_block(Duration::from_millis(300))
         .build()
@@ -428,7 +428,7 @@ async fn produce_through_cuts(
     let proxied = format!("127.0.0.1:{}", listener.port());
     let proxy = listener.start(upstream, budget);
 
-    let config = producer_config(&proxied)
+    let config = producer_config()
         .idempotence(idempotence)
         .batch_size(2_000)
         .linger(Duration::from_millis(2))

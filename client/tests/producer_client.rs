@@ -10,7 +10,7 @@ use bytes::Bytes;
 use gregor_client::Client;
 use gregor_client::producer::{Producer, ProducerRecord, partition_for_key};
 use producer_support::{
-    connect_options, create_topic, fetch_records, producer_config, start_tansu,
+    client_config, connect_options, create_topic, fetch_records, producer_config, start_tansu,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,8 +23,8 @@ async fn producer_over_the_cluster_client_delivers_each_record_once() {
     let topic = "over-client";
     create_topic(&conn, topic, 3).await;
 
-    let config = producer_config(&bootstrap).build().unwrap();
-    let client = Client::connect(config.client().clone()).await.unwrap();
+    let config = producer_config().build().unwrap();
+    let client = Client::connect(client_config(&bootstrap)).await.unwrap();
     let producer = Producer::new(client, config).unwrap();
 
     let mut sent: HashMap<(i32, i64), (String, String)> = HashMap::new();

@@ -22,6 +22,7 @@ const TOPIC_ID: Uuid = Uuid([7; 16]);
 /// One broker (id 1) leading the only partition of every topic, reached over `conn`.
 struct OneBroker {
     conn: Connection,
+    config: ClientConfig,
 }
 
 impl ProducerTransport for OneBroker {
@@ -49,6 +50,10 @@ impl ProducerTransport for OneBroker {
 
     fn topic_id(&self, _topic: &str) -> Option<Uuid> {
         Some(TOPIC_ID)
+    }
+
+    fn client_config(&self) -> &ClientConfig {
+        &self.config
     }
 }
 
@@ -78,15 +83,25 @@ async fn acks_0_resolves_without_answers_and_every_record_arrives_in_order() {
         values
     });
 
-    let client = ClientConfig::builder().bootstrap_servers(["fake:9092"]);
-    let config = ProducerConfig::builder(client)
+    let client = ClientConfig::builder()
+        .bootstrap_servers(["fake:9092"])
+        .build()
+        .unwrap();
+    let config = ProducerConfig::builder()
         .acks(Acks::None)
         .linger(Duration::from_millis(1))
         .batch_size(1_000)
         .build()
         .unwrap();
     assert!(!config.idempotence());
-    let producer = Producer::new(OneBroker { conn }, config).unwrap();
+    let producer = Producer::new(
+        OneBroker {
+            conn,
+            config: client,
+        },
+        config,
+    )
+    .unwrap();
     let mut deliveries = Vec::new();
     for i in 0..RECORDS {
         let record = ProducerRecord::new("t", format!("value-{i}"));

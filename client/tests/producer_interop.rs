@@ -118,7 +118,7 @@ async fn produce(
     records: &[ProducerRecord],
     codec: Compression,
 ) -> Vec<RecordMetadata> {
-    let config = producer_config(bootstrap)
+    let config = producer_config()
         .compression(codec)
         .batch_size(8_192)
         .build()

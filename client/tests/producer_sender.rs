@@ -31,8 +31,10 @@ fn settings(acks: Acks, idempotence: bool) -> SenderSettings {
         .request_timeout(ms(1_000))
         .retry_backoff(ms(100))
         .reconnect_backoff(ms(50))
-        .reconnect_backoff_max(ms(50));
-    let config = ProducerConfig::builder(client)
+        .reconnect_backoff_max(ms(50))
+        .build()
+        .unwrap();
+    let config = ProducerConfig::builder()
         .acks(acks)
         .idempotence(idempotence)
         .linger(ms(10))
@@ -40,7 +42,7 @@ fn settings(acks: Acks, idempotence: bool) -> SenderSettings {
         .max_block(ms(1_000))
         .build()
         .unwrap();
-    SenderSettings::from_config(&config)
+    SenderSettings::new(&client, &config).unwrap()
 }
 
 /// A produce request the core asked for.

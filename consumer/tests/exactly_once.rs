@@ -404,11 +404,10 @@ async fn every_record_once_on_tansu() {
         .await
         .unwrap();
     results[TOPIC].as_ref().expect("topic created");
-    let producer_config =
-        ProducerConfig::builder(ClientConfig::builder().bootstrap_servers([bootstrap.clone()]))
-            .linger(Duration::ZERO)
-            .build()
-            .unwrap();
+    let producer_config = ProducerConfig::builder()
+        .linger(Duration::ZERO)
+        .build()
+        .unwrap();
     let producer = Producer::new(client, producer_config).unwrap();
     let mut expected: BTreeMap<(i32, i64), String> = BTreeMap::new();
     for i in 0..150 {
@@ -447,10 +446,7 @@ async fn every_record_once_on_kafka() {
     let topic = unique_name("exactly-once");
     let client = test_client(&bootstrap, "gregor-exactly-once-test").await;
     create_topic(&client, &topic, PARTITIONS).await;
-    let producer_config =
-        ProducerConfig::builder(ClientConfig::builder().bootstrap_servers([bootstrap.clone()]))
-            .build()
-            .unwrap();
+    let producer_config = ProducerConfig::builder().build().unwrap();
     let producer = Producer::new(client, producer_config).unwrap();
     let mut deliveries = Vec::new();
     for i in 0..500 {

@@ -18,10 +18,10 @@ use gregor_consumer::direct::{
 };
 use gregor_consumer::range::{OffsetRange, TopicPartition};
 use gregor_consumer::store::{CommittedOffset, KafkaCommits, OffsetAndMetadata, PartitionOffsets};
-use gregor_testkit::data::{create_topic, test_client_config, unique_name, values, within};
+use gregor_testkit::data::{create_topic, unique_name, values, within};
 use gregor_testkit::kafka::peer::{PeerCommitted, PeerScript};
 use java_support::reading::drain;
-use java_support::{CLIENT_ID, client, kafka_and_peer, run};
+use java_support::{client, kafka_and_peer, run};
 
 /// Metadata strings with spaces, punctuation and non-ASCII characters, as a Java application
 /// may commit them.
@@ -53,9 +53,7 @@ async fn offsets_committed_by_either_client_are_read_by_the_other() {
     let topic = unique_name("java-offsets");
     create_topic(&client, &topic, 4).await;
     // gregor's producer (it retries while the new topic's leaders are being announced).
-    let config = ProducerConfig::builder(test_client_config(&kafka.bootstrap(), CLIENT_ID))
-        .build()
-        .unwrap();
+    let config = ProducerConfig::builder().build().unwrap();
     let producer = Producer::new(client.clone(), config).unwrap();
     let mut deliveries = Vec::new();
     for p in 0..2 {

@@ -22,7 +22,7 @@ use gregor_consumer::direct::{
     ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
 };
 use gregor_consumer::store::PartitionOffsets;
-use gregor_testkit::data::{test_client, test_client_config, unique_name};
+use gregor_testkit::data::{test_client, unique_name};
 use gregor_testkit::kafka::{KafkaCluster, KafkaInstall, KafkaOptions};
 
 const PARTITIONS: i32 = 3;
@@ -94,16 +94,13 @@ async fn failover_run() {
     ));
 
     // The writer: gregor's idempotent producer, acks=all, explicit partitions in turn.
-    let config = ProducerConfig::builder(test_client_config(
-        &kafka.bootstrap(),
-        "gregor-failover-producer",
-    ))
-    .acks(Acks::All)
-    .idempotence(true)
-    .linger(Duration::from_millis(5))
-    .delivery_timeout(Duration::from_secs(120))
-    .build()
-    .expect("producer configuration");
+    let config = ProducerConfig::builder()
+        .acks(Acks::All)
+        .idempotence(true)
+        .linger(Duration::from_millis(5))
+        .delivery_timeout(Duration::from_secs(120))
+        .build()
+        .expect("producer configuration");
     let producer_client = test_client(&kafka.bootstrap(), "gregor-failover-producer").await;
     let producer = Producer::new(producer_client, config).expect("producer");
     let stop_writing = Arc::new(AtomicBool::new(false));

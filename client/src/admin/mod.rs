@@ -41,6 +41,8 @@ pub use topics::{CreateTopicsOptions, CreatedTopic, NewTopic};
 use crate::cluster_client::{Client, DEFAULT_API_TIMEOUT};
 use crate::config::ClientConfig;
 use crate::error::ClientError;
+// The workspace's one partition type (also `gregor_client::TopicPartition`), named here too
+// because the admin calls are keyed by it.
 pub use gregor_protocol::TopicPartition;
 
 /// An error a broker reported for one topic (or group), with its message if it sent one.

@@ -1,9 +1,11 @@
 //! Client and producer configuration.
 //!
 //! [`ClientConfig`] holds what every connection needs (bootstrap servers, security protocol,
-//! TLS and SASL settings, timeouts, backoffs); [`ProducerConfig`] adds the producer's settings
-//! (acks, batching, compression, idempotence, ...). Both are built with typed builders, which
-//! check the combination when [`build`](ClientConfigBuilder::build) is called:
+//! TLS and SASL settings, timeouts, backoffs); [`ProducerConfig`] holds only the producer's
+//! own settings (acks, batching, compression, idempotence, ...): a producer takes its
+//! connection settings from the [`Client`](crate::Client) it runs over. Both are built with
+//! typed builders, which check the combination when [`build`](ClientConfigBuilder::build) is
+//! called:
 //!
 //! ```
 //! use std::time::Duration;
@@ -13,23 +15,26 @@
 //!     .bootstrap_servers(["broker-1:9093", "broker-2:9093"])
 //!     .client_id("orders-service")
 //!     .security_protocol(SecurityProtocol::Ssl)
-//!     .request_timeout(Duration::from_secs(10));
-//! let producer = ProducerConfig::builder(client).acks(Acks::All).build()?;
+//!     .request_timeout(Duration::from_secs(10))
+//!     .build()?;
+//! let producer = ProducerConfig::builder().acks(Acks::All).build()?;
 //! assert!(producer.idempotence());
 //! # Ok::<(), gregor_client::config::ConfigError>(())
 //! ```
 //!
 //! Both can also be read from the standard Kafka client properties (Java client and librdkafka
-//! names), for example from an existing `client.properties`:
+//! names), for example from an existing `producer.properties`: the connection keys go to the
+//! client's configuration, the producer keys to the producer's.
 //!
 //! ```
 //! use gregor_client::config::ProducerConfig;
 //!
-//! let producer = ProducerConfig::from_properties([
+//! let (client, producer) = ProducerConfig::from_properties([
 //!     ("bootstrap.servers", "localhost:9092"),
 //!     ("acks", "1"),
 //!     ("compression.type", "zstd"),
 //! ])?;
+//! assert_eq!(client.bootstrap_servers().len(), 1);
 //! assert!(!producer.idempotence()); // acks=1 turns the default idempotence off
 //! # Ok::<(), gregor_client::config::ConfigError>(())
 //! ```

@@ -1,11 +1,14 @@
-//! [`ProducerConfig`]: the producer's settings on top of a [`ClientConfig`].
+//! [`ProducerConfig`]: the producer's own settings. The connection settings (bootstrap
+//! servers, security, timeouts, backoffs) are the [`ClientConfig`] of the client the producer
+//! runs over; [`ProducerConfig::from_properties`] splits a Java producer properties map
+//! between the two.
 
 use std::fmt;
 use std::time::Duration;
 
 use gregor_protocol::compression::Compression;
 
-use super::{ClientConfig, ClientConfigBuilder, ConfigError};
+use super::{ClientConfig, ConfigError};
 
 const DEFAULT_LINGER: Duration = Duration::from_millis(5);
 const DEFAULT_BATCH_SIZE: usize = 16_384;
@@ -108,18 +111,22 @@ impl Partitioner {
     }
 }
 
-/// A checked producer configuration. Make one with [`ProducerConfig::builder`] or
+/// A checked producer configuration: acks, batching, compression, idempotence, retries, the
+/// partitioner, memory and blocking limits. Make one with [`ProducerConfig::builder`] or
 /// [`ProducerConfig::from_properties`].
+///
+/// It holds no connection settings: a [`Producer`](crate::producer::Producer) takes those
+/// (`request.timeout.ms`, `retry.backoff.ms`, `reconnect.backoff.ms`, `metadata.max.age.ms`,
+/// ...) from the [`ClientConfig`] of the client it is given.
 #[derive(Debug, Clone)]
 pub struct ProducerConfig {
-    client: ClientConfig,
     acks: Acks,
     linger: Duration,
     batch_size: usize,
     compression: Compression,
     idempotence: bool,
     max_in_flight: u32,
-    delivery_timeout: Duration,
+    delivery_timeout: Option<Duration>,
     retries: u32,
     partitioner: Partitioner,
     buffer_memory: u64,
@@ -128,25 +135,28 @@ pub struct ProducerConfig {
 }
 
 impl ProducerConfig {
-    /// A builder on top of `client`, with the producer defaults.
-    pub fn builder(client: ClientConfigBuilder) -> ProducerConfigBuilder {
-        ProducerConfigBuilder::new(client)
+    /// A builder with the producer defaults.
+    pub fn builder() -> ProducerConfigBuilder {
+        ProducerConfigBuilder::new()
     }
 
-    /// A configuration from Kafka client and producer properties (see
-    /// [`super::CLIENT_KEYS`] and [`super::PRODUCER_KEYS`]).
-    pub fn from_properties<I, K, V>(properties: I) -> Result<ProducerConfig, ConfigError>
+    /// The connection and producer settings of a Java producer properties map (see
+    /// [`super::CLIENT_KEYS`] and [`super::PRODUCER_KEYS`]): connection keys go to the
+    /// [`ClientConfig`] (for [`Client::connect`](crate::Client::connect)), producer keys to the
+    /// [`ProducerConfig`]. Also checks what the two only decide together
+    /// ([`delivery_timeout_for`](Self::delivery_timeout_for)).
+    pub fn from_properties<I, K, V>(
+        properties: I,
+    ) -> Result<(ClientConfig, ProducerConfig), ConfigError>
     where
         I: IntoIterator<Item = (K, V)>,
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        ProducerConfigBuilder::from_properties(properties)?.build()
-    }
-
-    /// The connection settings.
-    pub fn client(&self) -> &ClientConfig {
-        &self.client
+        let (client, producer) = ProducerConfigBuilder::from_properties(properties)?;
+        let (client, producer) = (client.build()?, producer.build()?);
+        producer.delivery_timeout_for(client.request_timeout())?;
+        Ok((client, producer))
     }
 
     /// Acknowledgements required (`acks`).
@@ -183,15 +193,29 @@ impl ProducerConfig {
     }
 
     /// How long a record may take from `send` to acknowledgement, retries included
-    /// (`delivery.timeout.ms`); at least `linger + request timeout`.
-    pub fn delivery_timeout(&self) -> Duration {
+    /// (`delivery.timeout.ms`), as set; `None` for the default (see
+    /// [`delivery_timeout_for`](Self::delivery_timeout_for)).
+    pub fn delivery_timeout(&self) -> Option<Duration> {
         self.delivery_timeout
     }
 
-    /// How long a produce request may wait for its response (`request.timeout.ms`, shared
-    /// with the client).
-    pub fn request_timeout(&self) -> Duration {
-        self.client.request_timeout()
+    /// The delivery timeout a producer uses over a client whose requests time out after
+    /// `request_timeout` (`request.timeout.ms`): the one set, which must be at least `linger +
+    /// request_timeout`, or by default 120 s raised to `linger + request_timeout` if that is
+    /// larger.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidValue`] for `delivery.timeout.ms` when the one set is too short.
+    pub fn delivery_timeout_for(&self, request_timeout: Duration) -> Result<Duration, ConfigError> {
+        let floor = self.linger.saturating_add(request_timeout);
+        match self.delivery_timeout {
+            Some(t) if t < floor => Err(ConfigError::invalid(
+                "delivery.timeout.ms",
+                "must be at least linger.ms + request.timeout.ms",
+            )),
+            Some(t) => Ok(t),
+            None => Ok(DEFAULT_DELIVERY_TIMEOUT.max(floor)),
+        }
     }
 
     /// How many times a failed batch is retried within the delivery timeout (`retries`).
@@ -225,7 +249,6 @@ impl ProducerConfig {
 /// (Kafka 4.0: `linger.ms=5`).
 #[derive(Debug, Clone)]
 pub struct ProducerConfigBuilder {
-    pub(super) client: ClientConfigBuilder,
     pub(super) acks: Option<Acks>,
     pub(super) linger: Duration,
     pub(super) batch_size: usize,
@@ -240,11 +263,16 @@ pub struct ProducerConfigBuilder {
     pub(super) max_block: Duration,
 }
 
+impl Default for ProducerConfigBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl ProducerConfigBuilder {
-    /// The defaults on top of `client`.
-    pub fn new(client: ClientConfigBuilder) -> ProducerConfigBuilder {
+    /// The producer defaults.
+    pub fn new() -> ProducerConfigBuilder {
         ProducerConfigBuilder {
-            client,
             acks: None,
             linger: DEFAULT_LINGER,
             batch_size: DEFAULT_BATCH_SIZE,
@@ -258,11 +286,6 @@ impl ProducerConfigBuilder {
             max_request_size: DEFAULT_MAX_REQUEST_SIZE,
             max_block: DEFAULT_MAX_BLOCK,
         }
-    }
-
-    /// The connection settings, to change them in place.
-    pub fn client_mut(&mut self) -> &mut ClientConfigBuilder {
-        &mut self.client
     }
 
     /// Acknowledgements required (default `all`).
@@ -302,7 +325,8 @@ impl ProducerConfigBuilder {
     }
 
     /// The delivery timeout (default 120 s, raised to `linger + request timeout` if that is
-    /// larger; set explicitly, a smaller value is an error).
+    /// larger; set explicitly, a smaller value is an error when the producer starts, see
+    /// [`ProducerConfig::delivery_timeout_for`]).
     pub fn delivery_timeout(mut self, timeout: Duration) -> Self {
         self.delivery_timeout = Some(timeout);
         self
@@ -340,7 +364,6 @@ impl ProducerConfigBuilder {
 
     /// Checks the settings and makes the configuration.
     pub fn build(&self) -> Result<ProducerConfig, ConfigError> {
-        let client = self.client.build()?;
         let acks = self.acks.unwrap_or_default();
         if self.max_in_flight == 0 {
             return Err(ConfigError::invalid(
@@ -355,26 +378,14 @@ impl ProducerConfigBuilder {
             return Err(ConfigError::invalid("max.request.size", "must be positive"));
         }
         let idempotence = self.resolve_idempotence(acks)?;
-        let floor = self.linger.saturating_add(client.request_timeout());
-        let delivery_timeout = match self.delivery_timeout {
-            Some(t) if t < floor => {
-                return Err(ConfigError::invalid(
-                    "delivery.timeout.ms",
-                    "must be at least linger.ms + request.timeout.ms",
-                ));
-            }
-            Some(t) => t,
-            None => DEFAULT_DELIVERY_TIMEOUT.max(floor),
-        };
         Ok(ProducerConfig {
-            client,
             acks,
             linger: self.linger,
             batch_size: self.batch_size,
             compression: self.compression,
             idempotence,
             max_in_flight: self.max_in_flight,
-            delivery_timeout,
+            delivery_timeout: self.delivery_timeout,
             retries: self.retries,
             partitioner: self.partitioner,
             buffer_memory: self.buffer_memory,

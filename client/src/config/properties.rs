@@ -38,7 +38,9 @@ pub const CLIENT_KEYS: &[&str] = &[
     "connections.max.idle.ms",
 ];
 
-/// Every property [`ProducerConfigBuilder::set`] accepts besides [`CLIENT_KEYS`].
+/// Every property [`ProducerConfigBuilder::set`] accepts (the producer's own settings; a
+/// producer properties map may hold [`CLIENT_KEYS`] too, see
+/// [`ProducerConfigBuilder::from_properties`]).
 pub const PRODUCER_KEYS: &[&str] = &[
     "acks",
     "linger.ms",
@@ -240,24 +242,34 @@ impl ClientConfigBuilder {
 }
 
 impl ProducerConfigBuilder {
-    /// A builder with these client and producer properties applied in order.
-    pub fn from_properties<I, K, V>(properties: I) -> Result<ProducerConfigBuilder, ConfigError>
+    /// Builders with the properties of a Java producer properties map applied in order (a
+    /// later value for the same key wins): connection keys ([`CLIENT_KEYS`]) to the client's
+    /// builder, producer keys ([`PRODUCER_KEYS`]) to the producer's. Any other key is an
+    /// error.
+    pub fn from_properties<I, K, V>(
+        properties: I,
+    ) -> Result<(ClientConfigBuilder, ProducerConfigBuilder), ConfigError>
     where
         I: IntoIterator<Item = (K, V)>,
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        let mut builder = ProducerConfigBuilder::new(ClientConfigBuilder::default());
+        let mut client = ClientConfigBuilder::default();
+        let mut producer = ProducerConfigBuilder::new();
         for (k, v) in properties {
-            builder.set(k.as_ref(), v.as_ref())?;
+            let (key, value) = (k.as_ref(), v.as_ref().trim());
+            if !producer.apply(key, value)? && !client.apply(key, value)? {
+                return Err(ConfigError::UnknownKey(key.to_owned()));
+            }
         }
-        Ok(builder)
+        Ok((client, producer))
     }
 
-    /// Applies one client or producer property (see [`CLIENT_KEYS`], [`PRODUCER_KEYS`]).
+    /// Applies one producer property (see [`PRODUCER_KEYS`]). Values are trimmed; an unknown
+    /// key (connection keys included: they belong to [`ClientConfigBuilder::set`]) or a
+    /// malformed value is an error naming the key.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
-        let value = value.trim();
-        if self.apply(key, value)? || self.client.apply(key, value)? {
+        if self.apply(key, value.trim())? {
             Ok(())
         } else {
             Err(ConfigError::UnknownKey(key.to_owned()))

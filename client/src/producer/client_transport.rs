@@ -1,10 +1,12 @@
 //! [`ProducerTransport`] for the cluster client.
 //!
 //! Partitions and topic ids come from the client's metadata snapshot, refreshed on a miss;
-//! produce requests go over the client's per-broker `Purpose::Produce` connections.
+//! produce requests go over the client's per-broker `Purpose::Produce` connections; the
+//! producer's timeouts and backoffs are the client's configuration.
 
 use crate::cluster::BrokerId;
 use crate::cluster_client::{Client, Purpose};
+use crate::config::ClientConfig;
 use crate::connection::Connection;
 use crate::error::ClientError;
 
@@ -50,5 +52,9 @@ impl ProducerTransport for Client {
 
     fn topic_id(&self, topic: &str) -> Option<Uuid> {
         topic_id_from_cache(&self.metadata(), topic)
+    }
+
+    fn client_config(&self) -> &ClientConfig {
+        self.config()
     }
 }

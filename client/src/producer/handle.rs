@@ -44,9 +44,16 @@ pub struct Producer {
 }
 
 impl Producer {
-    /// A producer sending through `transport`, with the partitioner `config` names
+    /// A producer sending through `transport` — usually a [`Client`](crate::Client), whose
+    /// connection settings (request timeout, backoffs, metadata age) it then follows — with
+    /// the producer settings of `config` and the partitioner it names
     /// ([`Murmur2`](PartitionerChoice::Murmur2) by default: Kafka's keyed placement, sticky
     /// batches for records without a key).
+    ///
+    /// # Errors
+    /// [`ProducerError::Client`] with [`ClientError::Config`] when `delivery.timeout.ms` is
+    /// shorter than `linger.ms` + the client's `request.timeout.ms`, with
+    /// [`ClientError::InvalidState`] outside a tokio runtime.
     pub fn new<T: ProducerTransport>(
         transport: T,
         config: ProducerConfig,
@@ -60,7 +67,10 @@ impl Producer {
     }
 
     /// A producer choosing partitions with `partitioner` (records that name a partition keep
-    /// it).
+    /// it). Otherwise as [`new`](Self::new).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
     pub fn with_partitioner<T: ProducerTransport>(
         transport: T,
         config: ProducerConfig,
@@ -70,7 +80,7 @@ impl Producer {
             tokio::runtime::Handle::try_current().map_err(|_| ClientError::InvalidState {
                 context: "Producer::new must be called inside a tokio runtime",
             })?;
-        let settings = SenderSettings::from_config(&config);
+        let settings = SenderSettings::new(transport.client_config(), &config)?;
         tracing::debug!(
             acks = settings.acks,
             idempotence = settings.idempotence,

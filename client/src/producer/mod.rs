@@ -2,12 +2,19 @@
 //! batching, idempotence, Produce requests, and the sender's decisions).
 //!
 //! ```no_run
-//! # async fn example(transport: impl gregor_client::producer::ProducerTransport) -> Result<(), gregor_client::ClientError> {
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use gregor_client::Client;
 //! use gregor_client::config::{ClientConfig, ProducerConfig};
 //! use gregor_client::producer::{Producer, ProducerRecord};
 //!
-//! let client = ClientConfig::builder().bootstrap_servers(["localhost:9092"]);
-//! let producer = Producer::new(transport, ProducerConfig::builder(client).build()?)?;
+//! let client = Client::connect(
+//!     ClientConfig::builder()
+//!         .bootstrap_servers(["localhost:9092"])
+//!         .build()?,
+//! )
+//! .await?;
+//! // The producer follows the client's connection settings; its config holds only its own.
+//! let producer = Producer::new(client, ProducerConfig::builder().build()?)?;
 //! let delivery = producer
 //!     .send(ProducerRecord::new("orders", "created").with_key("order-17"))
 //!     .await?;

@@ -1,5 +1,6 @@
 //! [`ProducerTransport`]: what the async producer needs from the cluster — partition leaders,
-//! metadata refreshes, and connections — so it does not depend on how they are obtained.
+//! metadata refreshes, connections, and the connection settings they follow — so it does not
+//! depend on how they are obtained.
 //!
 //! The cluster client implements it (`client_transport.rs`); tests implement it over plain
 //! [`Connection`]s. Every method may be called from several tasks at once; each call returns a
@@ -12,6 +13,7 @@ use gregor_protocol::ApiKey;
 use gregor_protocol::primitives::Uuid;
 
 use crate::cluster::{BrokerId, MetadataCache};
+use crate::config::ClientConfig;
 use crate::connection::Connection;
 use crate::error::ClientError;
 
@@ -49,6 +51,11 @@ pub trait ProducerTransport: Send + Sync + 'static {
     /// The topic's id (KIP-516), needed by Produce v13+; `None` when not known or the cluster
     /// predates topic ids.
     fn topic_id(&self, topic: &str) -> Option<Uuid>;
+
+    /// The connection settings the transport's connections follow. The producer takes its
+    /// request timeout (`request.timeout.ms`), retry and reconnect backoffs and metadata age
+    /// from them; a [`Client`](crate::Client) answers its own configuration.
+    fn client_config(&self) -> &ClientConfig;
 }
 
 /// The partitions of `topic` in `cache`, for transports that keep a [`MetadataCache`]: the

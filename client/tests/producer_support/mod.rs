@@ -47,16 +47,24 @@ pub fn connect_options() -> ConnectOptions {
     }
 }
 
-/// A producer configuration builder for `bootstrap` with the test timeouts.
-pub fn producer_config(bootstrap: &str) -> ProducerConfigBuilder {
-    let client = ClientConfig::builder()
+/// The connection settings of the producer tests for `bootstrap`: short timeouts and
+/// backoffs, so a lost request is retried quickly.
+pub fn client_config(bootstrap: &str) -> ClientConfig {
+    ClientConfig::builder()
         .bootstrap_servers([bootstrap])
         .client_id("gregor-producer-test")
         .request_timeout(Duration::from_secs(10))
         .retry_backoff(Duration::from_millis(20))
         .reconnect_backoff(Duration::from_millis(10))
-        .reconnect_backoff_max(Duration::from_millis(200));
-    gregor_client::config::ProducerConfig::builder(client)
+        .reconnect_backoff_max(Duration::from_millis(200))
+        .build()
+        .expect("a valid test client configuration")
+}
+
+/// A producer configuration builder with the defaults (the connection settings come from
+/// the transport: [`client_config`]).
+pub fn producer_config() -> ProducerConfigBuilder {
+    gregor_client::config::ProducerConfig::builder()
 }
 
 /// A [`ProducerTransport`] over plain connections: Metadata from the bootstrap broker (or any
@@ -67,6 +75,7 @@ pub struct TestTransport {
     /// in front of a single-broker cluster), if anywhere.
     route: Option<String>,
     opts: ConnectOptions,
+    config: ClientConfig,
     cache: Mutex<MetadataCache>,
     control: tokio::sync::Mutex<Option<Connection>>,
     produce: tokio::sync::Mutex<HashMap<BrokerId, Connection>>,
@@ -81,6 +90,7 @@ impl TestTransport {
             bootstrap: bootstrap.to_owned(),
             route: None,
             opts: connect_options(),
+            config: client_config(bootstrap),
             cache: Mutex::new(MetadataCache::new()),
             control: tokio::sync::Mutex::new(None),
             produce: tokio::sync::Mutex::new(HashMap::new()),
@@ -173,6 +183,10 @@ impl ProducerTransport for TestTransport {
 
     fn topic_id(&self, topic: &str) -> Option<Uuid> {
         topic_id_from_cache(&self.cache.lock().unwrap(), topic)
+    }
+
+    fn client_config(&self) -> &ClientConfig {
+        &self.config
     }
 }
 

@@ -98,7 +98,7 @@ pub async fn produce(
     partitions: i32,
     per_partition: u64,
 ) -> Result<BTreeMap<(i32, i64), String>, AnyError> {
-    let config = ProducerConfig::builder(client_config(bootstrap))
+    let config = ProducerConfig::builder()
         .linger(Duration::from_millis(5))
         .build()?;
     let producer = Producer::new(client(bootstrap).await?, config)?;

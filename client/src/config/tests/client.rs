@@ -40,8 +40,13 @@ fn producer_defaults() {
     assert_eq!(p.compression(), Compression::None);
     assert!(p.idempotence());
     assert_eq!(p.max_in_flight(), 5);
-    assert_eq!(p.delivery_timeout(), Duration::from_secs(120));
-    assert_eq!(p.request_timeout(), Duration::from_secs(30));
+    assert_eq!(p.delivery_timeout(), None);
+    let c = client(&[]).unwrap();
+    assert_eq!(c.request_timeout(), Duration::from_secs(30));
+    assert_eq!(
+        p.delivery_timeout_for(c.request_timeout()),
+        Ok(Duration::from_secs(120))
+    );
     assert_eq!(p.retries(), i32::MAX as u32);
     assert_eq!(p.partitioner(), Partitioner::Murmur2);
     assert_eq!(p.buffer_memory(), 32 * 1024 * 1024);

@@ -43,7 +43,7 @@ fn producer_sizes_and_durations() {
     assert_eq!(p.buffer_memory(), 1_048_576);
     assert_eq!(p.max_request_size(), 2_097_152);
     assert_eq!(p.retries(), 3);
-    assert_eq!(p.delivery_timeout(), Duration::from_secs(60));
+    assert_eq!(p.delivery_timeout(), Some(Duration::from_secs(60)));
     assert_eq!(p.max_block(), Duration::from_millis(1500));
     for key in [
         "linger.ms",
@@ -134,9 +134,27 @@ fn delivery_timeout_covers_linger_and_request_timeout() {
         "delivery.timeout.ms",
     );
     // Unset, the default is raised to fit.
-    let p = producer(&[("request.timeout.ms", "200000"), ("linger.ms", "100")]).unwrap();
-    assert_eq!(p.delivery_timeout(), Duration::from_millis(200_100));
-    assert_eq!(p.request_timeout(), Duration::from_millis(200_000));
+    let (c, p) = ProducerConfig::from_properties([
+        super::BOOT,
+        ("request.timeout.ms", "200000"),
+        ("linger.ms", "100"),
+    ])
+    .unwrap();
+    assert_eq!(c.request_timeout(), Duration::from_millis(200_000));
+    assert_eq!(p.delivery_timeout(), None);
+    assert_eq!(
+        p.delivery_timeout_for(c.request_timeout()),
+        Ok(Duration::from_millis(200_100))
+    );
+    // The check is made where the client is known: a builder alone does not know it.
+    let p = ProducerConfig::builder()
+        .delivery_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    assert_invalid(
+        p.delivery_timeout_for(Duration::from_secs(30)),
+        "delivery.timeout.ms",
+    );
 }
 
 #[test]

@@ -189,7 +189,7 @@ impl<C, R> SenderCore<C, R> {
                     partition: other.unwrap_or(-1),
                     count,
                 };
-                self.refuse(p.append.reply, error.into());
+                self.refuse(p.append.reply, error);
                 return None;
             }
         };

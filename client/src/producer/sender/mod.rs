@@ -45,7 +45,7 @@ use super::idempotence::Idempotence;
 use super::partitioner::Partitioner;
 use super::record::RecordMetadata;
 use crate::cluster::{Backoff, BrokerId};
-use crate::config::ProducerConfig;
+use crate::config::{ClientConfig, ConfigError, ProducerConfig};
 use crate::error::ClientError;
 use crate::producer::error::ProducerError;
 
@@ -53,7 +53,8 @@ use crate::producer::error::ProducerError;
 /// transactional id starts no transaction, so the broker does not use it).
 const TRANSACTION_TIMEOUT_MS: i32 = 60_000;
 
-/// The settings the sender works with, taken from a [`ProducerConfig`].
+/// The settings the sender works with, taken from a [`ProducerConfig`] and the connection
+/// settings ([`ClientConfig`]) of the client the producer runs over.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct SenderSettings {
@@ -80,12 +81,17 @@ pub struct SenderSettings {
 }
 
 impl SenderSettings {
-    /// The settings of `config`.
-    pub fn from_config(config: &ProducerConfig) -> Self {
-        let client = config.client();
-        Self {
+    /// The settings of a producer configured with `config` over a client configured with
+    /// `client`.
+    ///
+    /// # Errors
+    /// A `delivery.timeout.ms` shorter than `linger.ms + request.timeout.ms`
+    /// ([`ProducerConfig::delivery_timeout_for`]).
+    pub fn new(client: &ClientConfig, config: &ProducerConfig) -> Result<Self, ConfigError> {
+        let delivery_timeout = config.delivery_timeout_for(client.request_timeout())?;
+        Ok(Self {
             acks: config.acks().wire_value(),
-            request_timeout: config.request_timeout(),
+            request_timeout: client.request_timeout(),
             max_in_flight: usize::try_from(config.max_in_flight())
                 .unwrap_or(usize::MAX)
                 .max(1),
@@ -105,9 +111,9 @@ impl SenderSettings {
                 buffer_memory: usize::try_from(config.buffer_memory()).unwrap_or(usize::MAX),
                 compression: config.compression(),
                 retry_backoff: client.retry_backoff(),
-                delivery_timeout: config.delivery_timeout(),
+                delivery_timeout,
             },
-        }
+        })
     }
 }
 
