@@ -176,13 +176,17 @@ impl FetchCore {
         }
     }
 
-    /// Pauses or resumes the cursors of `partitions`; returns whether any changed.
-    pub(crate) fn set_paused(&mut self, partitions: &[TopicPartition], paused: bool) -> bool {
-        let mut changed = false;
-        for c in self.cursors.values_mut() {
+    /// Pauses or resumes the cursors of `partitions`; returns the cursors that changed.
+    pub(crate) fn set_paused(
+        &mut self,
+        partitions: &[TopicPartition],
+        paused: bool,
+    ) -> Vec<CursorId> {
+        let mut changed = Vec::new();
+        for (&id, c) in &mut self.cursors {
             if c.paused != paused && partitions.contains(&c.tp) {
                 c.paused = paused;
-                changed = true;
+                changed.push(id);
             }
         }
         changed

@@ -495,7 +495,7 @@ fn a_paused_partition_is_not_fetched_until_resumed() {
     let a_id = h.open(&a, 0, OffsetReset::Fail);
     let b_id = h.open(&b, 0, OffsetReset::Fail);
     let (plan, _) = h.plan();
-    assert!(h.core.set_paused(std::slice::from_ref(&a), true));
+    assert_eq!(h.core.set_paused(std::slice::from_ref(&a), true), [a_id]);
     // Answers in flight still deliver; nothing more is asked for the paused partition.
     for t in &plan.taken {
         let out = h.apply(t, data(t, batches(0, 2), 2));
@@ -505,7 +505,7 @@ fn a_paused_partition_is_not_fetched_until_resumed() {
     let ids: Vec<CursorId> = plan.taken.iter().map(|t| t.id).collect();
     assert_eq!(ids, [b_id]);
     assert_eq!(h.position(a_id), 2, "the position is kept");
-    assert!(h.core.set_paused(std::slice::from_ref(&a), false));
+    assert_eq!(h.core.set_paused(std::slice::from_ref(&a), false), [a_id]);
     assert_eq!(h.take(a_id).wanted.fetch_offset, 2);
 }
 

@@ -161,20 +161,26 @@ impl FetchEngine {
         PartitionReader::new(Arc::clone(&self.shared), id, mailbox, range, from, end)
     }
 
-    /// Stops fetching `partitions` without dropping their readers' positions or buffered
-    /// data (a request already in flight still delivers).
+    /// Pauses `partitions`: nothing more is fetched for them and their readers hand out
+    /// nothing (they wait) until [`resume`](Self::resume); positions and data already fetched
+    /// are kept, so memory stays where it was.
     pub fn pause(&self, partitions: &[TopicPartition]) {
-        self.shared
-            .transition(|core, _| core.set_paused(partitions, true));
+        self.set_paused(partitions, true);
     }
 
-    /// Fetches `partitions` again after [`pause`](Self::pause).
+    /// Resumes `partitions` after [`pause`](Self::pause): their readers hand out what was
+    /// buffered, and fetching goes on from their positions.
     pub fn resume(&self, partitions: &[TopicPartition]) {
-        if self
-            .shared
-            .transition(|core, _| core.set_paused(partitions, false))
-        {
-            self.shared.wake();
+        self.set_paused(partitions, false);
+        self.shared.wake();
+    }
+
+    fn set_paused(&self, partitions: &[TopicPartition], paused: bool) {
+        let mut state = self.shared.state();
+        for id in state.core.set_paused(partitions, paused) {
+            if let Some(mailbox) = state.mailboxes.get(&id) {
+                mailbox.set_paused(paused);
+            }
         }
     }
 

@@ -7,7 +7,7 @@
 //! releasing the data's memory budget at once.
 
 use std::collections::VecDeque;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -19,6 +19,8 @@ pub(crate) struct Mailbox {
     inner: Mutex<Inner>,
     /// Set by the reader while it waits with nothing buffered (the cursor's demand flag).
     pub(crate) demand: Arc<AtomicBool>,
+    /// While set, the reader hands out nothing (its partition is paused).
+    paused: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -95,8 +97,115 @@ impl Mailbox {
         }
     }
 
+    /// Pauses or resumes the reader; a resumed reader is woken.
+    pub(crate) fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Release);
+        if !paused {
+            let waker = self.lock().waker.take();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
+    }
+
+    /// `Pending` while paused (the reader is woken on resume or close), else `Ready`.
+    pub(crate) fn poll_unpaused(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.paused.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        let mut inner = self.lock();
+        if inner.closed {
+            return Poll::Ready(());
+        }
+        match &inner.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => inner.waker = Some(cx.waker().clone()),
+        }
+        drop(inner);
+        // A resume between the check and the registration woke nobody: check again.
+        if self.paused.load(Ordering::Acquire) {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    }
+
     /// Whether the mailbox was closed.
     pub(crate) fn is_closed(&self) -> bool {
         self.lock().closed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use futures::task::{ArcWake, waker};
+
+    use super::*;
+    use crate::fetch::error::FetchError;
+
+    #[derive(Default)]
+    struct Wakes(AtomicUsize);
+
+    impl ArcWake for Wakes {
+        fn wake_by_ref(arc_self: &Arc<Self>) {
+            arc_self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn failed() -> Delivery {
+        Delivery::Failed(FetchError::EngineStopped)
+    }
+
+    #[test]
+    fn deliveries_come_in_order_and_a_push_wakes_the_waiting_reader() {
+        let wakes = Arc::new(Wakes::default());
+        let waker = waker(Arc::clone(&wakes));
+        let mut cx = Context::from_waker(&waker);
+        let mailbox = Mailbox::new();
+        assert!(mailbox.poll_pop(&mut cx).is_pending());
+        mailbox.push(0, failed());
+        mailbox.push(1, Delivery::Placed(7));
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+        assert!(matches!(
+            mailbox.poll_pop(&mut cx),
+            Poll::Ready(Some((0, _)))
+        ));
+        assert!(matches!(mailbox.try_pop(), Some((1, Delivery::Placed(7)))));
+    }
+
+    #[test]
+    fn a_paused_mailbox_holds_the_reader_until_resumed_or_closed() {
+        let wakes = Arc::new(Wakes::default());
+        let waker = waker(Arc::clone(&wakes));
+        let mut cx = Context::from_waker(&waker);
+        let mailbox = Mailbox::new();
+        mailbox.push(0, failed());
+        mailbox.set_paused(true);
+        assert!(mailbox.poll_unpaused(&mut cx).is_pending());
+        mailbox.set_paused(false);
+        assert_eq!(
+            wakes.0.load(Ordering::SeqCst),
+            1,
+            "resuming wakes the reader"
+        );
+        assert!(mailbox.poll_unpaused(&mut cx).is_ready());
+        mailbox.set_paused(true);
+        assert!(mailbox.poll_unpaused(&mut cx).is_pending());
+        mailbox.close();
+        assert!(
+            mailbox.poll_unpaused(&mut cx).is_ready(),
+            "a closed mailbox ends the wait"
+        );
+        assert!(
+            matches!(mailbox.poll_pop(&mut cx), Poll::Ready(None)),
+            "closing dropped it"
+        );
+        mailbox.push(1, failed());
+        assert!(
+            mailbox.try_pop().is_none(),
+            "a closed mailbox takes nothing"
+        );
     }
 }

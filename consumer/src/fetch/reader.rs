@@ -102,6 +102,9 @@ impl PartitionReader {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<RecordChunk, FetchError>>> {
         loop {
+            if self.mailbox.poll_unpaused(cx).is_pending() {
+                return Poll::Pending;
+            }
             if let Some(fetched) = self.current.as_mut() {
                 match fetched.next_chunk() {
                     Some(Ok(chunk)) => {
@@ -219,17 +222,22 @@ impl PartitionReader {
         Ok(())
     }
 
-    /// Stops fetching for this reader, keeping its position and what it has buffered.
+    /// Pauses this reader: nothing more is fetched for it and it hands out nothing (it
+    /// waits) until [`resume`](Self::resume); its position and what it has buffered are kept.
     pub fn pause(&self) {
-        self.shared
-            .transition(|core, _| core.set_cursor_paused(self.id, true));
+        self.set_paused(true);
     }
 
-    /// Fetches again after [`pause`](Self::pause).
+    /// Resumes the reader after [`pause`](Self::pause).
     pub fn resume(&self) {
-        self.shared
-            .transition(|core, _| core.set_cursor_paused(self.id, false));
+        self.set_paused(false);
         self.shared.wake();
+    }
+
+    fn set_paused(&self, paused: bool) {
+        let mut state = self.shared.state();
+        state.core.set_cursor_paused(self.id, paused);
+        self.mailbox.set_paused(paused);
     }
 
     /// Records delivered so far.
