@@ -41,7 +41,7 @@ async fn read(reader: &mut PartitionReader, count: usize) -> Vec<(i64, u64)> {
     got
 }
 
-/// Produces `count` values from `first` in batches of `per_batch`.
+/// Produces `count` values from `first`, five to a batch.
 async fn produce_values(
     client: &gregor_client::Client,
     topic: &str,
@@ -53,6 +53,19 @@ async fn produce_values(
     for chunk in values.chunks(5) {
         produce_batch(client, topic, partition, chunk, &BatchShape::default()).await;
     }
+}
+
+/// A broker of `kind`, a client of it, and a new topic of `partitions` partitions.
+async fn topic_on(
+    kind: BrokerKind,
+    prefix: &str,
+    partitions: i32,
+) -> (gregor_testkit::TestBroker, gregor_client::Client, String) {
+    let broker = broker(kind).await;
+    let client = client(&broker).await;
+    let topic = unique_name(prefix);
+    create_topic_on(&broker, &client, &topic, partitions).await;
+    (broker, client, topic)
 }
 
 fn fetch_config() -> FetchConfig {
@@ -69,10 +82,7 @@ fn follow_secs() -> u64 {
 /// An open-ended reader follows a partition while a producer appends for 30 s: every record
 /// once, in order, with the reader waiting at the log end between appends.
 async fn follows_a_partition_while_a_producer_appends(kind: BrokerKind) {
-    let broker = broker(kind).await;
-    let client = client(&broker).await;
-    let topic = unique_name("follow");
-    create_topic_on(&broker, &client, &topic, 1).await;
+    let (_broker, client, topic) = topic_on(kind, "follow", 1).await;
     let engine = FetchEngine::new(client.clone(), fetch_config());
     let mut reader = engine.follow(
         TopicPartition::new(topic.as_str(), 0),
@@ -137,10 +147,7 @@ per_kind!(follows_a_partition_while_a_producer_appends: mock => Mock, kafka => K
 /// over, and nothing is delivered for the revoked partition afterwards, while the other
 /// partition of the same request keeps flowing.
 async fn a_revoke_while_a_fetch_is_in_flight_delivers_nothing_after(kind: BrokerKind) {
-    let broker = broker(kind).await;
-    let client = client(&broker).await;
-    let topic = unique_name("revoke");
-    create_topic_on(&broker, &client, &topic, 2).await;
+    let (_broker, client, topic) = topic_on(kind, "revoke", 2).await;
     // A broker holds each request for a second unless a megabyte is there: requests are in
     // flight most of the time.
     let config = FetchConfig::default()
@@ -200,10 +207,7 @@ per_kind!(a_revoke_while_a_fetch_is_in_flight_delivers_nothing_after: mock => Mo
 /// A paused partition is not fetched: while the producer appends, the engine's buffered
 /// bytes stay where they were; resumed, the reader gets every record once.
 async fn pause_holds_memory_flat(kind: BrokerKind) {
-    let broker = broker(kind).await;
-    let client = client(&broker).await;
-    let topic = unique_name("pause");
-    create_topic_on(&broker, &client, &topic, 1).await;
+    let (_broker, client, topic) = topic_on(kind, "pause", 1).await;
     let engine = FetchEngine::new(client.clone(), fetch_config());
     let tp = TopicPartition::new(topic.as_str(), 0);
     let mut reader = engine.follow(tp.clone(), StartAt::Offset(0), OffsetReset::Fail);
@@ -238,10 +242,7 @@ per_kind!(pause_holds_memory_flat: mock => Mock, kafka => Kafka);
 /// Starting at the log end reads only what comes after; at the log start, everything; a
 /// seek back reads again from there and drops what was buffered.
 async fn starts_at_the_log_start_or_end_and_seeks_back(kind: BrokerKind) {
-    let broker = broker(kind).await;
-    let client = client(&broker).await;
-    let topic = unique_name("starts");
-    create_topic_on(&broker, &client, &topic, 1).await;
+    let (_broker, client, topic) = topic_on(kind, "starts", 1).await;
     produce_values(&client, &topic, 0, 0, 20).await;
     let engine = FetchEngine::new(client.clone(), fetch_config());
     let tp = TopicPartition::new(topic.as_str(), 0);
