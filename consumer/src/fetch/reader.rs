@@ -288,8 +288,12 @@ impl Stream for PartitionReader {
 
 impl Drop for PartitionReader {
     fn drop(&mut self) {
-        let mut state = self.shared.state();
-        state.core.remove(self.id);
-        state.mailboxes.remove(&self.id);
+        {
+            let mut state = self.shared.state();
+            state.core.remove(self.id);
+            state.mailboxes.remove(&self.id);
+        }
+        // A revoke may be waiting for this cursor's request in flight: it is gone now.
+        self.shared.settled.notify_waiters();
     }
 }
