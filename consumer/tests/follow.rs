@@ -196,10 +196,20 @@ async fn a_revoke_while_a_fetch_is_in_flight_delivers_nothing_after(kind: Broker
         "a revoked reader stays revoked"
     );
     // The partition can be followed again from where the revoked reader stopped.
-    let mut again = engine.follow(a, StartAt::Offset(waiting_a), OffsetReset::Fail);
+    let mut again = engine.follow(a.clone(), StartAt::Offset(waiting_a), OffsetReset::Fail);
     let rest = within("a's records after the revoke", read(&mut again, 20)).await;
     let values: Vec<u64> = rest.iter().map(|(_, v)| *v).collect();
     assert_eq!(values, (10..30).collect::<Vec<_>>());
+    // A revoke waiting for the long poll in flight ends when the reader is dropped meanwhile.
+    let revoking = {
+        let engine = engine.clone();
+        tokio::spawn(async move { engine.revoke(std::slice::from_ref(&a)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(again);
+    within("a revoke whose reader was dropped", revoking)
+        .await
+        .expect("the revoke");
 }
 
 per_kind!(a_revoke_while_a_fetch_is_in_flight_delivers_nothing_after: mock => Mock, kafka => Kafka);
