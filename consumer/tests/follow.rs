@@ -9,7 +9,9 @@ mod stream_support;
 
 use std::time::{Duration, Instant};
 
-use gregor_consumer::fetch::{FetchConfig, FetchEngine, OffsetReset, PartitionReader, StartAt};
+use gregor_consumer::fetch::{
+    FetchConfig, FetchEngine, FetchError, OffsetReset, PartitionReader, StartAt,
+};
 use gregor_consumer::range::TopicPartition;
 use gregor_testkit::BrokerKind;
 use gregor_testkit::data::{BatchShape, create_topic_on, produce_batch, unique_name, within};
@@ -181,6 +183,13 @@ async fn a_revoke_while_a_fetch_is_in_flight_delivers_nothing_after(kind: Broker
     produce_values(&client, &topic, 1, 10, 10).await;
     within("the revoke", engine.revoke(std::slice::from_ref(&a))).await;
     assert!(reader_a.is_revoked());
+    assert!(
+        matches!(
+            reader_a.seek(StartAt::Offset(0)),
+            Err(FetchError::InvalidSeek { .. })
+        ),
+        "a revoked reader cannot seek, before it has seen the revoke too"
+    );
     assert!(
         reader_a.next_chunk().await.is_none(),
         "{kind}: nothing for the revoked partition"

@@ -194,7 +194,7 @@ impl PartitionReader {
                 });
             }
         }
-        if self.revoked {
+        if self.is_revoked() {
             return Err(FetchError::InvalidSeek {
                 topic: self.tp.topic.to_string(),
                 partition: self.tp.partition,
