@@ -96,14 +96,7 @@ impl FetchCore {
             cursor.state = CursorState::Done;
         }
         if state == CursorState::Resolving {
-            out.push(Effect::LookUpOffsets(OffsetLookup {
-                cursor: id,
-                generation: 0,
-                tp: cursor.tp.clone(),
-                position,
-                reason: LookupReason::Start(spec.start),
-                delay: None,
-            }));
+            out.push(start_lookup(id, &cursor, spec.start));
         }
         self.cursors.insert(id, cursor);
         id
@@ -153,14 +146,7 @@ impl FetchCore {
             }
             StartAt::Earliest | StartAt::Latest => {
                 c.state = CursorState::Resolving;
-                out.push(Effect::LookUpOffsets(OffsetLookup {
-                    cursor: id,
-                    generation: c.generation,
-                    tp: c.tp.clone(),
-                    position: c.position,
-                    reason: LookupReason::Start(start),
-                    delay: None,
-                }));
+                out.push(start_lookup(id, c, start));
             }
         }
         Ok(c.generation)
@@ -646,6 +632,18 @@ impl FetchCore {
             }
         }
     }
+}
+
+/// The lookup that places a cursor starting (or sought) at the log start or end.
+fn start_lookup(id: CursorId, c: &Cursor, start: StartAt) -> Effect {
+    Effect::LookUpOffsets(OffsetLookup {
+        cursor: id,
+        generation: c.generation,
+        tp: c.tp.clone(),
+        position: c.position,
+        reason: LookupReason::Start(start),
+        delay: None,
+    })
 }
 
 /// Planned data with the answer's log offsets.
