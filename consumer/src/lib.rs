@@ -67,6 +67,7 @@
 
 pub mod direct;
 pub mod fetch;
+pub mod group;
 pub mod range;
 pub mod store;
 
