@@ -18,7 +18,7 @@
 //! driver can fail it with that error.
 
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -116,6 +116,10 @@ pub struct RequestFrame {
     bytes: BytesMut,
     info: InFlightInfo,
     expects_response: bool,
+    /// How long the broker may legitimately hold the request before answering, on top of
+    /// the request timeout (a JoinGroup waits for the whole group, up to its rebalance
+    /// timeout).
+    broker_hold: Duration,
 }
 
 impl RequestFrame {
@@ -160,7 +164,16 @@ impl RequestFrame {
             bytes,
             info: InFlightInfo::of::<R>(version),
             expects_response,
+            broker_hold: Duration::ZERO,
         })
+    }
+
+    /// Lets the broker hold this request for up to `hold` before answering: its deadline is
+    /// the request timeout plus `hold`. For requests the broker parks on purpose (JoinGroup
+    /// and SyncGroup wait for the rest of the group).
+    pub fn with_broker_hold(mut self, hold: Duration) -> RequestFrame {
+        self.broker_hold = hold;
+        self
     }
 
     /// The request's API, version and response header version.
@@ -254,10 +267,9 @@ pub struct ConnectionCore<W = ()> {
     reader: FrameReader,
     next_correlation_id: CorrelationId,
     in_flight: HashMap<CorrelationId, Pending<W>>,
-    /// Deadlines in send order. Every request gets the same timeout and `now` never goes
-    /// back, so the front is always the earliest; entries of answered requests are skipped
-    /// when they reach the front.
-    deadlines: VecDeque<(Instant, CorrelationId)>,
+    /// Deadlines, earliest first (a request the broker may hold gets a later one than the
+    /// requests sent after it); entries of answered requests are skipped when they come first.
+    deadlines: BTreeSet<(Instant, CorrelationId)>,
     request_timeout: Option<Duration>,
     poison: Option<ClientError>,
 }
@@ -271,7 +283,7 @@ impl<W> ConnectionCore<W> {
             reader: FrameReader::new(config.max_response_frame),
             next_correlation_id: 0,
             in_flight: HashMap::new(),
-            deadlines: VecDeque::new(),
+            deadlines: BTreeSet::new(),
             request_timeout: config.request_timeout,
             poison: None,
         })
@@ -320,9 +332,11 @@ impl<W> ConnectionCore<W> {
             return Err(Rejected { error, waiter });
         }
         let id = self.allocate_correlation_id();
-        let deadline = self.request_timeout.and_then(|t| now.checked_add(t));
+        let deadline = self
+            .request_timeout
+            .and_then(|t| now.checked_add(t.saturating_add(frame.broker_hold)));
         if let Some(deadline) = deadline {
-            self.deadlines.push_back((deadline, id));
+            self.deadlines.insert((deadline, id));
         }
         let info = frame.info;
         self.queue(frame, id);
@@ -449,11 +463,11 @@ impl<W> ConnectionCore<W> {
 
     /// The earliest deadline of a request still in flight.
     pub fn next_deadline(&mut self) -> Option<Instant> {
-        while let Some(&(deadline, id)) = self.deadlines.front() {
+        while let Some(&(deadline, id)) = self.deadlines.first() {
             if self.is_live(id, deadline) {
                 return Some(deadline);
             }
-            self.deadlines.pop_front();
+            self.deadlines.pop_first();
         }
         None
     }
@@ -473,7 +487,7 @@ impl<W> ConnectionCore<W> {
         if deadline > now {
             return None;
         }
-        let (_, id) = self.deadlines.pop_front()?;
+        let (_, id) = self.deadlines.pop_first()?;
         let pending = self.in_flight.remove(&id)?;
         let api = pending.info.api;
         self.poison(ClientError::Poisoned(PoisonCause::RequestTimedOut(api)));

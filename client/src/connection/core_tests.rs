@@ -424,6 +424,43 @@ fn the_earliest_unanswered_request_expires_and_poisons() {
 }
 
 #[test]
+fn a_request_the_broker_may_hold_expires_after_later_requests() {
+    let mut core: Core = ConnectionCore::new(CoreConfig {
+        request_timeout: Some(Duration::from_secs(10)),
+        ..CoreConfig::default()
+    })
+    .unwrap();
+    let t0 = Instant::now();
+    let held = RequestFrame::encode(core.header_template(), &MetadataRequest::default(), 1)
+        .unwrap()
+        .with_broker_hold(Duration::from_secs(60));
+    core.push_request(held, 1, t0).unwrap();
+    core.encode_request(
+        &MetadataRequest::default(),
+        1,
+        2,
+        t0 + Duration::from_secs(1),
+    )
+    .unwrap();
+    // The plain request sent later expires first; the held one only after timeout + hold.
+    assert_eq!(core.next_deadline(), Some(t0 + Duration::from_secs(11)));
+    let expired = core.expire(t0 + Duration::from_secs(11)).unwrap();
+    assert_eq!(expired.waiter, 2);
+    let mut core: Core = ConnectionCore::new(CoreConfig {
+        request_timeout: Some(Duration::from_secs(10)),
+        ..CoreConfig::default()
+    })
+    .unwrap();
+    let held = RequestFrame::encode(core.header_template(), &MetadataRequest::default(), 1)
+        .unwrap()
+        .with_broker_hold(Duration::from_secs(60));
+    core.push_request(held, 1, t0).unwrap();
+    assert_eq!(core.next_deadline(), Some(t0 + Duration::from_secs(70)));
+    assert!(core.expire(t0 + Duration::from_secs(69)).is_none());
+    assert_eq!(core.expire(t0 + Duration::from_secs(70)).unwrap().waiter, 1);
+}
+
+#[test]
 fn correlation_ids_wrap_and_skip_ids_in_flight() {
     let mut core = core();
     let now = Instant::now();

@@ -180,6 +180,21 @@ impl Connection {
         Ok(decode::decode_response::<R::Response>(body, version)?)
     }
 
+    /// Like [`send_versioned`](Self::send_versioned), for a request the broker may hold for up
+    /// to `hold` before it answers (JoinGroup and SyncGroup wait for the group): the request
+    /// times out after the request timeout plus `hold`.
+    pub async fn send_held<R: Request>(
+        &self,
+        req: &R,
+        version: i16,
+        hold: Duration,
+    ) -> Result<R::Response, ClientError> {
+        let frame =
+            RequestFrame::encode(self.driver.header(), req, version)?.with_broker_hold(hold);
+        let body = self.driver.request(frame).await?;
+        Ok(decode::decode_response::<R::Response>(body, version)?)
+    }
+
     /// Sends a request the broker does not answer (Produce with `acks = 0`) in the negotiated
     /// version. Returns once the connection task has taken the request; a failure of the
     /// connection after that shows up on later requests only.
