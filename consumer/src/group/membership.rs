@@ -1,0 +1,904 @@
+//! [`Membership`]: one member's side of the classic group protocol, sans-io.
+//!
+//! The membership is a state machine that takes responses (and the time) and returns the next
+//! request to send to the coordinator ([`Step`]) plus events for the application
+//! ([`MemberEvent`]). It sends one request at a time: JoinGroup, then SyncGroup, then a
+//! Heartbeat every `heartbeat.interval.ms` while stable, LeaveGroup on close. The async shell
+//! (`group/task.rs`) finds the coordinator, sends what [`Membership::next_step`] returns,
+//! feeds the answer back, and runs the leader's assignor when asked ([`Step::Assign`]).
+//!
+//! # Rounds
+//! - **Eager**: before joining, every owned partition is revoked ([`MemberEvent::Revoke`]);
+//!   the member joins only once the application has finished with them
+//!   ([`Membership::revoke_done`]). SyncGroup's assignment is then assigned whole.
+//! - **Cooperative** (KIP-429): the member joins keeping what it owns and says so in its
+//!   subscription; after SyncGroup, partitions it owned and was not given again are revoked,
+//!   the new ones are assigned at once, and once the revocation is done the member joins a
+//!   second round so that the revoked partitions reach their new owners.
+//!
+//! # Failures
+//! Every error code goes through the one table in [`super::errors`]. A member that goes
+//! `session.timeout.ms` without a successful heartbeat stops owning its partitions
+//! ([`MemberEvent::Lost`]) before the coordinator can give them away, and rejoins.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use gregor_protocol::messages::consumer_protocol::{
+    ConsumerProtocolAssignment, ConsumerProtocolSubscription, TopicPartitionList,
+};
+use gregor_protocol::messages::join_group::JoinGroupRequestProtocol;
+use gregor_protocol::messages::leave_group::MemberIdentity;
+use gregor_protocol::messages::sync_group::SyncGroupRequestAssignment;
+use gregor_protocol::messages::{
+    HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    LeaveGroupResponse, SyncGroupRequest, SyncGroupResponse,
+};
+use gregor_protocol::{ErrorCode, TopicPartition};
+
+use super::assignor::{
+    AssignError, GroupAssignment, MemberSubscription, RebalanceProtocol, SharedAssignor,
+    SubscriptionContext,
+};
+use super::errors::{GroupApi, Reaction, ReactionContext, reaction};
+
+/// The subscription and assignment schema version gregor writes (Kafka 3.x and 4.x read it).
+pub const CONSUMER_PROTOCOL_VERSION: i16 = 3;
+
+/// The longest wait between retries of a failing membership request.
+const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(1);
+
+/// What a membership needs to know about its member.
+#[derive(Debug, Clone)]
+pub struct MembershipSettings {
+    /// `group.id`.
+    pub group_id: String,
+    /// `group.instance.id`, for a static member (KIP-345).
+    pub instance_id: Option<String>,
+    /// `session.timeout.ms`.
+    pub session_timeout: Duration,
+    /// The rebalance timeout (`max.poll.interval.ms` by default).
+    pub rebalance_timeout: Duration,
+    /// `heartbeat.interval.ms`.
+    pub heartbeat_interval: Duration,
+    /// `retry.backoff.ms`: the first wait before retrying a failed request.
+    pub retry_backoff: Duration,
+    /// `client.rack`.
+    pub rack: Option<String>,
+    /// The assignors, in order of preference.
+    pub assignors: Vec<SharedAssignor>,
+}
+
+/// A request for the coordinator.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GroupRequest {
+    /// JoinGroup: the broker holds it until the group has rejoined.
+    Join(JoinGroupRequest),
+    /// SyncGroup: the broker holds it until the leader has sent the assignment.
+    Sync(SyncGroupRequest),
+    /// Heartbeat.
+    Heartbeat(HeartbeatRequest),
+    /// LeaveGroup.
+    Leave(LeaveGroupRequest),
+}
+
+impl GroupRequest {
+    /// The request's API in the error table.
+    pub fn api(&self) -> GroupApi {
+        match self {
+            GroupRequest::Join(_) => GroupApi::JoinGroup,
+            GroupRequest::Sync(_) => GroupApi::SyncGroup,
+            GroupRequest::Heartbeat(_) => GroupApi::Heartbeat,
+            GroupRequest::Leave(_) => GroupApi::LeaveGroup,
+        }
+    }
+}
+
+/// The coordinator's answer to a [`GroupRequest`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum GroupResponse {
+    /// To JoinGroup.
+    Join(JoinGroupResponse),
+    /// To SyncGroup.
+    Sync(SyncGroupResponse),
+    /// To Heartbeat.
+    Heartbeat(HeartbeatResponse),
+    /// To LeaveGroup.
+    Leave(LeaveGroupResponse),
+}
+
+/// The leader's job: assign `members` with `assignor`, then call
+/// [`Membership::assignment_ready`].
+#[derive(Debug, Clone)]
+pub struct AssignTask {
+    /// The assignor the group chose.
+    pub assignor: SharedAssignor,
+    /// The members' subscriptions, sorted by member id.
+    pub members: Vec<MemberSubscription>,
+    /// The generation being assigned.
+    pub generation: i32,
+}
+
+/// What the shell should do next.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Send this request to the coordinator and feed back its answer.
+    Send(GroupRequest),
+    /// Run the leader's assignment.
+    Assign(AssignTask),
+    /// Nothing until this time (a heartbeat, a retry), a response, or an application call;
+    /// `None`: nothing until a response or an application call.
+    Wait(Option<Instant>),
+}
+
+/// What the application learns about its partitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberEvent {
+    /// These partitions are the member's now (in addition to those it kept).
+    Assigned(Vec<TopicPartition>),
+    /// These partitions are being taken away: stop, finish what is held, commit, then call
+    /// [`Membership::revoke_done`].
+    Revoke(Vec<TopicPartition>),
+    /// These partitions were lost (session expired, fenced, left): never commit them.
+    Lost(Vec<TopicPartition>),
+    /// The member cannot go on (fenced instance id, authorization, bad configuration).
+    Fatal {
+        /// The API that failed.
+        api: GroupApi,
+        /// The coordinator's error code.
+        code: ErrorCode,
+    },
+}
+
+/// The member's identity for fenced commits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitIdentity {
+    /// The generation.
+    pub generation: i32,
+    /// The member id.
+    pub member_id: String,
+    /// The instance id of a static member.
+    pub instance_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Must join (or rejoin) when nothing blocks it.
+    Unjoined,
+    /// Eager: waiting for the application to finish the revocation before joining.
+    RevokingBeforeJoin,
+    /// JoinGroup in flight.
+    Joining,
+    /// The leader computes the assignment.
+    Assigning,
+    /// SyncGroup in flight.
+    Syncing,
+    /// A member of a stable generation.
+    Stable,
+    /// LeaveGroup sent or not needed: the member is done.
+    Left,
+    /// A fatal error ended the membership.
+    Failed,
+}
+
+/// One member's classic-protocol state; see the [module docs](self).
+#[derive(Debug)]
+pub struct Membership {
+    settings: MembershipSettings,
+    protocol: RebalanceProtocol,
+    topics: Vec<String>,
+    phase: Phase,
+    member_id: String,
+    generation: i32,
+    /// The assignor the group chose in the current generation.
+    chosen: Option<String>,
+    leader: bool,
+    owned: BTreeSet<TopicPartition>,
+    /// Partitions handed to the application in a `Revoke` not yet acknowledged.
+    revoking: BTreeSet<TopicPartition>,
+    /// A rejoin is due (cooperative second round, heartbeat said so, subscription changed).
+    rejoin: bool,
+    in_flight: bool,
+    events: VecDeque<MemberEvent>,
+    next_heartbeat: Option<Instant>,
+    /// When the last heartbeat the coordinator accepted was sent (or the member joined).
+    last_alive: Option<Instant>,
+    retry_at: Option<Instant>,
+    failures: u32,
+    leave_requested: bool,
+    pending_assign: Option<AssignTask>,
+    pending_sync: Option<SyncGroupRequest>,
+}
+
+impl Membership {
+    /// A member that will join with `topics` as its subscription.
+    ///
+    /// The rebalance protocol is the highest one every assignor supports (as Java picks it);
+    /// with none in common, eager.
+    pub fn new(settings: MembershipSettings, topics: Vec<String>) -> Membership {
+        let protocol = common_protocol(&settings.assignors);
+        Membership {
+            settings,
+            protocol,
+            topics,
+            phase: Phase::Unjoined,
+            member_id: String::new(),
+            generation: -1,
+            chosen: None,
+            leader: false,
+            owned: BTreeSet::new(),
+            revoking: BTreeSet::new(),
+            rejoin: false,
+            in_flight: false,
+            events: VecDeque::new(),
+            next_heartbeat: None,
+            last_alive: None,
+            retry_at: None,
+            failures: 0,
+            leave_requested: false,
+            pending_assign: None,
+            pending_sync: None,
+        }
+    }
+
+    /// The rebalance protocol this member uses.
+    pub fn protocol(&self) -> RebalanceProtocol {
+        self.protocol
+    }
+
+    /// The partitions the member owns now.
+    pub fn owned(&self) -> &BTreeSet<TopicPartition> {
+        &self.owned
+    }
+
+    /// The member id (empty before the first JoinGroup answer).
+    pub fn member_id(&self) -> &str {
+        &self.member_id
+    }
+
+    /// The current generation, -1 outside a group.
+    pub fn generation(&self) -> i32 {
+        self.generation
+    }
+
+    /// Whether this member led the last round.
+    pub fn is_leader(&self) -> bool {
+        self.leader
+    }
+
+    /// Whether the member is in a stable generation with no rejoin pending.
+    pub fn is_stable(&self) -> bool {
+        self.phase == Phase::Stable && !self.rejoin
+    }
+
+    /// Whether the membership has ended (left or failed).
+    pub fn is_done(&self) -> bool {
+        matches!(self.phase, Phase::Left | Phase::Failed)
+    }
+
+    /// The subscribed topics.
+    pub fn topics(&self) -> &[String] {
+        &self.topics
+    }
+
+    /// What a commit is fenced with, while the member has a generation.
+    pub fn commit_identity(&self) -> Option<CommitIdentity> {
+        (self.generation >= 0 && !self.member_id.is_empty()).then(|| CommitIdentity {
+            generation: self.generation,
+            member_id: self.member_id.clone(),
+            instance_id: self.settings.instance_id.clone(),
+        })
+    }
+
+    /// Whether a rebalance is under way (for the error table's commit rules).
+    pub fn is_rebalancing(&self) -> bool {
+        self.rejoin || !matches!(self.phase, Phase::Stable)
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<MemberEvent> {
+        self.events.pop_front()
+    }
+
+    /// Replaces the subscription; a change makes the member rejoin.
+    pub fn set_topics(&mut self, mut topics: Vec<String>) {
+        topics.sort();
+        topics.dedup();
+        let mut current = self.topics.clone();
+        current.sort();
+        current.dedup();
+        if topics != current {
+            self.topics = topics;
+            self.request_rejoin();
+        }
+    }
+
+    /// Makes the member rejoin at the next opportunity (metadata changed, a new topic matches).
+    pub fn request_rejoin(&mut self) {
+        if !self.is_done() {
+            self.rejoin = true;
+        }
+    }
+
+    /// The application finished the partitions of the last [`MemberEvent::Revoke`].
+    pub fn revoke_done(&mut self, partitions: &[TopicPartition]) {
+        for tp in partitions {
+            self.revoking.remove(tp);
+            self.owned.remove(tp);
+        }
+    }
+
+    /// The member stops: revokes what it owns (so the application can commit), then leaves the
+    /// group if `leave` (a static member that does not leave keeps its partitions until its
+    /// session times out).
+    pub fn close(&mut self, leave: bool) {
+        if self.is_done() {
+            return;
+        }
+        self.leave_requested = leave;
+        self.rejoin = false;
+        if !self.owned.is_empty() {
+            let all: Vec<TopicPartition> = self.owned.iter().cloned().collect();
+            self.start_revoke(all);
+        }
+        self.phase = Phase::Left;
+        if !leave || self.member_id.is_empty() {
+            self.leave_requested = false;
+        }
+    }
+
+    /// The application went longer than `max.poll.interval.ms` without asking for records:
+    /// its partitions are lost and the member leaves; [`Self::rejoin_after_poll_timeout`]
+    /// brings it back.
+    pub fn poll_interval_expired(&mut self) -> Vec<TopicPartition> {
+        let lost = self.lose_all();
+        if self.settings.instance_id.is_none() && !self.member_id.is_empty() {
+            self.leave_requested = true;
+        }
+        self.phase = Phase::Left;
+        lost
+    }
+
+    /// After a poll-interval expiry, the application polled again: join anew.
+    pub fn rejoin_after_poll_timeout(&mut self) {
+        if self.phase == Phase::Left && !self.leave_requested && !self.in_flight {
+            self.member_id.clear();
+            self.generation = -1;
+            self.phase = Phase::Unjoined;
+        }
+    }
+
+    /// The next thing to do at `now`.
+    pub fn next_step(&mut self, now: Instant) -> Step {
+        if self.in_flight || self.phase == Phase::Failed {
+            return Step::Wait(None);
+        }
+        if self.phase == Phase::Assigning {
+            return match self.pending_assign.take() {
+                Some(task) => Step::Assign(task),
+                None => Step::Wait(None),
+            };
+        }
+        if self.phase == Phase::Syncing {
+            if let Some(sync) = self.pending_sync.take() {
+                self.in_flight = true;
+                return Step::Send(GroupRequest::Sync(sync));
+            }
+            return Step::Wait(None);
+        }
+        if self.phase == Phase::Left {
+            if self.leave_requested && self.revoking.is_empty() {
+                self.leave_requested = false;
+                self.in_flight = true;
+                return Step::Send(GroupRequest::Leave(self.leave_request()));
+            }
+            return Step::Wait(None);
+        }
+        if self.phase == Phase::Stable
+            && self
+                .last_alive
+                .is_some_and(|alive| now >= alive + self.settings.session_timeout)
+        {
+            // Self-fence: the coordinator may have given our partitions away by now.
+            self.lose_all();
+            self.generation = -1;
+            self.phase = Phase::Unjoined;
+            self.rejoin = false;
+            self.retry_at = None;
+            self.failures = 0;
+            self.last_alive = None;
+        }
+        if let Some(at) = self.retry_at {
+            if now < at {
+                let fence = self.last_alive.map(|a| a + self.settings.session_timeout);
+                return Step::Wait(Some(fence.map_or(at, |f| f.min(at))));
+            }
+            self.retry_at = None;
+        }
+        if self.phase == Phase::Stable {
+            if self.rejoin && self.revoking.is_empty() {
+                self.rejoin = false;
+                self.phase = Phase::Unjoined;
+            } else {
+                let at = self.next_heartbeat.unwrap_or(now);
+                if now >= at {
+                    self.in_flight = true;
+                    self.next_heartbeat = Some(now + self.settings.heartbeat_interval);
+                    return Step::Send(GroupRequest::Heartbeat(self.heartbeat_request()));
+                }
+                let fence = self.last_alive.map(|a| a + self.settings.session_timeout);
+                return Step::Wait(Some(fence.map_or(at, |f| f.min(at))));
+            }
+        }
+        if self.phase == Phase::Unjoined && self.protocol == RebalanceProtocol::Eager {
+            if !self.owned.is_empty() {
+                let all: Vec<TopicPartition> = self.owned.iter().cloned().collect();
+                self.start_revoke(all);
+            }
+            if !self.revoking.is_empty() {
+                self.phase = Phase::RevokingBeforeJoin;
+            }
+        }
+        if self.phase == Phase::RevokingBeforeJoin {
+            if !self.revoking.is_empty() {
+                return Step::Wait(None);
+            }
+            self.phase = Phase::Unjoined;
+        }
+        if self.phase == Phase::Unjoined {
+            self.rejoin = false;
+            self.phase = Phase::Joining;
+            self.in_flight = true;
+            return Step::Send(GroupRequest::Join(self.join_request()));
+        }
+        Step::Wait(None)
+    }
+
+    /// The request the shell sent could not be answered (connection lost, timeout): find the
+    /// coordinator again and retry.
+    pub fn request_failed(&mut self, now: Instant, api: GroupApi) {
+        self.in_flight = false;
+        match api {
+            GroupApi::JoinGroup | GroupApi::SyncGroup => {
+                self.phase = Phase::Unjoined;
+                self.schedule_retry(now);
+            }
+            GroupApi::Heartbeat => {
+                self.next_heartbeat = None;
+                self.schedule_retry(now);
+            }
+            _ => {}
+        }
+    }
+
+    /// Feeds the coordinator's answer to the request last returned by
+    /// [`next_step`](Self::next_step). Returns the [`Reaction`] the error table chose, so that
+    /// the shell can forget the coordinator on [`Reaction::Rediscover`].
+    pub fn on_response(&mut self, now: Instant, response: GroupResponse) -> Reaction {
+        self.in_flight = false;
+        match response {
+            GroupResponse::Join(r) => self.on_join(now, r),
+            GroupResponse::Sync(r) => self.on_sync(now, r),
+            GroupResponse::Heartbeat(r) => self.on_heartbeat(now, r),
+            GroupResponse::Leave(r) => {
+                let code = ErrorCode::from(r.error_code);
+                self.member_id.clear();
+                self.generation = -1;
+                reaction(GroupApi::LeaveGroup, code, self.context())
+            }
+        }
+    }
+
+    /// The leader's assignment is ready (or failed): send SyncGroup.
+    pub fn assignment_ready(
+        &mut self,
+        generation: i32,
+        assignment: Result<GroupAssignment, AssignError>,
+    ) {
+        if self.phase != Phase::Assigning || generation != self.generation {
+            return;
+        }
+        let assignments = match assignment {
+            Ok(assignment) => assignment
+                .iter()
+                .filter_map(|(member, a)| {
+                    let bytes = encode_assignment(&a.partitions, a.user_data.clone())?;
+                    Some(SyncGroupRequestAssignment {
+                        member_id: member.clone(),
+                        assignment: bytes,
+                        ..Default::default()
+                    })
+                })
+                .collect(),
+            // An assignor failure leaves everyone without partitions this round, as Java's
+            // leader would fail the round; the next rejoin tries again.
+            Err(_) => {
+                self.rejoin = true;
+                Vec::new()
+            }
+        };
+        self.phase = Phase::Syncing;
+        self.pending_sync = Some(self.sync_request(assignments));
+    }
+
+    fn context(&self) -> ReactionContext {
+        ReactionContext {
+            rebalancing: self.is_rebalancing(),
+            static_member: self.settings.instance_id.is_some(),
+        }
+    }
+
+    fn on_join(&mut self, now: Instant, r: JoinGroupResponse) -> Reaction {
+        let code = ErrorCode::from(r.error_code);
+        let action = reaction(GroupApi::JoinGroup, code, self.context());
+        match action {
+            Reaction::Done => {}
+            Reaction::RetryJoinWithMemberId => {
+                self.member_id = r.member_id;
+                self.phase = Phase::Unjoined;
+                return action;
+            }
+            other => {
+                self.phase = Phase::Unjoined;
+                self.react(now, GroupApi::JoinGroup, code, other);
+                return action;
+            }
+        }
+        self.member_id = r.member_id.clone();
+        self.generation = r.generation_id;
+        self.chosen = r.protocol_name.clone();
+        self.leader = r.leader == r.member_id;
+        self.failures = 0;
+        let assignor = self
+            .chosen
+            .as_deref()
+            .and_then(|name| self.settings.assignors.iter().find(|a| a.name() == name))
+            .cloned();
+        if self.leader && !r.skip_assignment {
+            let Some(assignor) = assignor else {
+                // The coordinator chose a protocol this member did not offer.
+                self.fail(GroupApi::JoinGroup, ErrorCode::InconsistentGroupProtocol);
+                return Reaction::Fatal(super::errors::FatalKind::Other);
+            };
+            let members = r
+                .members
+                .iter()
+                .map(|m| {
+                    decode_member(
+                        m.member_id.clone(),
+                        m.group_instance_id.clone(),
+                        &m.metadata,
+                    )
+                })
+                .collect::<Vec<_>>();
+            let mut members = members;
+            members.sort_by(|a, b| a.member_id.cmp(&b.member_id));
+            self.phase = Phase::Assigning;
+            self.pending_assign = Some(AssignTask {
+                assignor,
+                members,
+                generation: self.generation,
+            });
+        } else {
+            self.phase = Phase::Syncing;
+            self.pending_sync = Some(self.sync_request(Vec::new()));
+        }
+        Reaction::Done
+    }
+}
+
+impl Membership {
+    fn on_sync(&mut self, now: Instant, r: SyncGroupResponse) -> Reaction {
+        let code = ErrorCode::from(r.error_code);
+        let action = reaction(GroupApi::SyncGroup, code, self.context());
+        if action != Reaction::Done {
+            self.phase = Phase::Unjoined;
+            self.react(now, GroupApi::SyncGroup, code, action);
+            return action;
+        }
+        let assigned: BTreeSet<TopicPartition> = if r.assignment.is_empty() {
+            BTreeSet::new()
+        } else {
+            match ConsumerProtocolAssignment::from_bytes(r.assignment.clone()) {
+                Ok((_, a)) => a
+                    .assigned_partitions
+                    .iter()
+                    .flat_map(|t| {
+                        t.partitions
+                            .iter()
+                            .map(|p| TopicPartition::new(t.topic.as_str(), *p))
+                    })
+                    .collect(),
+                Err(_) => {
+                    // A leader that wrote garbage: take nothing and ask for another round.
+                    self.rejoin = true;
+                    BTreeSet::new()
+                }
+            }
+        };
+        self.phase = Phase::Stable;
+        self.last_alive = Some(now);
+        self.next_heartbeat = Some(now + self.settings.heartbeat_interval);
+        self.failures = 0;
+        let revoked: Vec<TopicPartition> = self.owned.difference(&assigned).cloned().collect();
+        let added: Vec<TopicPartition> = assigned.difference(&self.owned).cloned().collect();
+        if !revoked.is_empty() {
+            // Cooperative: give up what moves, then a second round hands it over.
+            self.start_revoke(revoked);
+            self.rejoin = true;
+        }
+        let subscribed: BTreeSet<&str> = self.topics.iter().map(String::as_str).collect();
+        if added.iter().any(|tp| !subscribed.contains(tp.topic())) {
+            // The leader assigned a topic we no longer subscribe to: its view is old.
+            self.rejoin = true;
+        }
+        if !added.is_empty() {
+            self.owned.extend(added.iter().cloned());
+            self.events.push_back(MemberEvent::Assigned(added));
+        }
+        Reaction::Done
+    }
+
+    fn on_heartbeat(&mut self, now: Instant, r: HeartbeatResponse) -> Reaction {
+        let code = ErrorCode::from(r.error_code);
+        let action = reaction(GroupApi::Heartbeat, code, self.context());
+        if self.phase != Phase::Stable {
+            // An answer for a generation we already left behind.
+            return action;
+        }
+        match action {
+            Reaction::Done => {
+                // The coordinator saw this member alive no earlier than the heartbeat was sent,
+                // which was at most one interval ago.
+                let sent = self
+                    .next_heartbeat
+                    .map_or(now, |next| next - self.settings.heartbeat_interval);
+                self.last_alive = Some(sent.min(now));
+                self.failures = 0;
+            }
+            other => self.react(now, GroupApi::Heartbeat, code, other),
+        }
+        action
+    }
+
+    /// Applies a failing reaction of `api`.
+    fn react(&mut self, now: Instant, api: GroupApi, code: ErrorCode, action: Reaction) {
+        match action {
+            Reaction::Done | Reaction::PartitionError => {}
+            Reaction::Rediscover => {
+                // Find the coordinator again at once; repeated failures back off.
+                if self.failures > 0 {
+                    self.schedule_retry(now);
+                } else {
+                    self.failures = 1;
+                }
+                self.next_heartbeat = None;
+            }
+            Reaction::Backoff => self.schedule_retry(now),
+            Reaction::Rejoin | Reaction::RetryJoinWithMemberId => self.request_rejoin(),
+            Reaction::ResetGeneration => {
+                self.lose_all();
+                self.generation = -1;
+                self.phase = Phase::Unjoined;
+            }
+            Reaction::ResetMember | Reaction::CommitFailed => {
+                self.lose_all();
+                self.generation = -1;
+                self.member_id.clear();
+                self.phase = Phase::Unjoined;
+            }
+            Reaction::CommitRebalancing => self.request_rejoin(),
+            Reaction::Fatal(_) => self.fail(api, code),
+        }
+    }
+
+    fn fail(&mut self, api: GroupApi, code: ErrorCode) {
+        self.lose_all();
+        self.phase = Phase::Failed;
+        self.events.push_back(MemberEvent::Fatal { api, code });
+    }
+
+    /// Every owned partition is lost (never committed); returns them.
+    fn lose_all(&mut self) -> Vec<TopicPartition> {
+        let lost: Vec<TopicPartition> = std::mem::take(&mut self.owned).into_iter().collect();
+        self.revoking.clear();
+        if !lost.is_empty() {
+            self.events.push_back(MemberEvent::Lost(lost.clone()));
+        }
+        lost
+    }
+
+    fn start_revoke(&mut self, partitions: Vec<TopicPartition>) {
+        let fresh: Vec<TopicPartition> = partitions
+            .into_iter()
+            .filter(|tp| self.revoking.insert(tp.clone()))
+            .collect();
+        if !fresh.is_empty() {
+            self.events.push_back(MemberEvent::Revoke(fresh));
+        }
+    }
+
+    fn schedule_retry(&mut self, now: Instant) {
+        let doublings = self.failures.min(5);
+        let wait = self
+            .settings
+            .retry_backoff
+            .saturating_mul(1 << doublings)
+            .min(MAX_RETRY_BACKOFF);
+        self.failures = self.failures.saturating_add(1);
+        self.retry_at = Some(now + wait);
+    }
+
+    fn join_request(&self) -> JoinGroupRequest {
+        let owned: Vec<TopicPartition> = match self.protocol {
+            RebalanceProtocol::Cooperative => self.owned.iter().cloned().collect(),
+            RebalanceProtocol::Eager => Vec::new(),
+        };
+        let generation = if owned.is_empty() {
+            -1
+        } else {
+            self.generation
+        };
+        let protocols = self
+            .settings
+            .assignors
+            .iter()
+            .filter_map(|assignor| {
+                let context = SubscriptionContext {
+                    topics: &self.topics,
+                    owned_partitions: &owned,
+                    generation,
+                };
+                let subscription = ConsumerProtocolSubscription {
+                    topics: self.topics.clone(),
+                    user_data: assignor.user_data(&context),
+                    owned_partitions: partition_lists(&owned),
+                    generation_id: generation,
+                    rack_id: self.settings.rack.clone(),
+                };
+                let metadata = subscription.to_bytes(CONSUMER_PROTOCOL_VERSION).ok()?;
+                Some(JoinGroupRequestProtocol {
+                    name: assignor.name().to_owned(),
+                    metadata,
+                    ..Default::default()
+                })
+            })
+            .collect();
+        JoinGroupRequest {
+            group_id: self.settings.group_id.clone(),
+            session_timeout_ms: millis(self.settings.session_timeout),
+            rebalance_timeout_ms: millis(self.settings.rebalance_timeout),
+            member_id: self.member_id.clone(),
+            group_instance_id: self.settings.instance_id.clone(),
+            protocol_type: "consumer".to_owned(),
+            protocols,
+            reason: None,
+            ..Default::default()
+        }
+    }
+
+    fn sync_request(&self, assignments: Vec<SyncGroupRequestAssignment>) -> SyncGroupRequest {
+        SyncGroupRequest {
+            group_id: self.settings.group_id.clone(),
+            generation_id: self.generation,
+            member_id: self.member_id.clone(),
+            group_instance_id: self.settings.instance_id.clone(),
+            protocol_type: Some("consumer".to_owned()),
+            protocol_name: self.chosen.clone(),
+            assignments,
+            ..Default::default()
+        }
+    }
+
+    fn heartbeat_request(&self) -> HeartbeatRequest {
+        HeartbeatRequest {
+            group_id: self.settings.group_id.clone(),
+            generation_id: self.generation,
+            member_id: self.member_id.clone(),
+            group_instance_id: self.settings.instance_id.clone(),
+            ..Default::default()
+        }
+    }
+
+    fn leave_request(&self) -> LeaveGroupRequest {
+        LeaveGroupRequest {
+            group_id: self.settings.group_id.clone(),
+            member_id: self.member_id.clone(),
+            members: vec![MemberIdentity {
+                member_id: self.member_id.clone(),
+                group_instance_id: self.settings.instance_id.clone(),
+                reason: Some("the consumer is closing".to_owned()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// The time by which the membership wants to be asked again, for a shell that sleeps.
+    pub fn deadline(&self) -> Option<Instant> {
+        let fence = self.last_alive.map(|a| a + self.settings.session_timeout);
+        [self.retry_at, self.next_heartbeat, fence]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+}
+
+/// The highest protocol every assignor supports; eager when they share none.
+fn common_protocol(assignors: &[SharedAssignor]) -> RebalanceProtocol {
+    let mut common: Option<BTreeSet<RebalanceProtocol>> = None;
+    for assignor in assignors {
+        let supported: BTreeSet<RebalanceProtocol> =
+            assignor.supported_protocols().iter().copied().collect();
+        common = Some(match common {
+            None => supported,
+            Some(c) => c.intersection(&supported).copied().collect(),
+        });
+    }
+    common
+        .and_then(|c| c.last().copied())
+        .unwrap_or(RebalanceProtocol::Eager)
+}
+
+fn millis(d: Duration) -> i32 {
+    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
+}
+
+/// Partitions grouped by topic, in the consumer protocol's shape.
+fn partition_lists(partitions: &[TopicPartition]) -> Vec<TopicPartitionList> {
+    let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+    for tp in partitions {
+        by_topic.entry(tp.topic()).or_default().push(tp.partition);
+    }
+    by_topic
+        .into_iter()
+        .map(|(topic, partitions)| TopicPartitionList {
+            topic: topic.to_owned(),
+            partitions,
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// A member's JoinGroup metadata as the leader reads it; metadata that does not decode is a
+/// member with no subscription (it gets nothing, as Java's leader would fail only itself).
+fn decode_member(
+    member_id: String,
+    instance_id: Option<String>,
+    metadata: &Bytes,
+) -> MemberSubscription {
+    let mut member = MemberSubscription::new(member_id, Vec::<String>::new());
+    member.instance_id = instance_id;
+    if let Ok((_, s)) = ConsumerProtocolSubscription::from_bytes(metadata.clone()) {
+        member.topics = s.topics;
+        member.user_data = s.user_data;
+        member.owned_partitions = s
+            .owned_partitions
+            .iter()
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .map(|p| TopicPartition::new(t.topic.as_str(), *p))
+            })
+            .collect();
+        member.generation = s.generation_id;
+        member.rack = s.rack_id;
+    }
+    member
+}
+
+/// A member's assignment in SyncGroup's shape.
+fn encode_assignment(partitions: &[TopicPartition], user_data: Option<Bytes>) -> Option<Bytes> {
+    ConsumerProtocolAssignment {
+        assigned_partitions: partition_lists(partitions),
+        user_data,
+        ..Default::default()
+    }
+    .to_bytes(CONSUMER_PROTOCOL_VERSION)
+    .ok()
+}
+
+#[cfg(test)]
+#[path = "membership_tests.rs"]
+mod tests;
