@@ -71,6 +71,21 @@ pub struct CommittedOffset {
     pub metadata: String,
 }
 
+/// Who commits, for a commit the coordinator fences: a member of the group commits with its
+/// generation (classic protocol) or member epoch (KIP-848) and member id, and the coordinator
+/// refuses it (`ILLEGAL_GENERATION`, `UNKNOWN_MEMBER_ID`, `STALE_MEMBER_EPOCH`,
+/// `FENCED_INSTANCE_ID`, `REBALANCE_IN_PROGRESS`) when that member no longer owns the group's
+/// current generation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitFencing {
+    /// The generation id (classic) or member epoch (consumer protocol).
+    pub generation_or_epoch: i32,
+    /// The member id.
+    pub member_id: String,
+    /// The static member's `group.instance.id`.
+    pub instance_id: Option<String>,
+}
+
 /// Options of [`Admin::fetch_offsets`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -91,6 +106,7 @@ impl FetchOffsetsOptions {
 /// The OffsetCommit request committing `offsets` for `group_id` from outside the group.
 pub(crate) fn commit_request(
     group_id: &str,
+    fencing: Option<&CommitFencing>,
     offsets: &[(TopicPartition, OffsetAndMetadata)],
     version: i16,
 ) -> Result<OffsetCommitRequest, ClientError> {
@@ -121,9 +137,9 @@ pub(crate) fn commit_request(
         .collect();
     Ok(OffsetCommitRequest {
         group_id: group_id.to_owned(),
-        generation_id_or_member_epoch: -1,
-        member_id: String::new(),
-        group_instance_id: None,
+        generation_id_or_member_epoch: fencing.map_or(-1, |f| f.generation_or_epoch),
+        member_id: fencing.map(|f| f.member_id.clone()).unwrap_or_default(),
+        group_instance_id: fencing.and_then(|f| f.instance_id.clone()),
         retention_time_ms: -1,
         topics,
         ..Default::default()
@@ -329,6 +345,30 @@ impl Admin {
         group_id: &str,
         offsets: &[(TopicPartition, OffsetAndMetadata)],
     ) -> Result<BTreeMap<TopicPartition, Result<(), ErrorCode>>, ClientError> {
+        self.commit_offsets_with(group_id, None, offsets).await
+    }
+
+    /// Commits offsets as a member of `group_id` ([`CommitFencing`]): the coordinator accepts
+    /// them only from the member of its current generation (or epoch). Refusals are per
+    /// partition, as with [`commit_offsets`](Self::commit_offsets); they are final (not
+    /// retried), since only a rejoin can change the member's generation.
+    #[tracing::instrument(level = "debug", skip_all, fields(group = group_id, partitions = offsets.len()))]
+    pub async fn commit_offsets_fenced(
+        &self,
+        group_id: &str,
+        fencing: &CommitFencing,
+        offsets: &[(TopicPartition, OffsetAndMetadata)],
+    ) -> Result<BTreeMap<TopicPartition, Result<(), ErrorCode>>, ClientError> {
+        self.commit_offsets_with(group_id, Some(fencing), offsets)
+            .await
+    }
+
+    async fn commit_offsets_with(
+        &self,
+        group_id: &str,
+        fencing: Option<&CommitFencing>,
+        offsets: &[(TopicPartition, OffsetAndMetadata)],
+    ) -> Result<BTreeMap<TopicPartition, Result<(), ErrorCode>>, ClientError> {
         let client = &self.client;
         let keys: Vec<TopicPartition> = offsets.iter().map(|(tp, _)| tp.clone()).collect();
         run_rounds(
@@ -345,7 +385,7 @@ impl Admin {
                 let answer = async {
                     let conn = coordinator_connection(client, group_id).await?;
                     let version = conn.version_for::<OffsetCommitRequest>()?;
-                    let request = commit_request(group_id, &batch, version)?;
+                    let request = commit_request(group_id, fencing, &batch, version)?;
                     conn.send_versioned(&request, version).await
                 }
                 .await;

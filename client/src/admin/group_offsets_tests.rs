@@ -21,7 +21,7 @@ fn commits_from_outside_the_group_in_every_version() {
         (tp("b", 1), OffsetAndMetadata::new(20)),
     ];
     for version in OffsetCommitRequest::VERSIONS.iter() {
-        let request = commit_request("g", &offsets, version).unwrap();
+        let request = commit_request("g", None, &offsets, version).unwrap();
         assert_eq!(request.group_id, "g");
         assert_eq!(request.generation_id_or_member_epoch, -1);
         assert_eq!(request.member_id, "");
@@ -37,17 +37,31 @@ fn commits_from_outside_the_group_in_every_version() {
 }
 
 #[test]
+fn a_member_commits_with_its_generation_member_id_and_instance_id() {
+    let offsets = [(tp("a", 0), OffsetAndMetadata::new(10))];
+    let fencing = CommitFencing {
+        generation_or_epoch: 7,
+        member_id: "m-1".to_owned(),
+        instance_id: Some("pod-1".to_owned()),
+    };
+    let request = commit_request("g", Some(&fencing), &offsets, 8).unwrap();
+    assert_eq!(request.generation_id_or_member_epoch, 7);
+    assert_eq!(request.member_id, "m-1");
+    assert_eq!(request.group_instance_id.as_deref(), Some("pod-1"));
+}
+
+#[test]
 fn committing_a_leader_epoch_needs_version_six() {
     let offsets = [(tp("a", 0), OffsetAndMetadata::new(1).with_leader_epoch(4))];
     assert!(matches!(
-        commit_request("g", &offsets, 5),
+        commit_request("g", None, &offsets, 5),
         Err(ClientError::FeatureNotSupported {
             api: ApiKey::OffsetCommit,
             needs: 6,
             ..
         })
     ));
-    let request = commit_request("g", &offsets, 6).unwrap();
+    let request = commit_request("g", None, &offsets, 6).unwrap();
     assert_eq!(request.topics[0].partitions[0].committed_leader_epoch, 4);
 }
 

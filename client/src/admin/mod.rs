@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use gregor_protocol::{ApiKey, ErrorCode};
 
-pub use group_offsets::{CommittedOffset, FetchOffsetsOptions, OffsetAndMetadata};
+pub use group_offsets::{CommitFencing, CommittedOffset, FetchOffsetsOptions, OffsetAndMetadata};
 pub use groups::{
     GroupDescription, GroupListing, ListGroupsOptions, ListedGroups, MemberDescription,
 };

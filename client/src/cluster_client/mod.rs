@@ -67,8 +67,13 @@ pub const DEFAULT_API_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Purpose {
-    /// Metadata, coordinator lookups, group membership, commits, admin requests.
+    /// Metadata, coordinator lookups, commits, admin requests.
     Control,
+    /// A group member's JoinGroup, SyncGroup, Heartbeat and LeaveGroup: the coordinator holds
+    /// a JoinGroup until the whole group has rejoined, and a broker answers one connection's
+    /// requests in order, so membership gets its own connection (as Java's consumer does)
+    /// and never delays commits or metadata.
+    Group,
     /// Fetch requests (long polls).
     Fetch,
     /// Produce requests.

@@ -16,6 +16,7 @@ pub struct RecordChunk {
     pub(crate) partition: TopicPartition,
     pub(crate) records: Vec<Record>,
     pub(crate) next_offset: i64,
+    pub(crate) leader_epoch: i32,
     pub(crate) data: Bytes,
     pub(crate) _permit: Option<BudgetPermit>,
 }
@@ -57,6 +58,13 @@ impl RecordChunk {
     /// records, aborted or compacted-away offsets that followed it).
     pub fn next_offset(&self) -> i64 {
         self.next_offset
+    }
+
+    /// The partition leader epoch of the chunk's last batch (-1 when unknown: legacy message
+    /// sets). Commit it with [`next_offset`](Self::next_offset), so that a consumer restarting
+    /// from the commit can detect a truncated log (KIP-320).
+    pub fn leader_epoch(&self) -> i32 {
+        self.leader_epoch
     }
 
     /// The record data as fetched (the partition's `records` bytes of the Fetch response).

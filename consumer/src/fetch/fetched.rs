@@ -49,6 +49,7 @@ impl FetchedData {
         let mut decoded = 0usize;
         let mut wire = 0usize;
         let mut next_offset = self.next_offset;
+        let mut leader_epoch = -1;
         while let Some(batch) = self.batches.pop_front() {
             match batch.decode_into(&mut records, &self.options) {
                 Ok(size) => decoded = decoded.saturating_add(size),
@@ -59,6 +60,7 @@ impl FetchedData {
             }
             wire = wire.saturating_add(batch.wire_size());
             next_offset = batch.next_offset;
+            leader_epoch = batch.leader_epoch;
             if decoded >= CHUNK_BYTES {
                 break;
             }
@@ -75,6 +77,7 @@ impl FetchedData {
             partition: self.partition.clone(),
             records,
             next_offset,
+            leader_epoch,
             data: self.data.clone(),
             _permit: permit,
         }))

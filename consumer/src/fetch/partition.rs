@@ -40,6 +40,8 @@ pub struct PlannedBatch {
     until: i64,
     /// The position once this batch is read: past its last offset, at most `until`.
     pub next_offset: i64,
+    /// The batch's partition leader epoch (-1 for legacy message sets).
+    pub leader_epoch: i32,
 }
 
 /// A planned batch's data.
@@ -207,6 +209,7 @@ pub fn plan_partition(
                 from: out.next_offset,
                 until,
                 next_offset: next.max(out.next_offset),
+                leader_epoch: facts.leader_epoch,
             });
         }
         out.next_offset = next.max(out.next_offset);
