@@ -69,15 +69,25 @@ pub const DEFAULT_API_TIMEOUT: Duration = Duration::from_secs(60);
 pub enum Purpose {
     /// Metadata, coordinator lookups, commits, admin requests.
     Control,
-    /// A group member's JoinGroup, SyncGroup, Heartbeat and LeaveGroup: the coordinator holds
-    /// a JoinGroup until the whole group has rejoined, and a broker answers one connection's
-    /// requests in order, so membership gets its own connection (as Java's consumer does)
-    /// and never delays commits or metadata.
-    Group,
+    /// One group member's JoinGroup, SyncGroup, Heartbeat and LeaveGroup. The coordinator
+    /// holds a JoinGroup until the whole group has rejoined, and a broker answers one
+    /// connection's requests in order, so each member gets its own connection (as Java's
+    /// consumer does), keyed by an id unique among the client's members
+    /// ([`Purpose::new_group_member`]): a parked JoinGroup never delays commits, metadata or
+    /// another member of the same client.
+    Group(u64),
     /// Fetch requests (long polls).
     Fetch,
     /// Produce requests.
     Produce,
+}
+
+impl Purpose {
+    /// A [`Purpose::Group`] no other member of this process uses.
+    pub fn new_group_member() -> Purpose {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        Purpose::Group(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
 }
 
 /// Which kind of coordinator FindCoordinator looks up.

@@ -393,9 +393,12 @@ impl Membership {
                 self.in_flight = true;
                 return Step::Send(GroupRequest::Leave(self.leave_request()));
             }
+            if self.heartbeating() {
+                return self.heartbeat_or_wait(now);
+            }
             return Step::Wait(None);
         }
-        if self.phase == Phase::Stable
+        if self.heartbeating()
             && self
                 .last_alive
                 .is_some_and(|alive| now >= alive + self.settings.session_timeout)
@@ -421,14 +424,7 @@ impl Membership {
                 self.rejoin = false;
                 self.phase = Phase::Unjoined;
             } else {
-                let at = self.next_heartbeat.unwrap_or(now);
-                if now >= at {
-                    self.in_flight = true;
-                    self.next_heartbeat = Some(now + self.settings.heartbeat_interval);
-                    return Step::Send(GroupRequest::Heartbeat(self.heartbeat_request()));
-                }
-                let fence = self.last_alive.map(|a| a + self.settings.session_timeout);
-                return Step::Wait(Some(fence.map_or(at, |f| f.min(at))));
+                return self.heartbeat_or_wait(now);
             }
         }
         if self.phase == Phase::Unjoined && self.protocol == RebalanceProtocol::Eager {
@@ -442,7 +438,10 @@ impl Membership {
         }
         if self.phase == Phase::RevokingBeforeJoin {
             if !self.revoking.is_empty() {
-                return Step::Wait(None);
+                // The generation still holds while the application finishes: heartbeat, so
+                // that the session does not expire (the coordinator waits for our JoinGroup
+                // up to the rebalance timeout).
+                return self.heartbeat_or_wait(now);
             }
             self.phase = Phase::Unjoined;
         }
@@ -453,6 +452,29 @@ impl Membership {
             return Step::Send(GroupRequest::Join(self.join_request()));
         }
         Step::Wait(None)
+    }
+
+    /// Whether the member is in a generation and heartbeats: stable, or finishing a
+    /// revocation before it rejoins or leaves.
+    fn heartbeating(&self) -> bool {
+        match self.phase {
+            Phase::Stable => true,
+            Phase::RevokingBeforeJoin => self.generation >= 0,
+            Phase::Left => self.generation >= 0 && !self.revoking.is_empty(),
+            _ => false,
+        }
+    }
+
+    /// A heartbeat if one is due, else a wait until it is (or until the session would expire).
+    fn heartbeat_or_wait(&mut self, now: Instant) -> Step {
+        let at = self.next_heartbeat.unwrap_or(now);
+        if now >= at {
+            self.in_flight = true;
+            self.next_heartbeat = Some(now + self.settings.heartbeat_interval);
+            return Step::Send(GroupRequest::Heartbeat(self.heartbeat_request()));
+        }
+        let fence = self.last_alive.map(|a| a + self.settings.session_timeout);
+        Step::Wait(Some(fence.map_or(at, |f| f.min(at))))
     }
 
     /// The request the shell sent could not be answered (connection lost, timeout): find the
@@ -643,12 +665,16 @@ impl Membership {
     fn on_heartbeat(&mut self, now: Instant, r: HeartbeatResponse) -> Reaction {
         let code = ErrorCode::from(r.error_code);
         let action = reaction(GroupApi::Heartbeat, code, self.context());
-        if self.phase != Phase::Stable {
+        if !self.heartbeating() {
             // An answer for a generation we already left behind.
             return action;
         }
         match action {
-            Reaction::Done => {
+            // The coordinator still counts the member alive while the group rebalances.
+            Reaction::Done | Reaction::Rejoin => {
+                if action == Reaction::Rejoin && self.phase == Phase::Stable {
+                    self.request_rejoin();
+                }
                 // The coordinator saw this member alive no earlier than the heartbeat was sent,
                 // which was at most one interval ago.
                 let sent = self
@@ -657,7 +683,18 @@ impl Membership {
                 self.last_alive = Some(sent.min(now));
                 self.failures = 0;
             }
-            other => self.react(now, GroupApi::Heartbeat, code, other),
+            other => {
+                let closing = self.phase == Phase::Left;
+                self.react(now, GroupApi::Heartbeat, code, other);
+                if closing && self.phase != Phase::Failed {
+                    // A closing member does not rejoin; without a generation it has nothing
+                    // to leave either.
+                    self.phase = Phase::Left;
+                    if self.generation < 0 {
+                        self.leave_requested = false;
+                    }
+                }
+            }
         }
         action
     }

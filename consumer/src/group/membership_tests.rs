@@ -237,13 +237,23 @@ fn an_eager_member_revokes_everything_before_it_rejoins() {
         t1,
         error(GroupApi::Heartbeat, ErrorCode::RebalanceInProgress),
     );
-    // The revocation comes first; no JoinGroup until the application is done.
-    assert!(matches!(m.next_step(t1), Step::Wait(None)));
+    // The revocation comes first; no JoinGroup until the application is done, but the
+    // member heartbeats meanwhile so that its session holds.
+    assert_eq!(
+        m.next_step(t1).clone_wait(),
+        Some(t1 + Duration::from_secs(3))
+    );
     assert_eq!(
         m.poll_event(),
         Some(MemberEvent::Revoke(vec![tp("t", 0), tp("t", 1)]))
     );
-    assert!(matches!(m.next_step(t1), Step::Wait(None)));
+    let t2 = t1 + Duration::from_secs(3);
+    assert!(matches!(sent(m.next_step(t2)), GroupRequest::Heartbeat(_)));
+    m.on_response(
+        t2,
+        error(GroupApi::Heartbeat, ErrorCode::RebalanceInProgress),
+    );
+    assert!(matches!(m.next_step(t2), Step::Wait(Some(_))));
     m.revoke_done(&[tp("t", 0), tp("t", 1)]);
     let GroupRequest::Join(join) = sent(m.next_step(t1)) else {
         panic!()
@@ -393,7 +403,7 @@ fn closing_revokes_then_leaves_and_a_static_member_does_not_leave() {
     m.poll_event();
     m.close(true);
     assert_eq!(m.poll_event(), Some(MemberEvent::Revoke(vec![tp("t", 0)])));
-    assert!(matches!(m.next_step(t0), Step::Wait(None)));
+    assert!(matches!(m.next_step(t0), Step::Wait(Some(_))));
     m.revoke_done(&[tp("t", 0)]);
     let GroupRequest::Leave(leave) = sent(m.next_step(t0)) else {
         panic!()

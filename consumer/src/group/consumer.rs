@@ -1,0 +1,690 @@
+//! [`GroupConsumer`]: what the application holds.
+//!
+//! The consumer owns the partitions' readers (one open-ended cursor each in the shared
+//! [`FetchEngine`]) and the offsets the application has finished. [`GroupConsumer::next`]
+//! returns, in order, the group's decisions ([`GroupEvent::Assigned`], [`GroupEvent::Revoked`],
+//! [`GroupEvent::Lost`]) and records, one chunk of one partition at a time, taking turns
+//! between partitions.
+//!
+//! # Acknowledgement and the revoke barrier
+//! Asking for the next event acknowledges the chunk returned before it: its offsets count as
+//! processed, and they are what auto-commit and [`GroupConsumer::commit`] commit (Java's
+//! semantics for `poll`). When partitions are revoked:
+//! 1. the engine stops fetching them and drops their buffered data, and no record of them is
+//!    delivered any more;
+//! 2. with auto-commit on, what the application finished of them is committed;
+//! 3. [`GroupEvent::Revoked`] is returned, and the revocation completes when the application
+//!    asks for the next event: in between it may finish its own work on them and commit
+//!    ([`GroupConsumer::commit`]).
+//!
+//! Only then does the membership rejoin (eager) or hand them over (cooperative). Lost
+//! partitions ([`GroupEvent::Lost`]) are never committed.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use gregor_client::Admin;
+use gregor_client::admin::{CommitFencing, FetchOffsetsOptions, OffsetAndMetadata};
+use gregor_client::{Client, ClientError, Purpose};
+use gregor_protocol::{ErrorCode, TopicPartition};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::{debug, warn};
+
+use super::errors::{GroupApi, Reaction, ReactionContext, reaction};
+use super::membership::{MemberEvent, Membership, MembershipSettings};
+use super::task::{self, Command, MemberState, PollClock, Subscription, TaskContext};
+use crate::fetch::{FetchConfig, FetchEngine, OffsetReset, PartitionReader, RecordChunk, StartAt};
+
+/// What [`GroupConsumer::next`] returns.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum GroupEvent {
+    /// Records of one partition, in offset order.
+    Records(RecordChunk),
+    /// These partitions were assigned to this member; their records follow.
+    Assigned(Vec<TopicPartition>),
+    /// These partitions were taken away. No more of their records come; what was finished of
+    /// them is committed when auto-commit is on. The revocation completes at the next call
+    /// to [`GroupConsumer::next`] (commit your own offsets of them before).
+    Revoked(Vec<TopicPartition>),
+    /// These partitions were lost: the member's session expired, it was fenced, or it did not
+    /// poll within `max.poll.interval.ms` ([`GroupEvent::PollIntervalExceeded`] follows). They
+    /// were not committed, and another member may own them already.
+    Lost(Vec<TopicPartition>),
+    /// The application did not ask for records within `max.poll.interval.ms`: the member left
+    /// the group and lost its partitions. It joins again from this call on.
+    PollIntervalExceeded,
+}
+
+/// Why the group consumer failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum GroupConsumerError {
+    /// The member cannot go on: the coordinator refused it for good.
+    #[error("group {group}: {api:?} failed with {code}{}", instance_note(.instance_id))]
+    Fatal {
+        /// The group id.
+        group: String,
+        /// The API that failed.
+        api: GroupApi,
+        /// The coordinator's error code (`FENCED_INSTANCE_ID`, `GROUP_AUTHORIZATION_FAILED`,
+        /// `INVALID_SESSION_TIMEOUT`, `INCONSISTENT_GROUP_PROTOCOL`...).
+        code: ErrorCode,
+        /// The static member's instance id, if it has one.
+        instance_id: Option<String>,
+    },
+    /// A commit was refused because the group is rebalancing; the assignment is kept. Commit
+    /// again after the rebalance (or inside the revocation, for revoked partitions).
+    #[error("group {group}: commit refused, a rebalance is in progress")]
+    RebalanceInProgress {
+        /// The group id.
+        group: String,
+    },
+    /// A commit can never succeed: the member is no longer in the generation that owned the
+    /// partitions (they were lost).
+    #[error("group {group}: commit failed, the member is no longer in the generation ({code})")]
+    CommitFailed {
+        /// The group id.
+        group: String,
+        /// The coordinator's error code.
+        code: ErrorCode,
+    },
+    /// The coordinator refused some partitions' commits (others succeeded).
+    #[error("group {group}: commit refused for {}", describe(.partitions))]
+    CommitRejected {
+        /// The group id.
+        group: String,
+        /// Each refused partition with the error the coordinator gave.
+        partitions: Vec<(TopicPartition, ErrorCode)>,
+    },
+    /// A partition has no committed offset and `auto.offset.reset` is `none`.
+    #[error("{partition}: no committed offset and auto.offset.reset is none")]
+    NoOffset {
+        /// The partition.
+        partition: TopicPartition,
+    },
+    /// A request failed after the client's retries.
+    #[error("group {group}: {source}")]
+    Client {
+        /// The group id.
+        group: String,
+        /// The client's error.
+        #[source]
+        source: ClientError,
+    },
+    /// Reading a partition failed.
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::FetchError),
+    /// The consumer was closed, or its membership task ended.
+    #[error("group {group}: the consumer is closed")]
+    Closed {
+        /// The group id.
+        group: String,
+    },
+}
+
+fn instance_note(instance_id: &Option<String>) -> String {
+    instance_id
+        .as_ref()
+        .map(|id| format!(" (group.instance.id {id})"))
+        .unwrap_or_default()
+}
+
+fn describe(partitions: &[(TopicPartition, ErrorCode)]) -> String {
+    partitions
+        .iter()
+        .map(|(tp, code)| format!("{tp}: {code}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// How the shell runs, besides the membership's own settings.
+#[derive(Debug, Clone)]
+pub struct GroupConsumerSettings {
+    /// The membership (group id, timeouts, assignors, rack, instance id).
+    pub membership: MembershipSettings,
+    /// `max.poll.interval.ms`.
+    pub max_poll_interval: Duration,
+    /// `auto.commit.interval.ms` when `enable.auto.commit` is on.
+    pub auto_commit: Option<Duration>,
+    /// `auto.offset.reset`: where a partition without a committed offset starts, and what
+    /// happens when a position is out of range.
+    pub offset_reset: OffsetReset,
+    /// Send LeaveGroup on close (Java 4.1's default: dynamic members leave, static ones stay).
+    pub leave_on_close: bool,
+    /// The fetch engine's settings.
+    pub fetch: FetchConfig,
+}
+
+/// A partition this member owns.
+#[derive(Debug)]
+struct Owned {
+    reader: PartitionReader,
+    /// The offset after the last chunk the application finished, with its leader epoch.
+    finished: Option<(i64, i32)>,
+    /// The offset last committed by this member.
+    committed: Option<i64>,
+}
+
+/// A rebalancing consumer-group member; see the [module docs](self).
+#[derive(Debug)]
+pub struct GroupConsumer {
+    group_id: String,
+    instance_id: Option<String>,
+    engine: FetchEngine,
+    admin: Admin,
+    settings: GroupConsumerSettings,
+    commands: mpsc::UnboundedSender<Command>,
+    events: mpsc::UnboundedReceiver<MemberEvent>,
+    state: watch::Receiver<MemberState>,
+    poll_clock: Arc<PollClock>,
+    task: Option<JoinHandle<()>>,
+    owned: BTreeMap<TopicPartition, Owned>,
+    /// Partitions in turn order for delivery.
+    turns: VecDeque<TopicPartition>,
+    /// The last chunk delivered: partition, next offset, leader epoch.
+    held: Option<(TopicPartition, i64, i32)>,
+    /// Revoked partitions returned to the application, released at its next call.
+    revoking: Option<Vec<TopicPartition>>,
+    pending: VecDeque<GroupEvent>,
+    next_auto_commit: Option<Instant>,
+    closed: bool,
+}
+
+impl GroupConsumer {
+    /// Joins the group and starts the membership task. Records flow once partitions are
+    /// assigned; call [`next`](Self::next) in a loop.
+    pub fn new(
+        client: Client,
+        settings: GroupConsumerSettings,
+        subscription: Subscription,
+    ) -> GroupConsumer {
+        let group_id = settings.membership.group_id.clone();
+        let instance_id = settings.membership.instance_id.clone();
+        let engine = FetchEngine::new(client.clone(), settings.fetch.clone());
+        let topics = match &subscription {
+            Subscription::Topics(topics) => topics.clone(),
+            Subscription::Pattern(_) => Vec::new(),
+        };
+        let membership = Membership::new(settings.membership.clone(), topics);
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (event_tx, events) = mpsc::unbounded_channel();
+        let (state_tx, state) = watch::channel(MemberState::default());
+        let poll_clock = Arc::new(PollClock::new());
+        poll_clock.stamp();
+        let context = TaskContext {
+            client: client.clone(),
+            group_id: group_id.clone(),
+            rebalance_timeout: settings.membership.rebalance_timeout,
+            max_poll_interval: settings.max_poll_interval,
+            subscription: subscription.clone(),
+            purpose: Purpose::new_group_member(),
+            events: event_tx,
+            state: state_tx,
+            poll_clock: poll_clock.clone(),
+        };
+        if let Subscription::Pattern(_) = subscription {
+            // The pattern is matched against the metadata: fetch all of it once now.
+            client.request_metadata_refresh();
+        }
+        let task = tokio::spawn(task::run(membership, context, command_rx));
+        GroupConsumer {
+            group_id,
+            instance_id,
+            engine,
+            admin: Admin::new(client),
+            next_auto_commit: settings.auto_commit.map(|every| Instant::now() + every),
+            settings,
+            commands,
+            events,
+            state,
+            poll_clock,
+            task: Some(task),
+            owned: BTreeMap::new(),
+            turns: VecDeque::new(),
+            held: None,
+            revoking: None,
+            pending: VecDeque::new(),
+            closed: false,
+        }
+    }
+
+    /// The group id.
+    pub fn group_id(&self) -> &str {
+        &self.group_id
+    }
+
+    /// The partitions this member owns now.
+    pub fn assignment(&self) -> Vec<TopicPartition> {
+        self.owned.keys().cloned().collect()
+    }
+
+    /// The member's generation and member id, while it is in a generation.
+    pub fn generation(&self) -> Option<(i32, String)> {
+        self.state
+            .borrow()
+            .identity
+            .as_ref()
+            .map(|i| (i.generation, i.member_id.clone()))
+    }
+
+    /// The next offset to deliver of an owned partition.
+    pub fn position(&self, partition: &TopicPartition) -> Option<i64> {
+        self.owned.get(partition).map(|o| o.reader.position())
+    }
+
+    /// The offset after the last chunk of `partition` the application finished (what a
+    /// commit would store).
+    pub fn finished(&self, partition: &TopicPartition) -> Option<i64> {
+        self.owned
+            .get(partition)
+            .and_then(|o| o.finished.map(|(offset, _)| offset))
+    }
+
+    /// The next event: a group decision or a chunk of records. Acknowledges the chunk
+    /// returned before (and completes a revocation returned before).
+    pub async fn next(&mut self) -> Result<GroupEvent, GroupConsumerError> {
+        if self.closed {
+            return Err(self.closed_error());
+        }
+        self.acknowledge();
+        if let Some(done) = self.revoking.take() {
+            let _ = self.commands.send(Command::RevokeDone(done));
+        }
+        if self.poll_clock.take_expired() {
+            let _ = self.commands.send(Command::Rejoin);
+        }
+        self.poll_clock.stamp();
+        if self.next_auto_commit.is_some_and(|at| Instant::now() >= at) {
+            if let Err(error) = self.commit().await {
+                debug!(group = %self.group_id, %error, "auto-commit failed");
+            }
+            self.next_auto_commit = self
+                .settings
+                .auto_commit
+                .map(|every| Instant::now() + every);
+        }
+        self.poll_clock.set_waiting(true);
+        let result = self.next_inner().await;
+        self.poll_clock.set_waiting(false);
+        result
+    }
+
+    async fn next_inner(&mut self) -> Result<GroupEvent, GroupConsumerError> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Ok(event);
+            }
+            let wake = self.next_auto_commit;
+            let event = {
+                let events = &mut self.events;
+                let owned = &mut self.owned;
+                let turns = &mut self.turns;
+                let auto_commit = async {
+                    match wake {
+                        Some(at) => tokio::time::sleep_until(at.into()).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    biased;
+                    event = events.recv() => Next::Member(event),
+                    chunk = poll_turns(owned, turns) => Next::Chunk(chunk),
+                    () = auto_commit => Next::AutoCommit,
+                }
+            };
+            match event {
+                Next::Member(Some(event)) => self.on_member_event(event).await?,
+                Next::Member(None) => {
+                    self.closed = true;
+                    return Err(self.closed_error());
+                }
+                Next::Chunk((tp, Ok(chunk))) => {
+                    self.held = Some((tp, chunk.next_offset(), chunk.leader_epoch()));
+                    return Ok(GroupEvent::Records(chunk));
+                }
+                Next::Chunk((_, Err(error))) => return Err(error.into()),
+                Next::AutoCommit => {
+                    if let Err(error) = self.commit().await {
+                        debug!(group = %self.group_id, %error, "auto-commit failed");
+                    }
+                    self.next_auto_commit = self
+                        .settings
+                        .auto_commit
+                        .map(|every| Instant::now() + every);
+                }
+            }
+        }
+    }
+
+    async fn on_member_event(&mut self, event: MemberEvent) -> Result<(), GroupConsumerError> {
+        match event {
+            MemberEvent::Assigned(partitions) => {
+                self.start(&partitions).await?;
+                self.pending.push_back(GroupEvent::Assigned(partitions));
+            }
+            MemberEvent::Revoke(partitions) => {
+                self.stop(&partitions).await;
+                if self.settings.auto_commit.is_some() {
+                    if let Err(error) = self.commit_partitions(&partitions).await {
+                        warn!(group = %self.group_id, %error, "commit of revoked partitions failed");
+                    }
+                }
+                for tp in &partitions {
+                    self.owned.remove(tp);
+                }
+                self.revoking = Some(partitions.clone());
+                self.pending.push_back(GroupEvent::Revoked(partitions));
+            }
+            MemberEvent::Lost(partitions) => {
+                self.stop(&partitions).await;
+                for tp in &partitions {
+                    self.owned.remove(tp);
+                }
+                self.pending.push_back(GroupEvent::Lost(partitions));
+                if self.poll_clock.take_expired() {
+                    let _ = self.commands.send(Command::Rejoin);
+                    self.pending.push_back(GroupEvent::PollIntervalExceeded);
+                }
+            }
+            MemberEvent::Fatal { api, code } => {
+                self.closed = true;
+                return Err(GroupConsumerError::Fatal {
+                    group: self.group_id.clone(),
+                    api,
+                    code,
+                    instance_id: self.instance_id.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts reading newly assigned partitions from their committed offsets (read with
+    /// `require_stable`), or per `auto.offset.reset` where nothing is committed.
+    async fn start(&mut self, partitions: &[TopicPartition]) -> Result<(), GroupConsumerError> {
+        let committed = self
+            .admin
+            .fetch_offsets(
+                &self.group_id,
+                Some(partitions),
+                FetchOffsetsOptions::default().require_stable(true),
+            )
+            .await
+            .map_err(|source| GroupConsumerError::Client {
+                group: self.group_id.clone(),
+                source,
+            })?;
+        for tp in partitions {
+            let offset = committed
+                .get(tp)
+                .and_then(|r| r.as_ref().ok())
+                .and_then(|c| c.as_ref())
+                .map(|c| c.offset);
+            let start = match (offset, self.settings.offset_reset) {
+                (Some(offset), _) => StartAt::Offset(offset),
+                (None, OffsetReset::Earliest) => StartAt::Earliest,
+                (None, OffsetReset::Latest) => StartAt::Latest,
+                (None, _) => {
+                    return Err(GroupConsumerError::NoOffset {
+                        partition: tp.clone(),
+                    });
+                }
+            };
+            let reader = self
+                .engine
+                .follow(tp.clone(), start, self.settings.offset_reset);
+            self.owned.insert(
+                tp.clone(),
+                Owned {
+                    reader,
+                    finished: None,
+                    committed: offset,
+                },
+            );
+            self.turns.push_back(tp.clone());
+        }
+        Ok(())
+    }
+
+    /// Stops fetching `partitions`; returns once no request in flight can deliver them.
+    async fn stop(&mut self, partitions: &[TopicPartition]) {
+        self.turns.retain(|tp| !partitions.contains(tp));
+        self.engine.revoke(partitions).await;
+    }
+
+    /// Marks the chunk returned last as finished.
+    fn acknowledge(&mut self) {
+        if let Some((tp, next, epoch)) = self.held.take() {
+            if let Some(owned) = self.owned.get_mut(&tp) {
+                owned.finished = Some((next, epoch));
+            }
+        }
+    }
+
+    /// Commits what the application finished of every owned partition (with the member's
+    /// generation: a member that is no longer in it cannot commit).
+    pub async fn commit(&mut self) -> Result<(), GroupConsumerError> {
+        self.acknowledge();
+        let partitions: Vec<TopicPartition> = self.owned.keys().cloned().collect();
+        self.commit_partitions(&partitions).await
+    }
+
+    /// Commits explicit offsets (the next offset to read, with the leader epoch of the last
+    /// record read if known) for partitions this member owns.
+    pub async fn commit_offsets(
+        &mut self,
+        offsets: &[(TopicPartition, i64, Option<i32>)],
+    ) -> Result<(), GroupConsumerError> {
+        let list: Vec<(TopicPartition, OffsetAndMetadata)> = offsets
+            .iter()
+            .map(|(tp, offset, epoch)| {
+                let mut o = OffsetAndMetadata::new(*offset);
+                if let Some(epoch) = epoch {
+                    o = o.with_leader_epoch(*epoch);
+                }
+                (tp.clone(), o)
+            })
+            .collect();
+        self.send_commit(list).await
+    }
+
+    async fn commit_partitions(
+        &mut self,
+        partitions: &[TopicPartition],
+    ) -> Result<(), GroupConsumerError> {
+        let list: Vec<(TopicPartition, OffsetAndMetadata)> = partitions
+            .iter()
+            .filter_map(|tp| {
+                let owned = self.owned.get(tp)?;
+                let (offset, epoch) = owned.finished?;
+                if owned.committed == Some(offset) {
+                    return None;
+                }
+                let mut o = OffsetAndMetadata::new(offset);
+                if epoch >= 0 {
+                    o = o.with_leader_epoch(epoch);
+                }
+                Some((tp.clone(), o))
+            })
+            .collect();
+        self.send_commit(list).await
+    }
+
+    async fn send_commit(
+        &mut self,
+        offsets: Vec<(TopicPartition, OffsetAndMetadata)>,
+    ) -> Result<(), GroupConsumerError> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let state = self.state.borrow().clone();
+        let context = ReactionContext {
+            rebalancing: state.rebalancing,
+            static_member: self.instance_id.is_some(),
+        };
+        let Some(identity) = state.identity else {
+            return Err(GroupConsumerError::RebalanceInProgress {
+                group: self.group_id.clone(),
+            });
+        };
+        let fencing = CommitFencing {
+            generation_or_epoch: identity.generation,
+            member_id: identity.member_id,
+            instance_id: identity.instance_id,
+        };
+        let results = self
+            .admin
+            .commit_offsets_fenced(&self.group_id, &fencing, &offsets)
+            .await
+            .map_err(|source| GroupConsumerError::Client {
+                group: self.group_id.clone(),
+                source,
+            })?;
+        let mut refused = Vec::new();
+        let mut worst: Option<(Reaction, ErrorCode)> = None;
+        for (tp, result) in results {
+            match result {
+                Ok(()) => {
+                    if let (Some(owned), Some((_, o))) = (
+                        self.owned.get_mut(&tp),
+                        offsets.iter().find(|(t, _)| *t == tp),
+                    ) {
+                        owned.committed = Some(o.offset);
+                    }
+                }
+                Err(code) => {
+                    let r = reaction(GroupApi::OffsetCommit, code, context);
+                    if matches!(
+                        r,
+                        Reaction::CommitRebalancing | Reaction::CommitFailed | Reaction::Fatal(_)
+                    ) {
+                        worst = Some((r, code));
+                    }
+                    refused.push((tp, code));
+                }
+            }
+        }
+        match worst {
+            Some((Reaction::CommitRebalancing, _)) => {
+                Err(GroupConsumerError::RebalanceInProgress {
+                    group: self.group_id.clone(),
+                })
+            }
+            Some((Reaction::CommitFailed, code)) => Err(GroupConsumerError::CommitFailed {
+                group: self.group_id.clone(),
+                code,
+            }),
+            Some((_, code)) => Err(GroupConsumerError::Fatal {
+                group: self.group_id.clone(),
+                api: GroupApi::OffsetCommit,
+                code,
+                instance_id: self.instance_id.clone(),
+            }),
+            None if refused.is_empty() => Ok(()),
+            None => Err(GroupConsumerError::CommitRejected {
+                group: self.group_id.clone(),
+                partitions: refused,
+            }),
+        }
+    }
+
+    /// Leaves the group: revokes every partition (committing what was finished, with
+    /// auto-commit on), then sends LeaveGroup unless the settings say to stay (a static
+    /// member keeps its partitions until its session times out). Returns once the membership
+    /// task has ended.
+    pub async fn close(mut self) -> Result<(), GroupConsumerError> {
+        self.acknowledge();
+        if let Some(done) = self.revoking.take() {
+            let _ = self.commands.send(Command::RevokeDone(done));
+        }
+        let _ = self.commands.send(Command::Close {
+            leave: self.settings.leave_on_close,
+        });
+        let mut result = Ok(());
+        while let Some(event) = self.events.recv().await {
+            match event {
+                MemberEvent::Revoke(partitions) => {
+                    self.stop(&partitions).await;
+                    if self.settings.auto_commit.is_some() {
+                        if let Err(error) = self.commit_partitions(&partitions).await {
+                            result = Err(error);
+                        }
+                    }
+                    for tp in &partitions {
+                        self.owned.remove(tp);
+                    }
+                    let _ = self.commands.send(Command::RevokeDone(partitions));
+                }
+                MemberEvent::Lost(partitions) => {
+                    self.stop(&partitions).await;
+                    for tp in &partitions {
+                        self.owned.remove(tp);
+                    }
+                }
+                MemberEvent::Assigned(_) | MemberEvent::Fatal { .. } => {}
+            }
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        self.closed = true;
+        result
+    }
+
+    fn closed_error(&self) -> GroupConsumerError {
+        GroupConsumerError::Closed {
+            group: self.group_id.clone(),
+        }
+    }
+}
+
+enum Next {
+    Member(Option<MemberEvent>),
+    Chunk(
+        (
+            TopicPartition,
+            Result<RecordChunk, crate::fetch::FetchError>,
+        ),
+    ),
+    AutoCommit,
+}
+
+/// The first chunk any owned partition has, taking turns: the partition that delivered goes
+/// to the back of the line.
+async fn poll_turns(
+    owned: &mut BTreeMap<TopicPartition, Owned>,
+    turns: &mut VecDeque<TopicPartition>,
+) -> (
+    TopicPartition,
+    Result<RecordChunk, crate::fetch::FetchError>,
+) {
+    std::future::poll_fn(|cx| {
+        for i in 0..turns.len() {
+            let Some(tp) = turns.get(i) else { break };
+            let Some(o) = owned.get_mut(tp) else { continue };
+            match o.reader.poll_chunk(cx) {
+                Poll::Ready(Some(result)) => {
+                    let tp = tp.clone();
+                    if let Some(tp) = turns.remove(i) {
+                        turns.push_back(tp);
+                    }
+                    return Poll::Ready((tp, result));
+                }
+                Poll::Ready(None) | Poll::Pending => {}
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+impl Drop for GroupConsumer {
+    fn drop(&mut self) {
+        // Dropping the command sender tells the task to leave; it does not wait for it.
+        let _ = self.task.take();
+    }
+}

@@ -1,0 +1,420 @@
+//! The membership task: the thin async shell around [`Membership`].
+//!
+//! One tokio task per group consumer owns the [`Membership`]. It finds the coordinator, sends
+//! what the membership asks for on the coordinator's `Group` connection (so a parked JoinGroup
+//! never delays commits or metadata), feeds the answers back, runs the leader's assignor, and
+//! sleeps until the next heartbeat. The application never blocks it: heartbeats go on while
+//! the application processes records, and the task hears from the consumer only through
+//! [`Command`]s. What the membership decides for the application ([`MemberEvent`]) goes to the
+//! consumer over a channel; the member's identity for fenced commits is published in a
+//! `watch` ([`MemberState`]).
+//!
+//! Poll-interval watchdog: the consumer stamps [`PollClock`] whenever the application asks for
+//! records and while it waits inside gregor; when the stamp is older than
+//! `max.poll.interval.ms`, the task gives the partitions up as lost and leaves, and joins again
+//! once the application comes back ([`Command::Rejoin`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use gregor_client::cluster_client::{CoordinatorKind, Purpose};
+use gregor_client::{Client, ClientError};
+use gregor_protocol::TopicPartition;
+use regex::Regex;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, warn};
+
+use super::assignor::{AssignmentInput, PartitionRacks};
+use super::errors::Reaction;
+use super::membership::{
+    AssignTask, CommitIdentity, GroupRequest, GroupResponse, MemberEvent, Membership, Step,
+};
+
+/// What the consumer tells the membership task.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// The application finished these revoked partitions (and committed them).
+    RevokeDone(Vec<TopicPartition>),
+    /// Stop: revoke everything, then leave the group if `leave`.
+    Close {
+        /// Send LeaveGroup.
+        leave: bool,
+    },
+    /// The application is back after a poll-interval expiry: join again.
+    Rejoin,
+}
+
+/// The member's identity and whether a rebalance is under way, for fenced commits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct MemberState {
+    /// Generation, member id and instance id, while the member has a generation.
+    pub(crate) identity: Option<CommitIdentity>,
+    /// A rebalance is under way (a refused commit is then "rebalance in progress").
+    pub(crate) rebalancing: bool,
+}
+
+/// When the application last asked for records, shared by the consumer and the task.
+#[derive(Debug)]
+pub(crate) struct PollClock {
+    origin: Instant,
+    /// Milliseconds since `origin` of the last stamp.
+    last: AtomicU64,
+    /// The application is waiting inside gregor right now (that counts as polling).
+    waiting: AtomicBool,
+    /// The task gave the partitions up because the application did not poll.
+    expired: AtomicBool,
+}
+
+impl PollClock {
+    pub(crate) fn new() -> PollClock {
+        PollClock {
+            origin: Instant::now(),
+            last: AtomicU64::new(0),
+            waiting: AtomicBool::new(false),
+            expired: AtomicBool::new(false),
+        }
+    }
+
+    /// The application asked for records now.
+    pub(crate) fn stamp(&self) {
+        let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last.store(ms, Ordering::Relaxed);
+    }
+
+    /// The application is (or is no longer) waiting inside gregor.
+    pub(crate) fn set_waiting(&self, waiting: bool) {
+        self.stamp();
+        self.waiting.store(waiting, Ordering::Relaxed);
+    }
+
+    /// Whether the task gave up the partitions for lack of polls; clears the flag.
+    pub(crate) fn take_expired(&self) -> bool {
+        self.expired.swap(false, Ordering::Relaxed)
+    }
+
+    /// The time the last poll is older than `limit` by, if it is.
+    fn overdue(&self, limit: Duration) -> Option<Instant> {
+        if self.waiting.load(Ordering::Relaxed) {
+            return None;
+        }
+        let last = self.origin + Duration::from_millis(self.last.load(Ordering::Relaxed));
+        let due = last + limit;
+        (Instant::now() >= due).then_some(due)
+    }
+
+    fn next_check(&self, limit: Duration) -> Instant {
+        self.origin + Duration::from_millis(self.last.load(Ordering::Relaxed)) + limit
+    }
+}
+
+/// What the member subscribes to.
+#[derive(Debug, Clone)]
+pub enum Subscription {
+    /// These topics.
+    Topics(Vec<String>),
+    /// Every topic whose whole name matches the pattern (matched on the client, against the
+    /// metadata; internal topics never match).
+    Pattern(Regex),
+}
+
+impl Subscription {
+    /// The topics it names in `metadata` (for a pattern: those that match, sorted).
+    fn resolve(&self, client: &Client) -> Vec<String> {
+        match self {
+            Subscription::Topics(topics) => topics.clone(),
+            Subscription::Pattern(regex) => {
+                let metadata = client.metadata();
+                let mut topics: Vec<String> = metadata
+                    .topic_names()
+                    .into_iter()
+                    .filter(|name| {
+                        metadata.topic(name).is_some_and(|t| !t.is_internal)
+                            && regex
+                                .find(name)
+                                .is_some_and(|m| m.start() == 0 && m.end() == name.len())
+                    })
+                    .map(str::to_owned)
+                    .collect();
+                topics.sort();
+                topics
+            }
+        }
+    }
+}
+
+/// The task's side of the channels.
+pub(crate) struct TaskContext {
+    pub(crate) client: Client,
+    pub(crate) group_id: String,
+    pub(crate) rebalance_timeout: Duration,
+    pub(crate) max_poll_interval: Duration,
+    pub(crate) subscription: Subscription,
+    /// This member's own coordinator connection.
+    pub(crate) purpose: Purpose,
+    pub(crate) events: mpsc::UnboundedSender<MemberEvent>,
+    pub(crate) state: watch::Sender<MemberState>,
+    pub(crate) poll_clock: Arc<PollClock>,
+}
+
+/// Runs the membership until it has left the group (or failed), or the consumer is gone.
+pub(crate) async fn run(
+    mut membership: Membership,
+    cx: TaskContext,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
+    let mut metadata = cx.client.metadata_updates();
+    // The partition counts the leader assigned, to rejoin when they change.
+    let mut assigned_counts: Option<BTreeMap<String, usize>> = None;
+    let mut closing = false;
+    loop {
+        let now = Instant::now();
+        let step = membership.next_step(now);
+        publish(&membership, &cx);
+        if membership.is_done() && matches!(step, Step::Wait(_)) {
+            break;
+        }
+        match step {
+            Step::Send(request) => {
+                let api = request.api();
+                let send = send(&cx, request);
+                tokio::pin!(send);
+                let answer = loop {
+                    tokio::select! {
+                        answer = &mut send => break answer,
+                        command = commands.recv(), if !closing => {
+                            closing |= handle(&mut membership, command, &cx);
+                        }
+                    }
+                };
+                if std::env::var_os("GREGOR_GROUP_DEBUG").is_some() {
+                    eprintln!(
+                        "[{}] {:?} -> {:?}",
+                        membership.member_id(),
+                        api,
+                        answer.as_ref().map(|r| match r {
+                            GroupResponse::Join(j) => format!(
+                                "join err {} gen {} leader {} members {}",
+                                j.error_code,
+                                j.generation_id,
+                                j.leader,
+                                j.members.len()
+                            ),
+                            GroupResponse::Sync(s) =>
+                                format!("sync err {} {}B", s.error_code, s.assignment.len()),
+                            GroupResponse::Heartbeat(h) => format!("hb {}", h.error_code),
+                            GroupResponse::Leave(l) => format!("leave {}", l.error_code),
+                        })
+                    );
+                }
+                match answer {
+                    Ok(response) => {
+                        let reaction = membership.on_response(Instant::now(), response);
+                        if reaction == Reaction::Rediscover {
+                            cx.client
+                                .forget_coordinator(CoordinatorKind::Group, &cx.group_id);
+                        }
+                    }
+                    Err(error) => {
+                        debug!(group = %cx.group_id, ?api, %error, "group request failed");
+                        if error.is_connection_error()
+                            || matches!(&error, ClientError::Broker { code, .. } if code.is_coordinator_error())
+                            || matches!(error, ClientError::Timeout { .. })
+                        {
+                            cx.client
+                                .forget_coordinator(CoordinatorKind::Group, &cx.group_id);
+                        }
+                        membership.request_failed(Instant::now(), api);
+                    }
+                }
+            }
+            Step::Assign(task) => {
+                let generation = task.generation;
+                let (result, counts) = assign(&cx.client, &task).await;
+                if let Err(error) = &result {
+                    warn!(group = %cx.group_id, %error, "the assignor failed");
+                }
+                assigned_counts = Some(counts);
+                membership.assignment_ready(generation, result);
+            }
+            Step::Wait(at) => {
+                let watchdog = if membership.owned().is_empty() || closing {
+                    None
+                } else {
+                    Some(cx.poll_clock.next_check(cx.max_poll_interval))
+                };
+                let wake = [at, watchdog].into_iter().flatten().min();
+                let sleep = async {
+                    match wake {
+                        Some(at) => tokio::time::sleep_until(at.into()).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    () = sleep => {}
+                    command = commands.recv(), if !closing => {
+                        closing |= handle(&mut membership, command, &cx);
+                    }
+                    changed = metadata.changed() => {
+                        if changed.is_err() {
+                            continue;
+                        }
+                        let topics = cx.subscription.resolve(&cx.client);
+                        membership.set_topics(topics);
+                        if membership.is_leader() && counts_changed(&cx.client, assigned_counts.as_ref()) {
+                            info!(group = %cx.group_id, "partition counts changed; rejoining");
+                            membership.request_rejoin();
+                        }
+                    }
+                }
+                if !closing && !membership.owned().is_empty() {
+                    if let Some(since) = cx.poll_clock.overdue(cx.max_poll_interval) {
+                        warn!(group = %cx.group_id, ?since, "max.poll.interval.ms passed without a poll; leaving the group");
+                        membership.poll_interval_expired();
+                        cx.poll_clock.expired.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+        while let Some(event) = membership.poll_event() {
+            if cx.events.send(event).is_err() {
+                // The consumer is gone: nobody can finish a revocation. Stop.
+                return;
+            }
+        }
+    }
+    publish(&membership, &cx);
+}
+
+/// Applies a command; returns whether the consumer is closing.
+fn handle(membership: &mut Membership, command: Option<Command>, cx: &TaskContext) -> bool {
+    match command {
+        Some(Command::RevokeDone(partitions)) => {
+            membership.revoke_done(&partitions);
+            false
+        }
+        Some(Command::Close { leave }) => {
+            membership.close(leave);
+            true
+        }
+        Some(Command::Rejoin) => {
+            cx.poll_clock.stamp();
+            membership.rejoin_after_poll_timeout();
+            false
+        }
+        // The consumer was dropped without closing: leave as a close would, without waiting.
+        None => {
+            membership.close(true);
+            let owned: Vec<TopicPartition> = membership.owned().iter().cloned().collect();
+            membership.revoke_done(&owned);
+            true
+        }
+    }
+}
+
+fn publish(membership: &Membership, cx: &TaskContext) {
+    let state = MemberState {
+        identity: membership.commit_identity(),
+        rebalancing: membership.is_rebalancing(),
+    };
+    cx.state.send_if_modified(|current| {
+        let changed = *current != state;
+        *current = state;
+        changed
+    });
+}
+
+/// Sends `request` to the group's coordinator on its `Group` connection.
+async fn send(cx: &TaskContext, request: GroupRequest) -> Result<GroupResponse, ClientError> {
+    let client = &cx.client;
+    let coordinator = client
+        .coordinator(CoordinatorKind::Group, &cx.group_id)
+        .await?;
+    let conn = client.connection(coordinator, cx.purpose).await?;
+    // The coordinator holds a JoinGroup up to the rebalance timeout, and a SyncGroup until
+    // the leader's assignment arrives.
+    let hold = cx.rebalance_timeout;
+    Ok(match request {
+        GroupRequest::Join(r) => {
+            let version = conn.version_for::<gregor_protocol::messages::JoinGroupRequest>()?;
+            GroupResponse::Join(conn.send_held(&r, version, hold).await?)
+        }
+        GroupRequest::Sync(r) => {
+            let version = conn.version_for::<gregor_protocol::messages::SyncGroupRequest>()?;
+            GroupResponse::Sync(conn.send_held(&r, version, hold).await?)
+        }
+        GroupRequest::Heartbeat(r) => GroupResponse::Heartbeat(conn.send(r).await?),
+        GroupRequest::Leave(r) => GroupResponse::Leave(conn.send(r).await?),
+    })
+}
+
+/// The leader's assignment: metadata for every subscribed topic, then the assignor. Also
+/// returns the partition counts it saw.
+async fn assign(
+    client: &Client,
+    task: &AssignTask,
+) -> (
+    Result<super::assignor::GroupAssignment, super::assignor::AssignError>,
+    BTreeMap<String, usize>,
+) {
+    let mut topics: Vec<String> = task
+        .members
+        .iter()
+        .flat_map(|m| m.topics.iter().cloned())
+        .collect();
+    topics.sort();
+    topics.dedup();
+    let metadata = match client.refresh_metadata(Some(&topics)).await {
+        Ok(metadata) => metadata,
+        Err(error) => {
+            debug!(%error, "metadata for the assignment failed; using the cached metadata");
+            client.metadata()
+        }
+    };
+    let mut input = AssignmentInput {
+        members: task.members.clone(),
+        topics: BTreeMap::new(),
+    };
+    let mut counts = BTreeMap::new();
+    for topic in &topics {
+        let Some(meta) = metadata.topic(topic) else {
+            continue;
+        };
+        if meta.error.is_err() || meta.partitions.is_empty() {
+            continue;
+        }
+        let mut partitions = vec![PartitionRacks::default(); meta.partitions.len()];
+        for p in &meta.partitions {
+            let Some(slot) = usize::try_from(p.partition)
+                .ok()
+                .and_then(|i| partitions.get_mut(i))
+            else {
+                continue;
+            };
+            let mut racks: Vec<String> = p
+                .replicas
+                .iter()
+                .filter_map(|id| metadata.broker(*id).and_then(|b| b.rack.clone()))
+                .collect();
+            racks.sort();
+            racks.dedup();
+            slot.racks = racks;
+        }
+        counts.insert(topic.clone(), partitions.len());
+        input.topics.insert(topic.clone(), partitions);
+    }
+    (task.assignor.assign(&input), counts)
+}
+
+fn counts_changed(client: &Client, assigned: Option<&BTreeMap<String, usize>>) -> bool {
+    let Some(assigned) = assigned else {
+        return false;
+    };
+    let metadata = client.metadata();
+    assigned.iter().any(|(topic, count)| {
+        metadata
+            .partition_count(topic)
+            .is_some_and(|now| now != *count)
+    })
+}

@@ -1,0 +1,146 @@
+//! The group consumer on our mock and on Apache Kafka: members join and leave while a producer
+//! appends; the delivery ledger checks exclusive ownership, no gap and no duplicate.
+
+mod group_support;
+mod stream_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gregor_consumer::TopicPartition;
+use gregor_consumer::group::assignor::{
+    AssignError, AssignmentInput, Assignor, GroupAssignment, MemberAssignment, SharedAssignor,
+};
+use gregor_consumer::group::task::Subscription;
+use gregor_testkit::BrokerKind;
+use gregor_testkit::data::{create_topic_on, unique_name};
+use group_support::{Ledger, Member, Producer, eventually, partitions, settings};
+use stream_support::{broker, client, per_kind};
+
+/// Deals partitions out in turn, in (topic, partition) order, over members sorted by id.
+#[derive(Debug)]
+struct Deal;
+
+impl Assignor for Deal {
+    fn name(&self) -> &str {
+        "deal"
+    }
+    fn assign(&self, input: &AssignmentInput) -> Result<GroupAssignment, AssignError> {
+        let mut out: GroupAssignment = input
+            .members
+            .iter()
+            .map(|m| (m.member_id.clone(), MemberAssignment::default()))
+            .collect();
+        let mut i = 0;
+        for (topic, parts) in &input.topics {
+            let subscribers: Vec<&str> = input
+                .members
+                .iter()
+                .filter(|m| m.topics.contains(topic))
+                .map(|m| m.member_id.as_str())
+                .collect();
+            for p in 0..parts.len() {
+                if subscribers.is_empty() {
+                    break;
+                }
+                let member = subscribers[i % subscribers.len()];
+                i += 1;
+                if let Some(a) = out.get_mut(member) {
+                    a.partitions
+                        .push(TopicPartition::new(topic.as_str(), p as i32));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn assignors() -> Vec<SharedAssignor> {
+    vec![Arc::new(Deal)]
+}
+
+/// 1 -> 3 -> 1 members with auto-commit and graceful leaves while a producer appends: every
+/// offset is delivered, none twice, and no partition has two owners at once.
+async fn members_come_and_go(kind: BrokerKind) {
+    let broker = broker(kind).await;
+    let client = client(&broker).await;
+    let topic = unique_name("group-come-go");
+    create_topic_on(&broker, &client, &topic, 6).await;
+    let group = unique_name("g");
+    let ledger = Ledger::default();
+    let producer = Producer::start(&client, &topic, 6, 5, Duration::from_millis(100));
+    let subscription = Subscription::Topics(vec![topic.clone()]);
+    let all = partitions(&topic, 6);
+
+    let a = Member::start(
+        "a",
+        &client,
+        settings(&group, assignors()),
+        subscription.clone(),
+        &ledger,
+    );
+    eventually(&ledger, "a owns all", Duration::from_secs(30), |l| {
+        l.owners().len() == 6
+    })
+    .await;
+    let b = Member::start(
+        "b",
+        &client,
+        settings(&group, assignors()),
+        subscription.clone(),
+        &ledger,
+    );
+    let c = Member::start(
+        "c",
+        &client,
+        settings(&group, assignors()),
+        subscription.clone(),
+        &ledger,
+    );
+    eventually(&ledger, "three owners", Duration::from_secs(30), |l| {
+        let owners = l.owners();
+        owners.len() == 6
+            && ["a", "b", "c"]
+                .iter()
+                .all(|m| owners.values().filter(|o| o == m).count() == 2)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    b.stop().await;
+    a.stop().await;
+    eventually(&ledger, "c owns all", Duration::from_secs(30), |l| {
+        let owners = l.owners();
+        owners.len() == 6 && owners.values().all(|o| o == "c")
+    })
+    .await;
+    let ends = producer.stop().await;
+    eventually(
+        &ledger,
+        "every offset delivered",
+        Duration::from_secs(30),
+        |l| l.gaps(&ends).is_empty(),
+    )
+    .await;
+    c.stop().await;
+
+    assert_eq!(
+        ends.keys()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
+        all
+    );
+    let produced: i64 = ends.values().sum();
+    assert_eq!(
+        ledger.overlaps(),
+        vec![],
+        "a partition had two owners at once"
+    );
+    assert_eq!(
+        ledger.duplicates(),
+        0,
+        "duplicates among {produced} records"
+    );
+    eprintln!("{kind}: {produced} records, 0 gaps, 0 duplicates, 0 overlaps");
+}
+
+per_kind!(members_come_and_go: mock => Mock, kafka => Kafka);

@@ -1,0 +1,373 @@
+//! Group-consumer test support: members running on their own tasks, a producer at a fixed
+//! rate, and the delivery ledger the invariants are checked from.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gregor_client::Client;
+use gregor_consumer::TopicPartition;
+use gregor_consumer::fetch::{FetchConfig, OffsetReset};
+use gregor_consumer::group::assignor::SharedAssignor;
+use gregor_consumer::group::consumer::{
+    GroupConsumer, GroupConsumerError, GroupConsumerSettings, GroupEvent,
+};
+use gregor_consumer::group::membership::MembershipSettings;
+use gregor_consumer::group::task::Subscription;
+use gregor_testkit::data::{BatchShape, produce_batch};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// One line of the ledger.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    /// `member` delivered `offsets` of `partition` in `generation` at `at`.
+    Records {
+        member: String,
+        generation: i32,
+        partition: TopicPartition,
+        first: i64,
+        last: i64,
+        at: Instant,
+    },
+    /// `member` got `partitions`.
+    Assigned {
+        member: String,
+        partitions: Vec<TopicPartition>,
+        at: Instant,
+    },
+    /// `member` gave `partitions` up (revoked gracefully, or lost).
+    Released {
+        member: String,
+        partitions: Vec<TopicPartition>,
+        lost: bool,
+        at: Instant,
+    },
+}
+
+/// What every member writes to.
+#[derive(Debug, Clone, Default)]
+pub struct Ledger {
+    entries: Arc<Mutex<Vec<Entry>>>,
+}
+
+impl Ledger {
+    pub fn push(&self, entry: Entry) {
+        self.entries.lock().unwrap().push(entry);
+    }
+
+    pub fn entries(&self) -> Vec<Entry> {
+        self.entries.lock().unwrap().clone()
+    }
+
+    /// How many times each offset of each partition was delivered.
+    pub fn deliveries(&self) -> BTreeMap<TopicPartition, BTreeMap<i64, u32>> {
+        let mut out: BTreeMap<TopicPartition, BTreeMap<i64, u32>> = BTreeMap::new();
+        for e in self.entries() {
+            if let Entry::Records {
+                partition,
+                first,
+                last,
+                ..
+            } = e
+            {
+                let counts = out.entry(partition).or_default();
+                for offset in first..=last {
+                    *counts.entry(offset).or_default() += 1;
+                }
+            }
+        }
+        out
+    }
+
+    /// Offsets below `ends[partition]` never delivered (I2: no gap).
+    pub fn gaps(&self, ends: &BTreeMap<TopicPartition, i64>) -> Vec<(TopicPartition, i64)> {
+        let delivered = self.deliveries();
+        let mut gaps = Vec::new();
+        for (tp, end) in ends {
+            let got = delivered.get(tp);
+            for offset in 0..*end {
+                if got.is_none_or(|g| !g.contains_key(&offset)) {
+                    gaps.push((tp.clone(), offset));
+                }
+            }
+        }
+        gaps
+    }
+
+    /// Offsets delivered more than once.
+    pub fn duplicates(&self) -> usize {
+        self.deliveries()
+            .values()
+            .flat_map(|counts| counts.values())
+            .map(|n| (*n as usize).saturating_sub(1))
+            .sum()
+    }
+
+    /// Partitions owned by two members at once (I1), from the assigned / released entries:
+    /// `(partition, first owner, second owner)`.
+    pub fn overlaps(&self) -> Vec<(TopicPartition, String, String)> {
+        let mut owner: BTreeMap<TopicPartition, String> = BTreeMap::new();
+        let mut overlaps = Vec::new();
+        let mut entries = self.entries();
+        entries.sort_by_key(|e| match e {
+            Entry::Records { at, .. } | Entry::Assigned { at, .. } | Entry::Released { at, .. } => {
+                *at
+            }
+        });
+        for e in entries {
+            match e {
+                Entry::Assigned {
+                    member, partitions, ..
+                } => {
+                    for tp in partitions {
+                        if let Some(previous) = owner.insert(tp.clone(), member.clone()) {
+                            if previous != member {
+                                overlaps.push((tp, previous, member.clone()));
+                            }
+                        }
+                    }
+                }
+                Entry::Released {
+                    member, partitions, ..
+                } => {
+                    for tp in partitions {
+                        if owner.get(&tp) == Some(&member) {
+                            owner.remove(&tp);
+                        }
+                    }
+                }
+                Entry::Records { .. } => {}
+            }
+        }
+        overlaps
+    }
+
+    /// Who owns what, from the assigned / released entries.
+    pub fn owners(&self) -> BTreeMap<TopicPartition, String> {
+        let mut owner = BTreeMap::new();
+        for e in self.entries() {
+            match e {
+                Entry::Assigned {
+                    member, partitions, ..
+                } => {
+                    for tp in partitions {
+                        owner.insert(tp, member.clone());
+                    }
+                }
+                Entry::Released {
+                    member, partitions, ..
+                } => {
+                    for tp in partitions {
+                        if owner.get(&tp) == Some(&member) {
+                            owner.remove(&tp);
+                        }
+                    }
+                }
+                Entry::Records { .. } => {}
+            }
+        }
+        owner
+    }
+}
+
+/// Group settings for tests: short timeouts, auto-commit every `commit_every`.
+pub fn settings(group: &str, assignors: Vec<SharedAssignor>) -> GroupConsumerSettings {
+    GroupConsumerSettings {
+        membership: MembershipSettings {
+            group_id: group.to_owned(),
+            instance_id: None,
+            session_timeout: Duration::from_secs(6),
+            rebalance_timeout: Duration::from_secs(20),
+            heartbeat_interval: Duration::from_millis(300),
+            retry_backoff: Duration::from_millis(50),
+            rack: None,
+            assignors,
+        },
+        max_poll_interval: Duration::from_secs(30),
+        auto_commit: Some(Duration::from_millis(500)),
+        offset_reset: OffsetReset::Earliest,
+        leave_on_close: true,
+        fetch: FetchConfig::default().with_max_wait(Duration::from_millis(100)),
+    }
+}
+
+/// A member consuming on its own task until told to stop.
+pub struct Member {
+    pub name: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), GroupConsumerError>>,
+}
+
+impl Member {
+    /// Starts member `name` with `settings` subscribed to `topics`.
+    pub fn start(
+        name: &str,
+        client: &Client,
+        settings: GroupConsumerSettings,
+        subscription: Subscription,
+        ledger: &Ledger,
+    ) -> Member {
+        let (stop_tx, mut stop_rx) = oneshot::channel();
+        let ledger = ledger.clone();
+        let member = name.to_owned();
+        let client = client.clone();
+        let task = tokio::spawn(async move {
+            let mut consumer = GroupConsumer::new(client, settings, subscription);
+            loop {
+                let event = tokio::select! {
+                    _ = &mut stop_rx => break,
+                    event = consumer.next() => event.inspect_err(|e| eprintln!("member {member}: {e}"))?,
+                };
+                let at = Instant::now();
+                match event {
+                    GroupEvent::Records(chunk) => {
+                        let (Some(first), Some(last)) =
+                            (chunk.as_slice().first(), chunk.as_slice().last())
+                        else {
+                            continue;
+                        };
+                        ledger.push(Entry::Records {
+                            member: member.clone(),
+                            generation: consumer.generation().map_or(-1, |g| g.0),
+                            partition: chunk.topic_partition().clone(),
+                            first: first.offset,
+                            last: last.offset,
+                            at,
+                        });
+                    }
+                    GroupEvent::Assigned(partitions) => ledger.push(Entry::Assigned {
+                        member: member.clone(),
+                        partitions,
+                        at,
+                    }),
+                    GroupEvent::Revoked(partitions) => ledger.push(Entry::Released {
+                        member: member.clone(),
+                        partitions,
+                        lost: false,
+                        at,
+                    }),
+                    GroupEvent::Lost(partitions) => ledger.push(Entry::Released {
+                        member: member.clone(),
+                        partitions,
+                        lost: true,
+                        at,
+                    }),
+                    _ => {}
+                }
+            }
+            let owned = consumer.assignment();
+            consumer.close().await?;
+            ledger.push(Entry::Released {
+                member: member.clone(),
+                partitions: owned,
+                lost: false,
+                at: Instant::now(),
+            });
+            Ok(())
+        });
+        Member {
+            name: name.to_owned(),
+            stop: Some(stop_tx),
+            task,
+        }
+    }
+
+    /// Closes the member gracefully (commit, revoke, leave) and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let name = self.name.clone();
+        tokio::time::timeout(Duration::from_secs(30), &mut self.task)
+            .await
+            .unwrap_or_else(|_| panic!("member {name} did not close"))
+            .expect("the member task")
+            .unwrap_or_else(|e| panic!("member {name}: {e}"));
+    }
+
+    /// Kills the member: no commit, no LeaveGroup (its session has to time out).
+    pub fn kill(self) {
+        self.task.abort();
+    }
+}
+
+/// Produces `per_round` records to every partition every `every` until stopped; returns the
+/// log end per partition once stopped.
+pub struct Producer {
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<BTreeMap<TopicPartition, i64>>,
+}
+
+impl Producer {
+    pub fn start(
+        client: &Client,
+        topic: &str,
+        partitions: i32,
+        per_round: usize,
+        every: Duration,
+    ) -> Producer {
+        let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+        let client = client.clone();
+        let topic = topic.to_owned();
+        let task = tokio::spawn(async move {
+            let mut ends: BTreeMap<TopicPartition, i64> = BTreeMap::new();
+            let mut n = 0u64;
+            loop {
+                for p in 0..partitions {
+                    let values: Vec<String> = (0..per_round)
+                        .map(|i| format!("{p}-{}", n + i as u64))
+                        .collect();
+                    let base =
+                        produce_batch(&client, &topic, p, &values, &BatchShape::default()).await;
+                    ends.insert(
+                        TopicPartition::new(topic.as_str(), p),
+                        base + per_round as i64,
+                    );
+                }
+                n += per_round as u64;
+                tokio::select! {
+                    _ = &mut stop_rx => break,
+                    () = tokio::time::sleep(every) => {}
+                }
+            }
+            ends
+        });
+        Producer {
+            stop: Some(stop_tx),
+            task,
+        }
+    }
+
+    pub async fn stop(mut self) -> BTreeMap<TopicPartition, i64> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await.expect("the producer task")
+    }
+}
+
+/// Waits until `check` holds on the ledger, or panics after `limit` with `what`.
+pub async fn eventually(
+    ledger: &Ledger,
+    what: &str,
+    limit: Duration,
+    check: impl Fn(&Ledger) -> bool,
+) {
+    let start = Instant::now();
+    while !check(ledger) {
+        if start.elapsed() > limit {
+            panic!(
+                "{what}: not reached within {limit:?}; owners {:?}",
+                ledger.owners()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The partitions of `topic`.
+pub fn partitions(topic: &str, count: i32) -> BTreeSet<TopicPartition> {
+    (0..count).map(|p| TopicPartition::new(topic, p)).collect()
+}
