@@ -27,13 +27,13 @@ use std::time::{Duration, Instant};
 
 use gregor_client::Admin;
 use gregor_client::admin::{CommitFencing, FetchOffsetsOptions, OffsetAndMetadata};
-use gregor_client::{Client, ClientError, Purpose};
-use gregor_protocol::{ErrorCode, TopicPartition};
+use gregor_client::{Client, Purpose};
+use gregor_protocol::TopicPartition;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-use super::errors::{GroupApi, Reaction, ReactionContext, reaction};
+use super::errors::{GroupApi, GroupError, Reaction, ReactionContext, reaction};
 use super::membership::{MemberEvent, Membership, MembershipSettings};
 use super::task::{self, Command, MemberState, PollClock, Subscription, TaskContext};
 use crate::fetch::{FetchConfig, FetchEngine, OffsetReset, PartitionReader, RecordChunk, StartAt};
@@ -57,88 +57,6 @@ pub enum GroupEvent {
     /// The application did not ask for records within `max.poll.interval.ms`: the member left
     /// the group and lost its partitions. It joins again from this call on.
     PollIntervalExceeded,
-}
-
-/// Why the group consumer failed.
-#[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum GroupConsumerError {
-    /// The member cannot go on: the coordinator refused it for good.
-    #[error("group {group}: {api:?} failed with {code}{}", instance_note(.instance_id))]
-    Fatal {
-        /// The group id.
-        group: String,
-        /// The API that failed.
-        api: GroupApi,
-        /// The coordinator's error code (`FENCED_INSTANCE_ID`, `GROUP_AUTHORIZATION_FAILED`,
-        /// `INVALID_SESSION_TIMEOUT`, `INCONSISTENT_GROUP_PROTOCOL`...).
-        code: ErrorCode,
-        /// The static member's instance id, if it has one.
-        instance_id: Option<String>,
-    },
-    /// A commit was refused because the group is rebalancing; the assignment is kept. Commit
-    /// again after the rebalance (or inside the revocation, for revoked partitions).
-    #[error("group {group}: commit refused, a rebalance is in progress")]
-    RebalanceInProgress {
-        /// The group id.
-        group: String,
-    },
-    /// A commit can never succeed: the member is no longer in the generation that owned the
-    /// partitions (they were lost).
-    #[error("group {group}: commit failed, the member is no longer in the generation ({code})")]
-    CommitFailed {
-        /// The group id.
-        group: String,
-        /// The coordinator's error code.
-        code: ErrorCode,
-    },
-    /// The coordinator refused some partitions' commits (others succeeded).
-    #[error("group {group}: commit refused for {}", describe(.partitions))]
-    CommitRejected {
-        /// The group id.
-        group: String,
-        /// Each refused partition with the error the coordinator gave.
-        partitions: Vec<(TopicPartition, ErrorCode)>,
-    },
-    /// A partition has no committed offset and `auto.offset.reset` is `none`.
-    #[error("{partition}: no committed offset and auto.offset.reset is none")]
-    NoOffset {
-        /// The partition.
-        partition: TopicPartition,
-    },
-    /// A request failed after the client's retries.
-    #[error("group {group}: {source}")]
-    Client {
-        /// The group id.
-        group: String,
-        /// The client's error.
-        #[source]
-        source: ClientError,
-    },
-    /// Reading a partition failed.
-    #[error(transparent)]
-    Fetch(#[from] crate::fetch::FetchError),
-    /// The consumer was closed, or its membership task ended.
-    #[error("group {group}: the consumer is closed")]
-    Closed {
-        /// The group id.
-        group: String,
-    },
-}
-
-fn instance_note(instance_id: &Option<String>) -> String {
-    instance_id
-        .as_ref()
-        .map(|id| format!(" (group.instance.id {id})"))
-        .unwrap_or_default()
-}
-
-fn describe(partitions: &[(TopicPartition, ErrorCode)]) -> String {
-    partitions
-        .iter()
-        .map(|(tp, code)| format!("{tp}: {code}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// How the shell runs, besides the membership's own settings.
@@ -286,7 +204,7 @@ impl GroupConsumer {
 
     /// The next event: a group decision or a chunk of records. Acknowledges the chunk
     /// returned before (and completes a revocation returned before).
-    pub async fn next(&mut self) -> Result<GroupEvent, GroupConsumerError> {
+    pub async fn next(&mut self) -> Result<GroupEvent, GroupError> {
         if self.closed {
             return Err(self.closed_error());
         }
@@ -313,7 +231,7 @@ impl GroupConsumer {
         result
     }
 
-    async fn next_inner(&mut self) -> Result<GroupEvent, GroupConsumerError> {
+    async fn next_inner(&mut self) -> Result<GroupEvent, GroupError> {
         loop {
             if let Some(event) = self.pending.pop_front() {
                 return Ok(event);
@@ -360,7 +278,7 @@ impl GroupConsumer {
         }
     }
 
-    async fn on_member_event(&mut self, event: MemberEvent) -> Result<(), GroupConsumerError> {
+    async fn on_member_event(&mut self, event: MemberEvent) -> Result<(), GroupError> {
         match event {
             MemberEvent::Assigned(partitions) => {
                 self.start(&partitions).await?;
@@ -390,14 +308,9 @@ impl GroupConsumer {
                     self.pending.push_back(GroupEvent::PollIntervalExceeded);
                 }
             }
-            MemberEvent::Fatal { api, code } => {
+            MemberEvent::Fatal { api, code, kind } => {
                 self.closed = true;
-                return Err(GroupConsumerError::Fatal {
-                    group: self.group_id.clone(),
-                    api,
-                    code,
-                    instance_id: self.instance_id.clone(),
-                });
+                return Err(kind.error(api, code, &self.group_id, self.instance_id.as_deref()));
             }
         }
         Ok(())
@@ -405,7 +318,7 @@ impl GroupConsumer {
 
     /// Starts reading newly assigned partitions from their committed offsets (read with
     /// `require_stable`), or per `auto.offset.reset` where nothing is committed.
-    async fn start(&mut self, partitions: &[TopicPartition]) -> Result<(), GroupConsumerError> {
+    async fn start(&mut self, partitions: &[TopicPartition]) -> Result<(), GroupError> {
         let committed = self
             .admin
             .fetch_offsets(
@@ -414,10 +327,7 @@ impl GroupConsumer {
                 FetchOffsetsOptions::default().require_stable(true),
             )
             .await
-            .map_err(|source| GroupConsumerError::Client {
-                group: self.group_id.clone(),
-                source,
-            })?;
+            .map_err(GroupError::Client)?;
         for tp in partitions {
             let offset = committed
                 .get(tp)
@@ -429,7 +339,7 @@ impl GroupConsumer {
                 (None, OffsetReset::Earliest) => StartAt::Earliest,
                 (None, OffsetReset::Latest) => StartAt::Latest,
                 (None, _) => {
-                    return Err(GroupConsumerError::NoOffset {
+                    return Err(GroupError::NoOffset {
                         partition: tp.clone(),
                     });
                 }
@@ -467,7 +377,7 @@ impl GroupConsumer {
 
     /// Commits what the application finished of every owned partition (with the member's
     /// generation: a member that is no longer in it cannot commit).
-    pub async fn commit(&mut self) -> Result<(), GroupConsumerError> {
+    pub async fn commit(&mut self) -> Result<(), GroupError> {
         self.acknowledge();
         let partitions: Vec<TopicPartition> = self.owned.keys().cloned().collect();
         self.commit_partitions(&partitions).await
@@ -478,7 +388,7 @@ impl GroupConsumer {
     pub async fn commit_offsets(
         &mut self,
         offsets: &[(TopicPartition, i64, Option<i32>)],
-    ) -> Result<(), GroupConsumerError> {
+    ) -> Result<(), GroupError> {
         let list: Vec<(TopicPartition, OffsetAndMetadata)> = offsets
             .iter()
             .map(|(tp, offset, epoch)| {
@@ -492,10 +402,7 @@ impl GroupConsumer {
         self.send_commit(list).await
     }
 
-    async fn commit_partitions(
-        &mut self,
-        partitions: &[TopicPartition],
-    ) -> Result<(), GroupConsumerError> {
+    async fn commit_partitions(&mut self, partitions: &[TopicPartition]) -> Result<(), GroupError> {
         let list: Vec<(TopicPartition, OffsetAndMetadata)> = partitions
             .iter()
             .filter_map(|tp| {
@@ -517,7 +424,7 @@ impl GroupConsumer {
     async fn send_commit(
         &mut self,
         offsets: Vec<(TopicPartition, OffsetAndMetadata)>,
-    ) -> Result<(), GroupConsumerError> {
+    ) -> Result<(), GroupError> {
         if offsets.is_empty() {
             return Ok(());
         }
@@ -525,11 +432,10 @@ impl GroupConsumer {
         let context = ReactionContext {
             rebalancing: state.rebalancing,
             static_member: self.instance_id.is_some(),
+            generation_changed: false,
         };
         let Some(identity) = state.identity else {
-            return Err(GroupConsumerError::RebalanceInProgress {
-                group: self.group_id.clone(),
-            });
+            return Err(GroupError::RebalanceInProgress);
         };
         let fencing = CommitFencing {
             generation_or_epoch: identity.generation,
@@ -540,12 +446,19 @@ impl GroupConsumer {
             .admin
             .commit_offsets_fenced(&self.group_id, &fencing, &offsets)
             .await
-            .map_err(|source| GroupConsumerError::Client {
-                group: self.group_id.clone(),
-                source,
-            })?;
+            .map_err(GroupError::Client)?;
         let mut refused = Vec::new();
-        let mut worst: Option<(Reaction, ErrorCode)> = None;
+        let mut worst: Option<GroupError> = None;
+        let generation_changed = self
+            .state
+            .borrow()
+            .identity
+            .as_ref()
+            .is_none_or(|now| now.generation != fencing.generation_or_epoch);
+        let context = ReactionContext {
+            generation_changed,
+            ..context
+        };
         for (tp, result) in results {
             match result {
                 Ok(()) => {
@@ -557,36 +470,37 @@ impl GroupConsumer {
                     }
                 }
                 Err(code) => {
-                    let r = reaction(GroupApi::OffsetCommit, code, context);
-                    if matches!(
-                        r,
-                        Reaction::CommitRebalancing | Reaction::CommitFailed | Reaction::Fatal(_)
-                    ) {
-                        worst = Some((r, code));
+                    let action = reaction(GroupApi::OffsetCommit, code, context);
+                    match action {
+                        Reaction::CommitRebalancing => {
+                            worst = Some(GroupError::RebalanceInProgress)
+                        }
+                        Reaction::CommitFailed => worst = Some(GroupError::CommitFailed),
+                        Reaction::ResetMember | Reaction::ResetGeneration => {
+                            // The member is out of its generation: it loses its partitions
+                            // and rejoins; this commit can never succeed.
+                            let _ = self.commands.send(Command::CommitRefused(code, action));
+                            worst = Some(GroupError::CommitFailed);
+                        }
+                        Reaction::Fatal(kind) => {
+                            worst = Some(kind.error(
+                                GroupApi::OffsetCommit,
+                                code,
+                                &self.group_id,
+                                self.instance_id.as_deref(),
+                            ));
+                        }
+                        _ => {}
                     }
                     refused.push((tp, code));
                 }
             }
         }
         match worst {
-            Some((Reaction::CommitRebalancing, _)) => {
-                Err(GroupConsumerError::RebalanceInProgress {
-                    group: self.group_id.clone(),
-                })
-            }
-            Some((Reaction::CommitFailed, code)) => Err(GroupConsumerError::CommitFailed {
-                group: self.group_id.clone(),
-                code,
-            }),
-            Some((_, code)) => Err(GroupConsumerError::Fatal {
-                group: self.group_id.clone(),
-                api: GroupApi::OffsetCommit,
-                code,
-                instance_id: self.instance_id.clone(),
-            }),
+            Some(error) => Err(error),
             None if refused.is_empty() => Ok(()),
-            None => Err(GroupConsumerError::CommitRejected {
-                group: self.group_id.clone(),
+            None => Err(GroupError::PartitionsRejected {
+                api: GroupApi::OffsetCommit,
                 partitions: refused,
             }),
         }
@@ -596,7 +510,7 @@ impl GroupConsumer {
     /// auto-commit on), then sends LeaveGroup unless the settings say to stay (a static
     /// member keeps its partitions until its session times out). Returns once the membership
     /// task has ended.
-    pub async fn close(mut self) -> Result<(), GroupConsumerError> {
+    pub async fn close(mut self) -> Result<(), GroupError> {
         self.acknowledge();
         if let Some(done) = self.revoking.take() {
             let _ = self.commands.send(Command::RevokeDone(done));
@@ -635,10 +549,8 @@ impl GroupConsumer {
         result
     }
 
-    fn closed_error(&self) -> GroupConsumerError {
-        GroupConsumerError::Closed {
-            group: self.group_id.clone(),
-        }
+    fn closed_error(&self) -> GroupError {
+        GroupError::Closed
     }
 }
 

@@ -41,7 +41,7 @@ use super::assignor::{
     AssignError, GroupAssignment, MemberSubscription, RebalanceProtocol, SharedAssignor,
     SubscriptionContext,
 };
-use super::errors::{GroupApi, Reaction, ReactionContext, reaction};
+use super::errors::{FatalKind, GroupApi, Reaction, ReactionContext, reaction};
 
 /// The subscription and assignment schema version gregor writes (Kafka 3.x and 4.x read it).
 pub const CONSUMER_PROTOCOL_VERSION: i16 = 3;
@@ -148,6 +148,8 @@ pub enum MemberEvent {
         api: GroupApi,
         /// The coordinator's error code.
         code: ErrorCode,
+        /// What kind of refusal it is.
+        kind: FatalKind,
     },
 }
 
@@ -512,6 +514,15 @@ impl Membership {
         }
     }
 
+    /// A commit was refused in a way that says the member is no longer in its generation
+    /// ([`Reaction::ResetMember`], [`Reaction::ResetGeneration`]): its partitions are lost and
+    /// it rejoins. Other reactions change nothing.
+    pub fn commit_refused(&mut self, now: Instant, code: ErrorCode, action: Reaction) {
+        if matches!(action, Reaction::ResetMember | Reaction::ResetGeneration) && !self.is_done() {
+            self.react(now, GroupApi::OffsetCommit, code, action);
+        }
+    }
+
     /// The leader's assignment is ready (or failed): send SyncGroup.
     pub fn assignment_ready(
         &mut self,
@@ -548,6 +559,8 @@ impl Membership {
         ReactionContext {
             rebalancing: self.is_rebalancing(),
             static_member: self.settings.instance_id.is_some(),
+            // One request at a time: an answer is always for the member's current generation.
+            generation_changed: false,
         }
     }
 
@@ -580,8 +593,13 @@ impl Membership {
         if self.leader && !r.skip_assignment {
             let Some(assignor) = assignor else {
                 // The coordinator chose a protocol this member did not offer.
-                self.fail(GroupApi::JoinGroup, ErrorCode::InconsistentGroupProtocol);
-                return Reaction::Fatal(super::errors::FatalKind::Other);
+                let kind = FatalKind::InconsistentProtocol;
+                self.fail(
+                    GroupApi::JoinGroup,
+                    ErrorCode::InconsistentGroupProtocol,
+                    kind,
+                );
+                return Reaction::Fatal(kind);
             };
             let members = r
                 .members
@@ -719,21 +737,23 @@ impl Membership {
                 self.generation = -1;
                 self.phase = Phase::Unjoined;
             }
-            Reaction::ResetMember | Reaction::CommitFailed => {
+            Reaction::ResetMember => {
                 self.lose_all();
                 self.generation = -1;
                 self.member_id.clear();
                 self.phase = Phase::Unjoined;
             }
-            Reaction::CommitRebalancing => self.request_rejoin(),
-            Reaction::Fatal(_) => self.fail(api, code),
+            // Commit outcomes: the member's state stays as it is.
+            Reaction::CommitRebalancing | Reaction::CommitFailed => {}
+            Reaction::Fatal(kind) => self.fail(api, code, kind),
         }
     }
 
-    fn fail(&mut self, api: GroupApi, code: ErrorCode) {
+    fn fail(&mut self, api: GroupApi, code: ErrorCode, kind: FatalKind) {
         self.lose_all();
         self.phase = Phase::Failed;
-        self.events.push_back(MemberEvent::Fatal { api, code });
+        self.events
+            .push_back(MemberEvent::Fatal { api, code, kind });
     }
 
     /// Every owned partition is lost (never committed); returns them.

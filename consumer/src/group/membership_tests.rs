@@ -353,7 +353,8 @@ fn a_fenced_static_member_stops_with_a_fatal_event() {
         m.poll_event(),
         Some(MemberEvent::Fatal {
             api: GroupApi::JoinGroup,
-            code: ErrorCode::FencedInstanceId
+            code: ErrorCode::FencedInstanceId,
+            kind: FatalKind::FencedInstanceId,
         })
     );
     assert!(m.is_done());

@@ -5,6 +5,7 @@
 //!   input the group leader sees ([`AssignmentInput`](assignor::AssignmentInput)) and the
 //!   built-in assignors (range, roundrobin, sticky, cooperative-sticky). Pure functions.
 pub mod assignor;
+pub mod config;
 pub mod consumer;
 pub mod errors;
 pub mod membership;

@@ -44,6 +44,8 @@ pub(crate) enum Command {
     },
     /// The application is back after a poll-interval expiry: join again.
     Rejoin,
+    /// A commit was refused with `code`, which the error table answered with `reaction`.
+    CommitRefused(gregor_protocol::ErrorCode, Reaction),
 }
 
 /// The member's identity and whether a rebalance is under way, for fenced commits.
@@ -297,6 +299,10 @@ fn handle(membership: &mut Membership, command: Option<Command>, cx: &TaskContex
         Some(Command::Close { leave }) => {
             membership.close(leave);
             true
+        }
+        Some(Command::CommitRefused(code, action)) => {
+            membership.commit_refused(Instant::now(), code, action);
+            false
         }
         Some(Command::Rejoin) => {
             cx.poll_clock.stamp();

@@ -10,9 +10,8 @@ use gregor_client::Client;
 use gregor_consumer::TopicPartition;
 use gregor_consumer::fetch::{FetchConfig, OffsetReset};
 use gregor_consumer::group::assignor::SharedAssignor;
-use gregor_consumer::group::consumer::{
-    GroupConsumer, GroupConsumerError, GroupConsumerSettings, GroupEvent,
-};
+use gregor_consumer::group::consumer::{GroupConsumer, GroupConsumerSettings, GroupEvent};
+use gregor_consumer::group::errors::GroupError;
 use gregor_consumer::group::membership::MembershipSettings;
 use gregor_consumer::group::task::Subscription;
 use gregor_testkit::data::{BatchShape, produce_batch};
@@ -197,7 +196,7 @@ pub fn settings(group: &str, assignors: Vec<SharedAssignor>) -> GroupConsumerSet
 pub struct Member {
     pub name: String,
     stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), GroupConsumerError>>,
+    task: JoinHandle<Result<(), GroupError>>,
 }
 
 impl Member {
