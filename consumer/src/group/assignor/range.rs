@@ -2,9 +2,9 @@
 //! per subscribed member (Java's `RangeAssignor`, Kafka 4.1, KIP-881 rack awareness included).
 //!
 //! For every topic, the members subscribed to it are put in Java's member order (static members
-//! first by `group.instance.id`, then the others by member id: [`cmp_members`]). With `n`
-//! partitions and `c` members, each member gets `n / c` partitions and the first `n % c`
-//! members one more, in partition order: the first member the lowest partitions.
+//! first by `group.instance.id`, then the others by member id). With `n` partitions and `c`
+//! members, each member gets `n / c` partitions and the first `n % c` members one more, in
+//! partition order: the first member the lowest partitions.
 //!
 //! Rack awareness applies when some topic *needs* it: one of its members has a rack, that rack
 //! is among the racks of its replicas, and not every partition has replicas on every one of
