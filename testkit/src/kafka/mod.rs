@@ -19,7 +19,10 @@
 //!   [`KafkaCluster::restart`].
 //! - [`peer`]: Java's own client of the same version (`kafka-clients`), driven by a script,
 //!   the reference peer for interoperability tests.
+//! - [`assignor_peer`]: Java's built-in consumer assignors run on a batch of group assignment
+//!   cases, the reference for gregor's assignors.
 
+pub mod assignor_peer;
 mod config;
 pub mod install;
 mod node;

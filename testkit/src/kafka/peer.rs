@@ -90,19 +90,7 @@ impl JavaPeer {
     /// Compiles the peer with `javac` unless this source was compiled before (into
     /// `$GREGOR_CACHE_DIR/kafka-4.1.2/peer-<sha256 prefix>/`).
     pub fn new(install: &KafkaInstall) -> Result<JavaPeer, PeerError> {
-        let digest = Sha256::digest(SOURCE.as_bytes());
-        let tag: String = digest[..8].iter().fold(String::new(), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        });
-        let base = cache_dir().join(format!("kafka-{KAFKA_VERSION}"));
-        let classes = base.join(format!("peer-{tag}"));
-        let log4j = base.join("peer-log4j2.properties");
-        std::fs::create_dir_all(&base)?;
-        if !classes.join("GregorPeer.class").is_file() {
-            compile(install, &base, &classes)?;
-        }
-        write_if_changed(&log4j, LOG4J2_PROPERTIES)?;
+        let (classes, log4j) = compiled(install, SOURCE, "GregorPeer", "peer")?;
         Ok(JavaPeer {
             install: install.clone(),
             classes,
@@ -190,7 +178,7 @@ impl JavaPeer {
 
 /// [`PeerError::Failed`] for a peer that exited with `status`, having printed `stdout` and
 /// `stderr` (of which the error keeps the last 40 lines).
-fn failed(status: ExitStatus, stdout: &str, stderr: &str) -> PeerError {
+pub(super) fn failed(status: ExitStatus, stdout: &str, stderr: &str) -> PeerError {
     let tail: Vec<&str> = stderr.lines().collect();
     PeerError::Failed {
         status: status.to_string(),
@@ -292,15 +280,47 @@ impl Drop for PeerSession {
     }
 }
 
-fn compile(install: &KafkaInstall, base: &Path, classes: &Path) -> Result<(), PeerError> {
+/// The directory of the Java class `class` compiled from `source` (into
+/// `$GREGOR_CACHE_DIR/kafka-<version>/<prefix>-<sha256 prefix of the source>/`, unless it is
+/// there already), and the log4j2 configuration file the program runs with.
+pub(super) fn compiled(
+    install: &KafkaInstall,
+    source: &str,
+    class: &str,
+    prefix: &str,
+) -> Result<(PathBuf, PathBuf), PeerError> {
+    let digest = Sha256::digest(source.as_bytes());
+    let tag: String = digest[..8].iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    });
+    let base = cache_dir().join(format!("kafka-{KAFKA_VERSION}"));
+    let classes = base.join(format!("{prefix}-{tag}"));
+    let log4j = base.join("peer-log4j2.properties");
+    std::fs::create_dir_all(&base)?;
+    if !classes.join(format!("{class}.class")).is_file() {
+        compile(install, &base, &classes, source, class, prefix)?;
+    }
+    write_if_changed(&log4j, LOG4J2_PROPERTIES)?;
+    Ok((classes, log4j))
+}
+
+fn compile(
+    install: &KafkaInstall,
+    base: &Path,
+    classes: &Path,
+    source_text: &str,
+    class: &str,
+    prefix: &str,
+) -> Result<(), PeerError> {
     let javac = install.javac_bin().ok_or(PeerError::NoJavac)?;
     // Compiled into a directory of its own, then renamed: concurrent test processes each
     // compile, one rename wins, the others find the classes there.
-    let staging = base.join(format!("peer-staging-{}", std::process::id()));
+    let staging = base.join(format!("{prefix}-staging-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging)?;
-    let source = staging.join("GregorPeer.java");
-    std::fs::write(&source, SOURCE)?;
+    let source = staging.join(format!("{class}.java"));
+    std::fs::write(&source, source_text)?;
     let out = Command::new(javac)
         .arg("-nowarn")
         .arg("-cp")
@@ -322,7 +342,7 @@ fn compile(install: &KafkaInstall, base: &Path, classes: &Path) -> Result<(), Pe
         // Another process got there first.
         let _ = std::fs::remove_dir_all(&staging);
     }
-    if classes.join("GregorPeer.class").is_file() {
+    if classes.join(format!("{class}.class")).is_file() {
         Ok(())
     } else {
         Err(PeerError::Compile(

@@ -21,6 +21,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use gregor_protocol::TopicPartition;
 
+pub mod range;
+pub mod round_robin;
+
 /// How a group moves partitions between members during a rebalance (KIP-429).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RebalanceProtocol {
@@ -168,3 +171,19 @@ pub trait Assignor: fmt::Debug + Send + Sync {
 
 /// A shareable assignor.
 pub type SharedAssignor = Arc<dyn Assignor>;
+
+/// The built-in assignor Kafka calls `name` (`range`, `roundrobin`, `sticky`,
+/// `cooperative-sticky`), if gregor has it.
+pub fn builtin(name: &str) -> Option<SharedAssignor> {
+    match name {
+        range::RangeAssignor::NAME => Some(Arc::new(range::RangeAssignor)),
+        round_robin::RoundRobinAssignor::NAME => Some(Arc::new(round_robin::RoundRobinAssignor)),
+        // TODO(sticky helper): uncomment once `sticky::StickyAssignor` and
+        // `cooperative_sticky::CooperativeStickyAssignor` are merged.
+        // "sticky" => Some(Arc::new(sticky::StickyAssignor::default())),
+        // "cooperative-sticky" => {
+        //     Some(Arc::new(cooperative_sticky::CooperativeStickyAssignor::default()))
+        // }
+        _ => None,
+    }
+}
