@@ -7,61 +7,20 @@ mod stream_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gregor_consumer::TopicPartition;
-use gregor_consumer::group::assignor::{
-    AssignError, AssignmentInput, Assignor, GroupAssignment, MemberAssignment, SharedAssignor,
-};
+use gregor_consumer::group::assignor::{SharedAssignor, builtin};
 use gregor_consumer::group::task::Subscription;
 use gregor_testkit::BrokerKind;
 use gregor_testkit::data::{create_topic_on, unique_name};
 use group_support::{Ledger, Member, Producer, eventually, partitions, settings};
 use stream_support::{broker, client, per_kind};
 
-/// Deals partitions out in turn, in (topic, partition) order, over members sorted by id.
-#[derive(Debug)]
-struct Deal;
-
-impl Assignor for Deal {
-    fn name(&self) -> &str {
-        "deal"
-    }
-    fn assign(&self, input: &AssignmentInput) -> Result<GroupAssignment, AssignError> {
-        let mut out: GroupAssignment = input
-            .members
-            .iter()
-            .map(|m| (m.member_id.clone(), MemberAssignment::default()))
-            .collect();
-        let mut i = 0;
-        for (topic, parts) in &input.topics {
-            let subscribers: Vec<&str> = input
-                .members
-                .iter()
-                .filter(|m| m.topics.contains(topic))
-                .map(|m| m.member_id.as_str())
-                .collect();
-            for p in 0..parts.len() {
-                if subscribers.is_empty() {
-                    break;
-                }
-                let member = subscribers[i % subscribers.len()];
-                i += 1;
-                if let Some(a) = out.get_mut(member) {
-                    a.partitions
-                        .push(TopicPartition::new(topic.as_str(), p as i32));
-                }
-            }
-        }
-        Ok(out)
-    }
-}
-
-fn assignors() -> Vec<SharedAssignor> {
-    vec![Arc::new(Deal)]
+fn assignors(name: &str) -> Vec<SharedAssignor> {
+    vec![builtin(name).expect("a built-in assignor")]
 }
 
 /// 1 -> 3 -> 1 members with auto-commit and graceful leaves while a producer appends: every
 /// offset is delivered, none twice, and no partition has two owners at once.
-async fn members_come_and_go(kind: BrokerKind) {
+async fn members_come_and_go(kind: BrokerKind, assignor: &str) {
     let broker = broker(kind).await;
     let client = client(&broker).await;
     let topic = unique_name("group-come-go");
@@ -75,7 +34,7 @@ async fn members_come_and_go(kind: BrokerKind) {
     let a = Member::start(
         "a",
         &client,
-        settings(&group, assignors()),
+        settings(&group, assignors(assignor)),
         subscription.clone(),
         &ledger,
     );
@@ -86,14 +45,14 @@ async fn members_come_and_go(kind: BrokerKind) {
     let b = Member::start(
         "b",
         &client,
-        settings(&group, assignors()),
+        settings(&group, assignors(assignor)),
         subscription.clone(),
         &ledger,
     );
     let c = Member::start(
         "c",
         &client,
-        settings(&group, assignors()),
+        settings(&group, assignors(assignor)),
         subscription.clone(),
         &ledger,
     );
@@ -140,7 +99,11 @@ async fn members_come_and_go(kind: BrokerKind) {
         0,
         "duplicates among {produced} records"
     );
-    eprintln!("{kind}: {produced} records, 0 gaps, 0 duplicates, 0 overlaps");
+    eprintln!("{kind} {assignor}: {produced} records, 0 gaps, 0 duplicates, 0 overlaps");
 }
 
-per_kind!(members_come_and_go: mock => Mock, kafka => Kafka);
+async fn eager_range(kind: BrokerKind) {
+    members_come_and_go(kind, "range").await;
+}
+
+per_kind!(eager_range: mock => Mock, kafka => Kafka);
