@@ -19,8 +19,12 @@
 //!   [`KafkaCluster::restart`].
 //! - [`peer`]: Java's own client of the same version (`kafka-clients`), driven by a script,
 //!   the reference peer for interoperability tests.
+//! - [`group_peer`]: Java's `KafkaConsumer` and librdkafka's consumer (Python's
+//!   `confluent_kafka`) as long-running members of a consumer group, their rebalances and
+//!   deliveries parsed into an event log, for tests that put gregor's group consumer among them.
 
 mod config;
+pub mod group_peer;
 pub mod install;
 mod node;
 pub mod peer;

@@ -43,6 +43,15 @@ use super::{KafkaError, LOG4J2_PROPERTIES};
 use crate::process::cache_dir;
 
 const SOURCE: &str = include_str!("../../kafka/GregorPeer.java");
+/// The long-running group member ([`super::group_peer`]), compiled with the peer.
+const GROUP_MEMBER_SOURCE: &str = include_str!("../../kafka/GroupMemberPeer.java");
+/// Every source compiled into the peer's class directory, by file name.
+const SOURCES: [(&str, &str); 2] = [
+    ("GregorPeer.java", SOURCE),
+    ("GroupMemberPeer.java", GROUP_MEMBER_SOURCE),
+];
+/// The classes whose presence says the class directory is complete.
+const CLASSES: [&str; 2] = ["GregorPeer.class", "GroupMemberPeer.class"];
 
 /// How long one script may run before the Java program exits by itself.
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(120);
@@ -87,10 +96,16 @@ pub struct JavaPeer {
 }
 
 impl JavaPeer {
-    /// Compiles the peer with `javac` unless this source was compiled before (into
+    /// Compiles the peer (and the group member of [`super::group_peer`]) with `javac` unless
+    /// these sources were compiled before (into
     /// `$GREGOR_CACHE_DIR/kafka-4.1.2/peer-<sha256 prefix>/`).
     pub fn new(install: &KafkaInstall) -> Result<JavaPeer, PeerError> {
-        let digest = Sha256::digest(SOURCE.as_bytes());
+        let mut hasher = Sha256::new();
+        for (name, text) in SOURCES {
+            hasher.update(name.as_bytes());
+            hasher.update(text.as_bytes());
+        }
+        let digest = hasher.finalize();
         let tag: String = digest[..8].iter().fold(String::new(), |mut s, b| {
             let _ = write!(s, "{b:02x}");
             s
@@ -99,7 +114,7 @@ impl JavaPeer {
         let classes = base.join(format!("peer-{tag}"));
         let log4j = base.join("peer-log4j2.properties");
         std::fs::create_dir_all(&base)?;
-        if !classes.join("GregorPeer.class").is_file() {
+        if !CLASSES.iter().all(|c| classes.join(c).is_file()) {
             compile(install, &base, &classes)?;
         }
         write_if_changed(&log4j, LOG4J2_PROPERTIES)?;
@@ -121,6 +136,30 @@ impl JavaPeer {
             .arg("GregorPeer")
             .arg(bootstrap)
             .arg(PEER_TIMEOUT.as_secs().to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    /// The `java` command running the group member `GroupMemberPeer` against `bootstrap` with
+    /// `args` after its timeout, its three streams piped.
+    pub(crate) fn group_member_command(
+        &self,
+        bootstrap: &str,
+        timeout: Duration,
+        args: &[String],
+    ) -> Command {
+        let classpath = format!("{}:{}", self.classes.display(), self.install.classpath());
+        let mut command = Command::new(self.install.java_bin());
+        command
+            .args(tool_jvm_args(&self.log4j))
+            .arg("-cp")
+            .arg(classpath)
+            .arg("GroupMemberPeer")
+            .arg(bootstrap)
+            .arg(timeout.as_secs().max(1).to_string())
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -299,15 +338,19 @@ fn compile(install: &KafkaInstall, base: &Path, classes: &Path) -> Result<(), Pe
     let staging = base.join(format!("peer-staging-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging)?;
-    let source = staging.join("GregorPeer.java");
-    std::fs::write(&source, SOURCE)?;
+    let mut sources = Vec::with_capacity(SOURCES.len());
+    for (name, text) in SOURCES {
+        let source = staging.join(name);
+        std::fs::write(&source, text)?;
+        sources.push(source);
+    }
     let out = Command::new(javac)
         .arg("-nowarn")
         .arg("-cp")
         .arg(install.classpath())
         .arg("-d")
         .arg(&staging)
-        .arg(&source)
+        .args(&sources)
         .stdin(Stdio::null())
         .output()?;
     if !out.status.success() {
@@ -322,16 +365,16 @@ fn compile(install: &KafkaInstall, base: &Path, classes: &Path) -> Result<(), Pe
         // Another process got there first.
         let _ = std::fs::remove_dir_all(&staging);
     }
-    if classes.join("GregorPeer.class").is_file() {
+    if CLASSES.iter().all(|c| classes.join(c).is_file()) {
         Ok(())
     } else {
         Err(PeerError::Compile(
-            "the compiled class did not appear".into(),
+            "the compiled classes did not appear".into(),
         ))
     }
 }
 
-fn write_if_changed(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_if_changed(path: &Path, text: &str) -> std::io::Result<()> {
     if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
         return Ok(());
     }
