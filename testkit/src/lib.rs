@@ -12,7 +12,8 @@
 //! - [`kafka`]: Apache Kafka 4.1 itself, the reference broker: single nodes and multi-node
 //!   KRaft clusters started from Maven Central's jars (`.ci/install-kafka.sh`), one shared
 //!   single-node cluster per test process with PLAINTEXT, SSL and SASL listeners, and Java's own
-//!   client as a scripted peer ([`kafka::peer`]).
+//!   client as a scripted peer ([`kafka::peer`]); Java's and librdkafka's consumers as
+//!   members of a consumer group ([`kafka::group_peer`]).
 //! - [`certs`]: test certificates generated at test time (a CA, server and client
 //!   certificates, an unrelated CA) for TLS tests.
 //! - [`stunnel`]: a TLS broker, stunnel terminating TLS in front of tansu, optionally

@@ -317,7 +317,7 @@ impl AssignorPeer {
     /// Compiles the program with `javac` unless this source was compiled before (into
     /// `$GREGOR_CACHE_DIR/kafka-4.1.2/assignor-peer-<sha256 prefix>/`).
     pub fn new(install: &KafkaInstall) -> Result<AssignorPeer, PeerError> {
-        let (classes, log4j) = compiled(install, SOURCE, "AssignorPeer", "assignor-peer")?;
+        let (classes, log4j) = compiled(install, &[("AssignorPeer", SOURCE)], "assignor-peer")?;
         Ok(AssignorPeer {
             install: install.clone(),
             classes,

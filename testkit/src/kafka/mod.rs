@@ -21,9 +21,13 @@
 //!   the reference peer for interoperability tests.
 //! - [`assignor_peer`]: Java's built-in consumer assignors run on a batch of group assignment
 //!   cases, the reference for gregor's assignors.
+//! - [`group_peer`]: Java's `KafkaConsumer` and librdkafka's consumer (Python's
+//!   `confluent_kafka`) as long-running members of a consumer group, their rebalances and
+//!   deliveries parsed into an event log, for tests that put gregor's group consumer among them.
 
 pub mod assignor_peer;
 mod config;
+pub mod group_peer;
 pub mod install;
 mod node;
 pub mod peer;

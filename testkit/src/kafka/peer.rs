@@ -42,7 +42,15 @@ use super::node::tool_jvm_args;
 use super::{KafkaError, LOG4J2_PROPERTIES};
 use crate::process::cache_dir;
 
-const SOURCE: &str = include_str!("../../kafka/GregorPeer.java");
+/// The Java sources compiled together: the scripted peer and the long-running group member of
+/// [`super::group_peer`].
+const SOURCES: [(&str, &str); 2] = [
+    ("GregorPeer", include_str!("../../kafka/GregorPeer.java")),
+    (
+        "GroupMemberPeer",
+        include_str!("../../kafka/GroupMemberPeer.java"),
+    ),
+];
 
 /// How long one script may run before the Java program exits by itself.
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(120);
@@ -87,10 +95,11 @@ pub struct JavaPeer {
 }
 
 impl JavaPeer {
-    /// Compiles the peer with `javac` unless this source was compiled before (into
+    /// Compiles the peer (and the group member of [`super::group_peer`]) with `javac` unless
+    /// these sources were compiled before (into
     /// `$GREGOR_CACHE_DIR/kafka-4.1.2/peer-<sha256 prefix>/`).
     pub fn new(install: &KafkaInstall) -> Result<JavaPeer, PeerError> {
-        let (classes, log4j) = compiled(install, SOURCE, "GregorPeer", "peer")?;
+        let (classes, log4j) = compiled(install, &SOURCES, "peer")?;
         Ok(JavaPeer {
             install: install.clone(),
             classes,
@@ -109,6 +118,30 @@ impl JavaPeer {
             .arg("GregorPeer")
             .arg(bootstrap)
             .arg(PEER_TIMEOUT.as_secs().to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    /// The `java` command running the group member `GroupMemberPeer` against `bootstrap` with
+    /// `args` after its timeout, its three streams piped.
+    pub(crate) fn group_member_command(
+        &self,
+        bootstrap: &str,
+        timeout: Duration,
+        args: &[String],
+    ) -> Command {
+        let classpath = format!("{}:{}", self.classes.display(), self.install.classpath());
+        let mut command = Command::new(self.install.java_bin());
+        command
+            .args(tool_jvm_args(&self.log4j))
+            .arg("-cp")
+            .arg(classpath)
+            .arg("GroupMemberPeer")
+            .arg(bootstrap)
+            .arg(timeout.as_secs().max(1).to_string())
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -280,16 +313,20 @@ impl Drop for PeerSession {
     }
 }
 
-/// The directory of the Java class `class` compiled from `source` (into
-/// `$GREGOR_CACHE_DIR/kafka-<version>/<prefix>-<sha256 prefix of the source>/`, unless it is
-/// there already), and the log4j2 configuration file the program runs with.
+/// The directory of the Java classes compiled from `sources` (class name, source text) into
+/// `$GREGOR_CACHE_DIR/kafka-<version>/<prefix>-<sha256 prefix of the sources>/`, unless they
+/// are there already, and the log4j2 configuration file the programs run with.
 pub(super) fn compiled(
     install: &KafkaInstall,
-    source: &str,
-    class: &str,
+    sources: &[(&str, &str)],
     prefix: &str,
 ) -> Result<(PathBuf, PathBuf), PeerError> {
-    let digest = Sha256::digest(source.as_bytes());
+    let mut hasher = Sha256::new();
+    for (class, text) in sources {
+        hasher.update(class.as_bytes());
+        hasher.update(text.as_bytes());
+    }
+    let digest = hasher.finalize();
     let tag: String = digest[..8].iter().fold(String::new(), |mut s, b| {
         let _ = write!(s, "{b:02x}");
         s
@@ -298,19 +335,24 @@ pub(super) fn compiled(
     let classes = base.join(format!("{prefix}-{tag}"));
     let log4j = base.join("peer-log4j2.properties");
     std::fs::create_dir_all(&base)?;
-    if !classes.join(format!("{class}.class")).is_file() {
-        compile(install, &base, &classes, source, class, prefix)?;
+    if !all_compiled(&classes, sources) {
+        compile(install, &base, &classes, sources, prefix)?;
     }
     write_if_changed(&log4j, LOG4J2_PROPERTIES)?;
     Ok((classes, log4j))
+}
+
+fn all_compiled(classes: &Path, sources: &[(&str, &str)]) -> bool {
+    sources
+        .iter()
+        .all(|(class, _)| classes.join(format!("{class}.class")).is_file())
 }
 
 fn compile(
     install: &KafkaInstall,
     base: &Path,
     classes: &Path,
-    source_text: &str,
-    class: &str,
+    sources: &[(&str, &str)],
     prefix: &str,
 ) -> Result<(), PeerError> {
     let javac = install.javac_bin().ok_or(PeerError::NoJavac)?;
@@ -319,15 +361,19 @@ fn compile(
     let staging = base.join(format!("{prefix}-staging-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging)?;
-    let source = staging.join(format!("{class}.java"));
-    std::fs::write(&source, source_text)?;
+    let mut files = Vec::with_capacity(sources.len());
+    for (class, text) in sources {
+        let file = staging.join(format!("{class}.java"));
+        std::fs::write(&file, text)?;
+        files.push(file);
+    }
     let out = Command::new(javac)
         .arg("-nowarn")
         .arg("-cp")
         .arg(install.classpath())
         .arg("-d")
         .arg(&staging)
-        .arg(&source)
+        .args(&files)
         .stdin(Stdio::null())
         .output()?;
     if !out.status.success() {
@@ -342,16 +388,16 @@ fn compile(
         // Another process got there first.
         let _ = std::fs::remove_dir_all(&staging);
     }
-    if classes.join(format!("{class}.class")).is_file() {
+    if all_compiled(classes, sources) {
         Ok(())
     } else {
         Err(PeerError::Compile(
-            "the compiled class did not appear".into(),
+            "the compiled classes did not appear".into(),
         ))
     }
 }
 
-fn write_if_changed(path: &Path, text: &str) -> std::io::Result<()> {
+pub(super) fn write_if_changed(path: &Path, text: &str) -> std::io::Result<()> {
     if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
         return Ok(());
     }
