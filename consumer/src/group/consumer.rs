@@ -33,6 +33,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
+use super::assignor::{self, SharedAssignor};
+use super::config::GroupConfig;
 use super::errors::{GroupApi, GroupError, Reaction, ReactionContext, reaction};
 use super::membership::{MemberEvent, Membership, MembershipSettings};
 use super::task::{self, Command, MemberState, PollClock, Subscription, TaskContext};
@@ -75,6 +77,46 @@ pub struct GroupConsumerSettings {
     pub leave_on_close: bool,
     /// The fetch engine's settings.
     pub fetch: FetchConfig,
+}
+
+impl GroupConsumerSettings {
+    /// The settings `config` describes. Assignors are looked up by name among `custom` first,
+    /// then the built-in ones.
+    pub fn from_config(
+        config: &GroupConfig,
+        custom: &[SharedAssignor],
+    ) -> Result<GroupConsumerSettings, GroupError> {
+        config.validate()?;
+        let assignors = config
+            .assignors
+            .iter()
+            .map(|name| {
+                custom
+                    .iter()
+                    .find(|a| a.name() == name)
+                    .cloned()
+                    .or_else(|| assignor::builtin(name))
+                    .ok_or_else(|| GroupError::UnknownAssignor { name: name.clone() })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(GroupConsumerSettings {
+            membership: MembershipSettings {
+                group_id: config.group_id.clone(),
+                instance_id: config.instance_id.clone(),
+                session_timeout: config.session_timeout,
+                rebalance_timeout: config.effective_rebalance_timeout(),
+                heartbeat_interval: config.heartbeat_interval,
+                retry_backoff: config.retry_backoff,
+                rack: config.client_rack.clone(),
+                assignors,
+            },
+            max_poll_interval: config.max_poll_interval,
+            auto_commit: config.auto_commit.then_some(config.auto_commit_interval),
+            offset_reset: config.auto_offset_reset,
+            leave_on_close: config.leaves_group_on_close(),
+            fetch: config.fetch.clone(),
+        })
+    }
 }
 
 /// A partition this member owns.
@@ -168,6 +210,25 @@ impl GroupConsumer {
             pending: VecDeque::new(),
             closed: false,
         }
+    }
+
+    /// Joins `config`'s group subscribed to `topics` (with the built-in assignors it names).
+    pub fn subscribe<I, S>(
+        client: Client,
+        config: &GroupConfig,
+        topics: I,
+    ) -> Result<GroupConsumer, GroupError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let settings = GroupConsumerSettings::from_config(config, &[])?;
+        let topics = topics.into_iter().map(Into::into).collect();
+        Ok(GroupConsumer::new(
+            client,
+            settings,
+            Subscription::Topics(topics),
+        ))
     }
 
     /// The group id.

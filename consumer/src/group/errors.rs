@@ -564,6 +564,15 @@ pub enum GroupError {
     /// Reading a partition failed.
     #[error(transparent)]
     Fetch(#[from] crate::fetch::FetchError),
+    /// The configuration is not valid.
+    #[error(transparent)]
+    Config(#[from] gregor_client::config::ConfigError),
+    /// `partition.assignment.strategy` names an assignor that is neither built in nor given.
+    #[error("no assignor named {name:?} (built in: range, roundrobin, sticky, cooperative-sticky)")]
+    UnknownAssignor {
+        /// The name.
+        name: String,
+    },
 }
 
 /// The list of a [`GroupError::PartitionsRejected`].

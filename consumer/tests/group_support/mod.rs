@@ -60,6 +60,35 @@ impl Ledger {
         self.entries.lock().unwrap().clone()
     }
 
+    /// Adds what a peer member (Java, librdkafka) delivered, from its event log.
+    pub fn add_peer_records(
+        &self,
+        member: &str,
+        events: &[gregor_testkit::kafka::group_peer::PeerEvent],
+    ) {
+        for event in events {
+            if let gregor_testkit::kafka::group_peer::PeerEvent::Records {
+                topic,
+                partition,
+                generation,
+                offsets,
+                ..
+            } = event
+            {
+                for offset in offsets {
+                    self.push(Entry::Records {
+                        member: member.to_owned(),
+                        generation: *generation,
+                        partition: TopicPartition::new(topic.as_str(), *partition),
+                        first: *offset,
+                        last: *offset,
+                        at: Instant::now(),
+                    });
+                }
+            }
+        }
+    }
+
     /// How many times each offset of each partition was delivered.
     pub fn deliveries(&self) -> BTreeMap<TopicPartition, BTreeMap<i64, u32>> {
         let mut out: BTreeMap<TopicPartition, BTreeMap<i64, u32>> = BTreeMap::new();

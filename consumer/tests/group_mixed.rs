@@ -1,0 +1,167 @@
+//! Mixed groups on Apache Kafka: gregor's group consumer with Java's `KafkaConsumer` (the
+//! reference) and librdkafka's consumer (Python's `confluent_kafka`) in one group, gregor as
+//! the leader and as a follower. The partitions are split exactly once at every step, every
+//! produced offset is delivered, and graceful handoffs with auto-commit deliver none twice.
+//!
+//! Needs `.ci/install-kafka.sh`; the librdkafka test needs `confluent-kafka` for python3. Each
+//! is skipped with a message when its peer is missing.
+
+mod group_support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use gregor_consumer::group::assignor::builtin;
+use gregor_consumer::group::task::Subscription;
+use gregor_testkit::data::{create_topic, test_client, unique_name};
+use gregor_testkit::kafka::group_peer::{GroupPeer, MemberConfig, Partition};
+use gregor_testkit::kafka::peer::JavaPeer;
+use gregor_testkit::kafka::{KafkaCluster, KafkaInstall};
+use group_support::{Ledger, Member, Producer, eventually, settings};
+
+const PARTITIONS: i32 = 6;
+const SETTLE: Duration = Duration::from_secs(45);
+
+#[derive(Clone, Copy, Debug)]
+enum Peer {
+    Java,
+    Librdkafka,
+}
+
+fn peer_properties<'a>(group: &'a str, assignor: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("group.id", group),
+        ("partition.assignment.strategy", assignor),
+        ("enable.auto.commit", "true"),
+        ("auto.commit.interval.ms", "500"),
+        ("auto.offset.reset", "earliest"),
+        ("session.timeout.ms", "6000"),
+        ("heartbeat.interval.ms", "300"),
+    ]
+}
+
+fn start_peer(
+    kind: Peer,
+    kafka: &KafkaCluster,
+    group: &str,
+    assignor: &str,
+    topic: &str,
+) -> GroupPeer {
+    let config = MemberConfig::new(&peer_properties(group, assignor), &[topic]);
+    let peer = match kind {
+        Peer::Java => {
+            let java = JavaPeer::new(kafka.install()).expect("the Java peer compiles");
+            GroupPeer::java_with(&java, &kafka.bootstrap(), &config)
+        }
+        Peer::Librdkafka => GroupPeer::librdkafka_with(&kafka.bootstrap(), &config),
+    }
+    .expect("the peer starts");
+    peer.wait_ready(SETTLE).expect("the peer subscribes");
+    peer
+}
+
+/// Waits until gregor's member `name` owns exactly `mine` partitions and the peer the rest,
+/// with no partition owned twice.
+async fn split(ledger: &Ledger, name: &str, peer: &GroupPeer, mine: usize) {
+    let start = Instant::now();
+    loop {
+        let gregor: BTreeSet<Partition> = ledger
+            .owners()
+            .into_iter()
+            .filter(|(_, owner)| owner == name)
+            .map(|(tp, _)| (tp.topic.to_string(), tp.partition))
+            .collect();
+        let theirs = peer.owned();
+        let together: BTreeSet<&Partition> = gregor.iter().chain(theirs.iter()).collect();
+        if gregor.len() == mine
+            && theirs.len() == PARTITIONS as usize - mine
+            && together.len() == PARTITIONS as usize
+        {
+            return;
+        }
+        assert!(
+            start.elapsed() < SETTLE,
+            "no {mine}/{} split: gregor {gregor:?}, {} {theirs:?}",
+            PARTITIONS as usize - mine,
+            peer.label()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// gregor leads, the peer joins (3/3), gregor leaves (the peer takes all), a new gregor
+/// member joins as a follower (3/3), the peer leaves (gregor takes all).
+async fn mixed(kind: Peer, assignor: &str) {
+    if !KafkaInstall::is_available() {
+        eprintln!("skipped: Apache Kafka is not installed (run .ci/install-kafka.sh)");
+        return;
+    }
+    if matches!(kind, Peer::Librdkafka) && !GroupPeer::librdkafka_available() {
+        eprintln!("skipped: python3 has no confluent_kafka");
+        return;
+    }
+    let kafka = KafkaCluster::shared().expect("kafka starts");
+    let client = test_client(&kafka.bootstrap(), "gregor-group-mixed").await;
+    let topic = unique_name("group-mixed");
+    create_topic(&client, &topic, PARTITIONS).await;
+    let group = unique_name("mixed");
+    let ledger = Ledger::default();
+    let producer = Producer::start(&client, &topic, PARTITIONS, 5, Duration::from_millis(100));
+    let subscription = Subscription::Topics(vec![topic.clone()]);
+    let assignors = || vec![builtin(assignor).expect("built in")];
+
+    let first = Member::start(
+        "g1",
+        &client,
+        settings(&group, assignors()),
+        subscription.clone(),
+        &ledger,
+    );
+    eventually(&ledger, "g1 owns all", SETTLE, |l| {
+        l.owners().len() == PARTITIONS as usize
+    })
+    .await;
+    let mut peer = start_peer(kind, kafka, &group, assignor, &topic);
+    split(&ledger, "g1", &peer, 3).await;
+    first.stop().await;
+    split(&ledger, "g1", &peer, 0).await;
+    let second = Member::start(
+        "g2",
+        &client,
+        settings(&group, assignors()),
+        subscription.clone(),
+        &ledger,
+    );
+    split(&ledger, "g2", &peer, 3).await;
+    peer.stop_async().await.expect("the peer closes");
+    eventually(&ledger, "g2 owns all", SETTLE, |l| {
+        let owners = l.owners();
+        owners.len() == PARTITIONS as usize && owners.values().all(|o| o == "g2")
+    })
+    .await;
+    let ends = producer.stop().await;
+    ledger.add_peer_records(peer.label(), &peer.events());
+    let combined = ledger.clone();
+    eventually(&combined, "every offset delivered", SETTLE, |l| {
+        l.gaps(&ends).is_empty()
+    })
+    .await;
+    second.stop().await;
+    let produced: i64 = ends.values().sum();
+    let duplicates = ledger.duplicates();
+    eprintln!("{kind:?} {assignor}: {produced} records, 0 gaps, {duplicates} duplicates");
+    assert_eq!(
+        duplicates, 0,
+        "graceful handoffs with auto-commit deliver nothing twice"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gregor_and_java_range() {
+    mixed(Peer::Java, "range").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gregor_and_librdkafka_range() {
+    mixed(Peer::Librdkafka, "range").await;
+}
