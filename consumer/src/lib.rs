@@ -84,6 +84,11 @@ pub use gregor_client::Client;
 pub use gregor_client::config::ClientConfig;
 pub use gregor_protocol::TopicPartition;
 pub use gregor_protocol::records::{Header, Record};
+pub use group::assignor::{Assignor, SharedAssignor};
+pub use group::config::GroupConfig;
+pub use group::consumer::{GroupConsumer, GroupEvent};
+pub use group::errors::GroupError;
+pub use group::task::Subscription;
 pub use range::{ConsumedRange, OffsetRange};
 pub use store::{
     CheckpointFile, KafkaCommits, MemoryOffsetStore, OffsetStore, PartitionOffsets, StoreError,
