@@ -4,7 +4,6 @@
 mod group_support;
 mod stream_support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use gregor_consumer::group::assignor::{SharedAssignor, builtin};

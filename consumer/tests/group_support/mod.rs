@@ -36,6 +36,8 @@ pub enum Entry {
         partitions: Vec<TopicPartition>,
         at: Instant,
     },
+    /// `member` was told it missed `max.poll.interval.ms`.
+    PollTimeout { member: String, at: Instant },
     /// `member` gave `partitions` up (revoked gracefully, or lost).
     Released {
         member: String,
@@ -140,9 +142,10 @@ impl Ledger {
         let mut overlaps = Vec::new();
         let mut entries = self.entries();
         entries.sort_by_key(|e| match e {
-            Entry::Records { at, .. } | Entry::Assigned { at, .. } | Entry::Released { at, .. } => {
-                *at
-            }
+            Entry::Records { at, .. }
+            | Entry::Assigned { at, .. }
+            | Entry::Released { at, .. }
+            | Entry::PollTimeout { at, .. } => *at,
         });
         for e in entries {
             match e {
@@ -166,7 +169,7 @@ impl Ledger {
                         }
                     }
                 }
-                Entry::Records { .. } => {}
+                Entry::Records { .. } | Entry::PollTimeout { .. } => {}
             }
         }
         overlaps
@@ -193,10 +196,37 @@ impl Ledger {
                         }
                     }
                 }
-                Entry::Records { .. } => {}
+                Entry::Records { .. } | Entry::PollTimeout { .. } => {}
             }
         }
         owner
+    }
+
+    /// The partitions `member` was told it lost, and how many poll timeouts it saw.
+    pub fn losses(&self, member: &str) -> (usize, usize) {
+        let mut lost = 0;
+        let mut timeouts = 0;
+        for e in self.entries() {
+            match e {
+                Entry::Released {
+                    member: m,
+                    partitions,
+                    lost: true,
+                    ..
+                } if m == member => lost += partitions.len(),
+                Entry::PollTimeout { member: m, .. } if m == member => timeouts += 1,
+                _ => {}
+            }
+        }
+        (lost, timeouts)
+    }
+
+    /// How many times `member` had partitions revoked or lost.
+    pub fn releases(&self, member: &str) -> usize {
+        self.entries()
+            .iter()
+            .filter(|e| matches!(e, Entry::Released { member: m, .. } if m == member))
+            .count()
     }
 }
 
@@ -221,6 +251,13 @@ pub fn settings(group: &str, assignors: Vec<SharedAssignor>) -> GroupConsumerSet
     }
 }
 
+/// How a test member processes records.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Behaviour {
+    /// Holds the first chunk it gets this long before recording it and asking for more.
+    pub stall_after_first_records: Option<Duration>,
+}
+
 /// A member consuming on its own task until told to stop.
 pub struct Member {
     pub name: String,
@@ -237,6 +274,26 @@ impl Member {
         subscription: Subscription,
         ledger: &Ledger,
     ) -> Member {
+        Member::start_with(
+            name,
+            client,
+            settings,
+            subscription,
+            ledger,
+            Behaviour::default(),
+        )
+    }
+
+    /// Like [`Member::start`], processing records as `behaviour` says.
+    pub fn start_with(
+        name: &str,
+        client: &Client,
+        settings: GroupConsumerSettings,
+        subscription: Subscription,
+        ledger: &Ledger,
+        behaviour: Behaviour,
+    ) -> Member {
+        let mut stall = behaviour.stall_after_first_records;
         let (stop_tx, mut stop_rx) = oneshot::channel();
         let ledger = ledger.clone();
         let member = name.to_owned();
@@ -251,6 +308,10 @@ impl Member {
                 let at = Instant::now();
                 match event {
                     GroupEvent::Records(chunk) => {
+                        if let Some(pause) = stall.take() {
+                            // Processing this chunk takes `pause` (the chunk is held).
+                            tokio::time::sleep(pause).await;
+                        }
                         let (Some(first), Some(last)) =
                             (chunk.as_slice().first(), chunk.as_slice().last())
                         else {
@@ -280,6 +341,10 @@ impl Member {
                         member: member.clone(),
                         partitions,
                         lost: true,
+                        at,
+                    }),
+                    GroupEvent::PollIntervalExceeded => ledger.push(Entry::PollTimeout {
+                        member: member.clone(),
                         at,
                     }),
                     _ => {}

@@ -71,6 +71,7 @@ pub struct Intercept {
     action: Action,
     uses: Option<u32>,
     broker: Option<i32>,
+    client_id: Option<String>,
     observer: Option<mpsc::UnboundedSender<SeenRequest>>,
 }
 
@@ -86,6 +87,7 @@ impl Intercept {
             action,
             uses: Some(n),
             broker: None,
+            client_id: None,
             observer: None,
         }
     }
@@ -96,6 +98,7 @@ impl Intercept {
             action,
             uses: None,
             broker: None,
+            client_id: None,
             observer: None,
         }
     }
@@ -115,6 +118,14 @@ impl Intercept {
     /// Matches only requests sent to broker `id`.
     pub fn on_broker(mut self, id: i32) -> Self {
         self.broker = Some(id);
+        self
+    }
+
+    /// Matches only requests whose header carries client id `id`: with
+    /// [`Action::DropConnection`] on every API a client uses, that client is cut off from the
+    /// cluster while others go on (a network partition of one process).
+    pub fn from_client(mut self, id: &str) -> Self {
+        self.client_id = Some(id.to_owned());
         self
     }
 }
@@ -168,6 +179,10 @@ impl InterceptTable {
             let (id, key, rule) = &mut self.rules[i];
             let matches = *key == seen.api_key
                 && rule.broker.is_none_or(|b| b == seen.broker)
+                && rule
+                    .client_id
+                    .as_deref()
+                    .is_none_or(|c| seen.client_id.as_deref() == Some(c))
                 && rule.uses != Some(0);
             if !matches {
                 i += 1;
@@ -241,5 +256,22 @@ mod tests {
         assert_eq!(rx.try_next().map(|s| s.broker), Some(1));
         assert_eq!(rx.try_next().map(|s| s.broker), Some(2));
         assert!(rx.try_next().is_none());
+    }
+
+    #[test]
+    fn a_rule_for_one_client_leaves_the_others_alone() {
+        let mut t = InterceptTable::default();
+        t.add(
+            ApiKey::Heartbeat,
+            Intercept::always(Action::DropConnection).from_client("cut"),
+        );
+        let mut from = |client: Option<&str>| {
+            let mut s = seen(ApiKey::Heartbeat, 1);
+            s.client_id = client.map(str::to_owned);
+            t.on_request(&s)
+        };
+        assert_eq!(from(Some("cut")), Action::DropConnection);
+        assert_eq!(from(Some("other")), Action::PassThrough);
+        assert_eq!(from(None), Action::PassThrough);
     }
 }
