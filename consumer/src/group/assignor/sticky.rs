@@ -10,11 +10,14 @@
 //! owned comes back to the leader in its user data ([`super::sticky_user_data`]), written by
 //! [`Assignor::user_data`]: its last assignment and that assignment's generation.
 //!
-//! When all members subscribe to the same topics the assignment is computed as in
-//! [`super::sticky_constrained`], otherwise as in [`super::sticky_balance`]; both walk Java's
-//! collections in Java's order (see [`super::java_order`]), which is what makes the outputs
-//! equal. Java puts the members in a `HashMap` in the order the coordinator lists them; here
-//! that order is the order of [`AssignmentInput::members`].
+//! When all members subscribe to the same topics the assignment is Java's "constrained" one
+//! (quotas filled round robin), otherwise its "general" one (partitions moved one at a time
+//! until balanced). Both walk Java's hash maps and sets in Java's iteration order, which is what
+//! makes the outputs equal: Java puts the members in a `HashMap` in the order the coordinator
+//! lists them, and here that order is the order of [`AssignmentInput::members`] (a Java caller
+//! filling a `new HashMap<>()` in that order gets the same result). A Java assignor instance
+//! also remembers the highest generation it ever saw across calls; this one is stateless, as a
+//! fresh Java instance.
 
 use std::collections::HashMap;
 
