@@ -14,6 +14,16 @@
 //! Built-in assignors are named as Kafka names them (`range`, `roundrobin`, `sticky`,
 //! `cooperative-sticky`), so they share groups with Java's and librdkafka's members.
 
+pub mod cooperative_sticky;
+mod java_order;
+pub mod sticky;
+mod sticky_balance;
+mod sticky_common;
+mod sticky_constrained;
+#[cfg(test)]
+mod sticky_tests;
+pub mod sticky_user_data;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
