@@ -188,12 +188,10 @@ pub fn builtin(name: &str) -> Option<SharedAssignor> {
     match name {
         range::RangeAssignor::NAME => Some(Arc::new(range::RangeAssignor)),
         round_robin::RoundRobinAssignor::NAME => Some(Arc::new(round_robin::RoundRobinAssignor)),
-        // TODO(sticky helper): uncomment once `sticky::StickyAssignor` and
-        // `cooperative_sticky::CooperativeStickyAssignor` are merged.
-        // "sticky" => Some(Arc::new(sticky::StickyAssignor::default())),
-        // "cooperative-sticky" => {
-        //     Some(Arc::new(cooperative_sticky::CooperativeStickyAssignor::default()))
-        // }
+        "sticky" => Some(Arc::new(sticky::StickyAssignor::new())),
+        "cooperative-sticky" => Some(Arc::new(
+            cooperative_sticky::CooperativeStickyAssignor::new(),
+        )),
         _ => None,
     }
 }
