@@ -41,6 +41,7 @@ async fn members_come_and_go(kind: BrokerKind, assignor: &str) {
         l.owners().len() == 6
     })
     .await;
+    let joined = std::time::Instant::now();
     let b = Member::start(
         "b",
         &client,
@@ -63,6 +64,8 @@ async fn members_come_and_go(kind: BrokerKind, assignor: &str) {
                 .all(|m| owners.values().filter(|o| o == m).count() == 2)
     })
     .await;
+    let settled = std::time::Instant::now();
+    let kept_gap = ledger.longest_gap_of_kept("a", joined, settled);
     tokio::time::sleep(Duration::from_millis(500)).await;
     b.stop().await;
     a.stop().await;
@@ -98,7 +101,17 @@ async fn members_come_and_go(kind: BrokerKind, assignor: &str) {
         0,
         "duplicates among {produced} records"
     );
-    eprintln!("{kind} {assignor}: {produced} records, 0 gaps, 0 duplicates, 0 overlaps");
+    eprintln!(
+        "{kind} {assignor}: {produced} records, 0 gaps, 0 duplicates, 0 overlaps; \
+         partitions a kept while b and c joined: longest delivery gap {kept_gap:?}"
+    );
+    if assignor == "cooperative-sticky" {
+        // I5: what does not move keeps flowing (heartbeat interval 300 ms).
+        assert!(
+            kept_gap < Duration::from_millis(600),
+            "a partition that did not move waited {kept_gap:?}"
+        );
+    }
 }
 
 async fn eager_range(kind: BrokerKind) {
@@ -106,3 +119,9 @@ async fn eager_range(kind: BrokerKind) {
 }
 
 per_kind!(eager_range: mock => Mock, kafka => Kafka);
+
+async fn cooperative_sticky(kind: BrokerKind) {
+    members_come_and_go(kind, "cooperative-sticky").await;
+}
+
+per_kind!(cooperative_sticky: mock => Mock, kafka => Kafka);

@@ -165,3 +165,13 @@ async fn gregor_and_java_range() {
 async fn gregor_and_librdkafka_range() {
     mixed(Peer::Librdkafka, "range").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gregor_and_java_cooperative_sticky() {
+    mixed(Peer::Java, "cooperative-sticky").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gregor_and_librdkafka_cooperative_sticky() {
+    mixed(Peer::Librdkafka, "cooperative-sticky").await;
+}

@@ -114,7 +114,7 @@ pub enum GroupResponse {
 pub struct AssignTask {
     /// The assignor the group chose.
     pub assignor: SharedAssignor,
-    /// The members' subscriptions, sorted by member id.
+    /// The members' subscriptions, in the order the coordinator listed them.
     pub members: Vec<MemberSubscription>,
     /// The generation being assigned.
     pub generation: i32,
@@ -601,6 +601,8 @@ impl Membership {
                 );
                 return Reaction::Fatal(kind);
             };
+            // In the coordinator's order, as Java's leader reads them (the sticky assignors'
+            // tie-breaks follow it).
             let members = r
                 .members
                 .iter()
@@ -612,8 +614,6 @@ impl Membership {
                     )
                 })
                 .collect::<Vec<_>>();
-            let mut members = members;
-            members.sort_by(|a, b| a.member_id.cmp(&b.member_id));
             self.phase = Phase::Assigning;
             self.pending_assign = Some(AssignTask {
                 assignor,

@@ -221,6 +221,50 @@ impl Ledger {
         (lost, timeouts)
     }
 
+    /// The longest time between two deliveries (or from `from`, or until `to`) of a partition
+    /// `member` owned through all of `from..to` without a release: I5, partitions that do not
+    /// move keep flowing during a cooperative rebalance.
+    pub fn longest_gap_of_kept(&self, member: &str, from: Instant, to: Instant) -> Duration {
+        let entries = self.entries();
+        let released: BTreeSet<TopicPartition> = entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Released {
+                    member: m,
+                    partitions,
+                    at,
+                    ..
+                } if m == member && *at >= from && *at <= to => Some(partitions.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let mut times: BTreeMap<TopicPartition, Vec<Instant>> = BTreeMap::new();
+        for e in &entries {
+            if let Entry::Records {
+                member: m,
+                partition,
+                at,
+                ..
+            } = e
+            {
+                if m == member && *at >= from && *at <= to && !released.contains(partition) {
+                    times.entry(partition.clone()).or_default().push(*at);
+                }
+            }
+        }
+        let mut longest = Duration::ZERO;
+        for mut list in times.into_values() {
+            list.sort();
+            let mut previous = from;
+            for at in list.into_iter().chain(std::iter::once(to)) {
+                longest = longest.max(at.saturating_duration_since(previous));
+                previous = at;
+            }
+        }
+        longest
+    }
+
     /// How many times `member` had partitions revoked or lost.
     pub fn releases(&self, member: &str) -> usize {
         self.entries()

@@ -3,7 +3,7 @@
 //! The leader of a classic group receives every member's subscription (what the member put in
 //! its JoinGroup metadata, a `ConsumerProtocolSubscription`) and hands each member a list of
 //! partitions in SyncGroup. An [`Assignor`] is that choice as a pure function of an
-//! [`AssignmentInput`]: the members ([`MemberSubscription`], sorted by member id) and the
+//! [`AssignmentInput`]: the members ([`MemberSubscription`], in the coordinator's order) and the
 //! partitions of every subscribed topic with the racks of their replicas
 //! ([`AssignmentInput::topics`]). It returns a [`GroupAssignment`].
 //!
@@ -93,7 +93,8 @@ pub struct PartitionRacks {
 /// What the leader knows when it assigns.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AssignmentInput {
-    /// Every member of the group, sorted by member id.
+    /// Every member of the group, in the order the coordinator listed them in JoinGroup's
+    /// response (Java's leader keeps that order too; an assignor that needs another sorts).
     pub members: Vec<MemberSubscription>,
     /// Every topic some member subscribes to that exists in the metadata, with one entry per
     /// partition (index = partition id). A subscribed topic missing here is not assigned.
