@@ -151,6 +151,8 @@ pub struct GroupConsumer {
     revoking: Option<Vec<TopicPartition>>,
     pending: VecDeque<GroupEvent>,
     next_auto_commit: Option<Instant>,
+    /// The background auto-commit in flight.
+    auto_commit: Option<JoinHandle<CommitOutcome>>,
     closed: bool,
 }
 
@@ -195,7 +197,8 @@ impl GroupConsumer {
             group_id,
             instance_id,
             engine,
-            admin: Admin::new(client),
+            // A commit (or an offset lookup) retries no longer than a rebalance may take.
+            admin: Admin::new(client).with_timeout(settings.membership.rebalance_timeout),
             next_auto_commit: settings.auto_commit.map(|every| Instant::now() + every),
             settings,
             commands,
@@ -208,6 +211,7 @@ impl GroupConsumer {
             held: None,
             revoking: None,
             pending: VecDeque::new(),
+            auto_commit: None,
             closed: false,
         }
     }
@@ -273,14 +277,10 @@ impl GroupConsumer {
         if let Some(done) = self.revoking.take() {
             let _ = self.commands.send(Command::RevokeDone(done));
         }
-        if self.poll_clock.take_expired() {
-            let _ = self.commands.send(Command::Rejoin);
-        }
         self.poll_clock.stamp();
+        self.collect_auto_commit(false).await;
         if self.next_auto_commit.is_some_and(|at| Instant::now() >= at) {
-            if let Err(error) = self.commit().await {
-                debug!(group = %self.group_id, %error, "auto-commit failed");
-            }
+            self.start_auto_commit();
             self.next_auto_commit = self
                 .settings
                 .auto_commit
@@ -327,9 +327,8 @@ impl GroupConsumer {
                 }
                 Next::Chunk((_, Err(error))) => return Err(error.into()),
                 Next::AutoCommit => {
-                    if let Err(error) = self.commit().await {
-                        debug!(group = %self.group_id, %error, "auto-commit failed");
-                    }
+                    self.collect_auto_commit(false).await;
+                    self.start_auto_commit();
                     self.next_auto_commit = self
                         .settings
                         .auto_commit
@@ -464,7 +463,16 @@ impl GroupConsumer {
     }
 
     async fn commit_partitions(&mut self, partitions: &[TopicPartition]) -> Result<(), GroupError> {
-        let list: Vec<(TopicPartition, OffsetAndMetadata)> = partitions
+        let offsets = self.finished_offsets(partitions);
+        self.send_commit(offsets).await
+    }
+
+    /// What the application finished of `partitions` and has not committed yet.
+    fn finished_offsets(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Vec<(TopicPartition, OffsetAndMetadata)> {
+        partitions
             .iter()
             .filter_map(|tp| {
                 let owned = self.owned.get(tp)?;
@@ -478,92 +486,69 @@ impl GroupConsumer {
                 }
                 Some((tp.clone(), o))
             })
-            .collect();
-        self.send_commit(list).await
+            .collect()
     }
 
     async fn send_commit(
         &mut self,
         offsets: Vec<(TopicPartition, OffsetAndMetadata)>,
     ) -> Result<(), GroupError> {
-        if offsets.is_empty() {
-            return Ok(());
+        // Commits apply in order: a background auto-commit finishes first.
+        self.collect_auto_commit(true).await;
+        let outcome = self.committer().commit(offsets).await;
+        self.apply(&outcome.committed);
+        outcome.result
+    }
+
+    fn committer(&self) -> Committer {
+        Committer {
+            admin: self.admin.clone(),
+            group_id: self.group_id.clone(),
+            instance_id: self.instance_id.clone(),
+            state: self.state.clone(),
+            commands: self.commands.clone(),
         }
-        let state = self.state.borrow().clone();
-        let context = ReactionContext {
-            rebalancing: state.rebalancing,
-            static_member: self.instance_id.is_some(),
-            generation_changed: false,
-        };
-        let Some(identity) = state.identity else {
-            return Err(GroupError::RebalanceInProgress);
-        };
-        let fencing = CommitFencing {
-            generation_or_epoch: identity.generation,
-            member_id: identity.member_id,
-            instance_id: identity.instance_id,
-        };
-        let results = self
-            .admin
-            .commit_offsets_fenced(&self.group_id, &fencing, &offsets)
-            .await
-            .map_err(GroupError::Client)?;
-        let mut refused = Vec::new();
-        let mut worst: Option<GroupError> = None;
-        let generation_changed = self
-            .state
-            .borrow()
-            .identity
-            .as_ref()
-            .is_none_or(|now| now.generation != fencing.generation_or_epoch);
-        let context = ReactionContext {
-            generation_changed,
-            ..context
-        };
-        for (tp, result) in results {
-            match result {
-                Ok(()) => {
-                    if let (Some(owned), Some((_, o))) = (
-                        self.owned.get_mut(&tp),
-                        offsets.iter().find(|(t, _)| *t == tp),
-                    ) {
-                        owned.committed = Some(o.offset);
-                    }
-                }
-                Err(code) => {
-                    let action = reaction(GroupApi::OffsetCommit, code, context);
-                    match action {
-                        Reaction::CommitRebalancing => {
-                            worst = Some(GroupError::RebalanceInProgress)
-                        }
-                        Reaction::CommitFailed => worst = Some(GroupError::CommitFailed),
-                        Reaction::ResetMember | Reaction::ResetGeneration => {
-                            // The member is out of its generation: it loses its partitions
-                            // and rejoins; this commit can never succeed.
-                            let _ = self.commands.send(Command::CommitRefused(code, action));
-                            worst = Some(GroupError::CommitFailed);
-                        }
-                        Reaction::Fatal(kind) => {
-                            worst = Some(kind.error(
-                                GroupApi::OffsetCommit,
-                                code,
-                                &self.group_id,
-                                self.instance_id.as_deref(),
-                            ));
-                        }
-                        _ => {}
-                    }
-                    refused.push((tp, code));
-                }
+    }
+
+    fn apply(&mut self, committed: &[(TopicPartition, i64)]) {
+        for (tp, offset) in committed {
+            if let Some(owned) = self.owned.get_mut(tp) {
+                owned.committed = Some(*offset);
             }
         }
-        match worst {
-            Some(error) => Err(error),
-            None if refused.is_empty() => Ok(()),
-            None => Err(GroupError::PartitionsRejected {
-                api: GroupApi::OffsetCommit,
-                partitions: refused,
-            }),
+    }
+
+    /// Starts an auto-commit of what was finished, in the background (the application is
+    /// never held up by it); skipped while the previous one still runs.
+    fn start_auto_commit(&mut self) {
+        if self.auto_commit.as_ref().is_some_and(|t| !t.is_finished()) {
+            return;
+        }
+        let offsets = self.finished_offsets(&self.owned.keys().cloned().collect::<Vec<_>>());
+        if offsets.is_empty() {
+            return;
+        }
+        let committer = self.committer();
+        self.auto_commit = Some(tokio::spawn(async move { committer.commit(offsets).await }));
+    }
+
+    /// Takes the result of a finished background auto-commit (waiting for it if `wait`).
+    async fn collect_auto_commit(&mut self, wait: bool) {
+        let Some(task) = self.auto_commit.take() else {
+            return;
+        };
+        if !wait && !task.is_finished() {
+            self.auto_commit = Some(task);
+            return;
+        }
+        match task.await {
+            Ok(outcome) => {
+                self.apply(&outcome.committed);
+                if let Err(error) = outcome.result {
+                    debug!(group = %self.group_id, %error, "auto-commit failed");
+                }
+            }
+            Err(error) => debug!(group = %self.group_id, %error, "the auto-commit task failed"),
         }
     }
 
@@ -612,6 +597,115 @@ impl GroupConsumer {
 
     fn closed_error(&self) -> GroupError {
         GroupError::Closed
+    }
+}
+
+/// What a commit did: the offsets the coordinator accepted, and the outcome.
+#[derive(Debug)]
+struct CommitOutcome {
+    committed: Vec<(TopicPartition, i64)>,
+    result: Result<(), GroupError>,
+}
+
+/// What a commit needs, detached from the consumer so that auto-commits run on their own task.
+struct Committer {
+    admin: Admin,
+    group_id: String,
+    instance_id: Option<String>,
+    state: watch::Receiver<MemberState>,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl Committer {
+    /// Commits `offsets` fenced by the member's generation; refusals go through the error
+    /// table (a refusal that says the member is out of its generation makes it rejoin).
+    async fn commit(self, offsets: Vec<(TopicPartition, OffsetAndMetadata)>) -> CommitOutcome {
+        let mut committed = Vec::new();
+        if offsets.is_empty() {
+            return CommitOutcome {
+                committed,
+                result: Ok(()),
+            };
+        }
+        let state = self.state.borrow().clone();
+        let Some(identity) = state.identity else {
+            return CommitOutcome {
+                committed,
+                result: Err(GroupError::RebalanceInProgress),
+            };
+        };
+        let fencing = CommitFencing {
+            generation_or_epoch: identity.generation,
+            member_id: identity.member_id,
+            instance_id: identity.instance_id,
+        };
+        let results = match self
+            .admin
+            .commit_offsets_fenced(&self.group_id, &fencing, &offsets)
+            .await
+        {
+            Ok(results) => results,
+            Err(error) => {
+                return CommitOutcome {
+                    committed,
+                    result: Err(GroupError::Client(error)),
+                };
+            }
+        };
+        let now = self.state.borrow().clone();
+        let context = ReactionContext {
+            rebalancing: state.rebalancing || now.rebalancing,
+            static_member: self.instance_id.is_some(),
+            generation_changed: now
+                .identity
+                .as_ref()
+                .is_none_or(|i| i.generation != fencing.generation_or_epoch),
+        };
+        let mut refused = Vec::new();
+        let mut worst: Option<GroupError> = None;
+        for (tp, result) in results {
+            match result {
+                Ok(()) => {
+                    if let Some((_, o)) = offsets.iter().find(|(t, _)| *t == tp) {
+                        committed.push((tp, o.offset));
+                    }
+                }
+                Err(code) => {
+                    let action = reaction(GroupApi::OffsetCommit, code, context);
+                    match action {
+                        Reaction::CommitRebalancing => {
+                            worst = Some(GroupError::RebalanceInProgress)
+                        }
+                        Reaction::CommitFailed => worst = Some(GroupError::CommitFailed),
+                        Reaction::ResetMember | Reaction::ResetGeneration => {
+                            // Out of its generation: the member loses its partitions and
+                            // rejoins; this commit can never succeed.
+                            let _ = self.commands.send(Command::CommitRefused(code, action));
+                            worst = Some(GroupError::CommitFailed);
+                        }
+                        Reaction::Fatal(kind) => {
+                            worst = Some(kind.error(
+                                GroupApi::OffsetCommit,
+                                code,
+                                &self.group_id,
+                                self.instance_id.as_deref(),
+                            ));
+                        }
+                        _ => {}
+                    }
+                    refused.push((tp, code));
+                }
+            }
+        }
+        let result = match worst {
+            Some(error) => Err(error),
+            None if refused.is_empty() => Ok(()),
+            None => Err(GroupError::PartitionsRejected {
+                api: GroupApi::OffsetCommit,
+                partitions: refused,
+            }),
+        };
+        CommitOutcome { committed, result }
     }
 }
 

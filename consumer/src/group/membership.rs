@@ -178,6 +178,9 @@ enum Phase {
     Syncing,
     /// A member of a stable generation.
     Stable,
+    /// Out of the group because the application missed `max.poll.interval.ms`: LeaveGroup
+    /// (dynamic members), then nothing until the application polls again.
+    Paused,
     /// LeaveGroup sent or not needed: the member is done.
     Left,
     /// A fatal error ended the membership.
@@ -211,6 +214,8 @@ pub struct Membership {
     leave_requested: bool,
     pending_assign: Option<AssignTask>,
     pending_sync: Option<SyncGroupRequest>,
+    /// The application polled again after a poll-interval expiry.
+    resume: bool,
 }
 
 impl Membership {
@@ -241,6 +246,7 @@ impl Membership {
             leave_requested: false,
             pending_assign: None,
             pending_sync: None,
+            resume: false,
         }
     }
 
@@ -354,20 +360,23 @@ impl Membership {
     /// its partitions are lost and the member leaves; [`Self::rejoin_after_poll_timeout`]
     /// brings it back.
     pub fn poll_interval_expired(&mut self) -> Vec<TopicPartition> {
-        let lost = self.lose_all();
-        if self.settings.instance_id.is_none() && !self.member_id.is_empty() {
-            self.leave_requested = true;
+        if self.is_done() {
+            return Vec::new();
         }
-        self.phase = Phase::Left;
+        let lost = self.lose_all();
+        // A static member does not leave (Java's rule): its session keeps its place.
+        self.leave_requested = self.settings.instance_id.is_none() && !self.member_id.is_empty();
+        self.phase = Phase::Paused;
+        self.rejoin = false;
+        self.resume = false;
         lost
     }
 
-    /// After a poll-interval expiry, the application polled again: join anew.
+    /// After a poll-interval expiry, the application polled again: join anew (once the
+    /// LeaveGroup, if any, is answered).
     pub fn rejoin_after_poll_timeout(&mut self) {
-        if self.phase == Phase::Left && !self.leave_requested && !self.in_flight {
-            self.member_id.clear();
-            self.generation = -1;
-            self.phase = Phase::Unjoined;
+        if self.phase == Phase::Paused {
+            self.resume = true;
         }
     }
 
@@ -388,6 +397,22 @@ impl Membership {
                 return Step::Send(GroupRequest::Sync(sync));
             }
             return Step::Wait(None);
+        }
+        if self.phase == Phase::Paused {
+            if self.leave_requested {
+                self.leave_requested = false;
+                self.in_flight = true;
+                return Step::Send(GroupRequest::Leave(self.leave_request()));
+            }
+            if !self.resume {
+                return Step::Wait(None);
+            }
+            self.resume = false;
+            if self.settings.instance_id.is_none() {
+                self.member_id.clear();
+            }
+            self.generation = -1;
+            self.phase = Phase::Unjoined;
         }
         if self.phase == Phase::Left {
             if self.leave_requested && self.revoking.is_empty() {

@@ -438,3 +438,28 @@ fn the_protocol_is_the_highest_every_assignor_supports() {
     }));
     assert_eq!(common_protocol(&s.assignors), RebalanceProtocol::Eager);
 }
+
+#[test]
+fn a_member_that_missed_the_poll_interval_leaves_then_rejoins_when_asked() {
+    let mut m = eager();
+    let t0 = Instant::now();
+    join_as_follower(&mut m, t0, 1, &[tp("t", 0)]);
+    m.poll_event();
+    assert_eq!(m.poll_interval_expired(), vec![tp("t", 0)]);
+    assert_eq!(m.poll_event(), Some(MemberEvent::Lost(vec![tp("t", 0)])));
+    assert!(!m.is_done(), "paused, not done");
+    let GroupRequest::Leave(_) = sent(m.next_step(t0)) else {
+        panic!()
+    };
+    m.on_response(t0, error(GroupApi::LeaveGroup, ErrorCode::None));
+    // Nothing until the application polls again.
+    assert!(matches!(
+        m.next_step(t0 + Duration::from_secs(60)),
+        Step::Wait(None)
+    ));
+    m.rejoin_after_poll_timeout();
+    let GroupRequest::Join(join) = sent(m.next_step(t0 + Duration::from_secs(60))) else {
+        panic!()
+    };
+    assert_eq!(join.member_id, "", "a new member");
+}

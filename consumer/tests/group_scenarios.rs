@@ -1,0 +1,462 @@
+//! Group-consumer scenarios on our mock and Apache Kafka: a static member restarting within its
+//! session, processing longer than the session timeout, a member missing
+//! `max.poll.interval.ms`, a pattern subscription meeting a new topic, partitions added; and on
+//! the mock only (its control API): a member cut off from the cluster longer than its session,
+//! and the coordinator moving while members join, sync and commit.
+
+mod group_support;
+mod stream_support;
+
+use std::time::Duration;
+
+use gregor_client::admin::Admin;
+use gregor_consumer::group::assignor::builtin;
+use gregor_consumer::group::consumer::GroupConsumerSettings;
+use gregor_consumer::group::task::Subscription;
+use gregor_protocol::ApiKey;
+use gregor_testkit::BrokerKind;
+use gregor_testkit::data::{create_topic_on, test_client_config, unique_name};
+use gregor_testkit::mock::{Action, Intercept};
+use group_support::{Behaviour, Ledger, Member, Producer, eventually, settings};
+use stream_support::{broker, per_kind};
+
+const SETTLE: Duration = Duration::from_secs(40);
+
+/// A client of its own for a member (its client id names it), with metadata refreshed every
+/// half second so that new topics and partitions show up quickly.
+async fn member_client(bootstrap: &str, id: &str) -> gregor_client::Client {
+    let config = test_client_config(bootstrap, id)
+        .metadata_max_age(Duration::from_millis(500))
+        .build()
+        .expect("a client configuration");
+    gregor_client::Client::connect(config)
+        .await
+        .expect("the client connects")
+}
+
+fn range(group: &str) -> GroupConsumerSettings {
+    settings(group, vec![builtin("range").expect("built in")])
+}
+
+/// Waits until the owners are exactly `split` (member, partition count).
+async fn wait_split(ledger: &Ledger, what: &str, split: &[(&str, usize)]) {
+    eventually(ledger, what, SETTLE, |l| {
+        let owners = l.owners();
+        let total: usize = split.iter().map(|(_, n)| n).sum();
+        owners.len() == total
+            && split
+                .iter()
+                .all(|(m, n)| owners.values().filter(|o| o == m).count() == *n)
+    })
+    .await;
+}
+
+/// A static member that closes without leaving and comes back within its session gets the
+/// same partitions, and the other member sees no rebalance.
+async fn static_member_restarts(kind: BrokerKind) {
+    let broker = broker(kind).await;
+    let client = member_client(&broker.bootstrap(), "static-setup").await;
+    let topic = unique_name("group-static");
+    create_topic_on(&broker, &client, &topic, 6).await;
+    let group = unique_name("static");
+    let ledger = Ledger::default();
+    let producer = Producer::start(&client, &topic, 6, 3, Duration::from_millis(100));
+    let subscription = Subscription::Topics(vec![topic.clone()]);
+    let statically = |instance: &str| {
+        let mut s = range(&group);
+        s.membership.instance_id = Some(instance.to_owned());
+        s.leave_on_close = false;
+        s
+    };
+    let a = Member::start(
+        "a",
+        &member_client(&broker.bootstrap(), "static-a").await,
+        statically("pod-a"),
+        subscription.clone(),
+        &ledger,
+    );
+    let b = Member::start(
+        "b",
+        &member_client(&broker.bootstrap(), "static-b").await,
+        statically("pod-b"),
+        subscription.clone(),
+        &ledger,
+    );
+    wait_split(&ledger, "a and b split", &[("a", 3), ("b", 3)]).await;
+    let before: Vec<_> = ledger
+        .owners()
+        .into_iter()
+        .filter(|(_, o)| o == "a")
+        .map(|(tp, _)| tp)
+        .collect();
+    let generation = match broker.mock() {
+        Some(mock) => mock.group_generation(&group).await,
+        None => None,
+    };
+    let b_releases = ledger.releases("b");
+    a.stop().await;
+    let a2 = Member::start(
+        "a2",
+        &member_client(&broker.bootstrap(), "static-a2").await,
+        statically("pod-a"),
+        subscription.clone(),
+        &ledger,
+    );
+    wait_split(
+        &ledger,
+        "the restarted a gets its partitions back",
+        &[("a2", 3), ("b", 3)],
+    )
+    .await;
+    let after: Vec<_> = ledger
+        .owners()
+        .into_iter()
+        .filter(|(_, o)| o == "a2")
+        .map(|(tp, _)| tp)
+        .collect();
+    assert_eq!(after, before, "the same partitions as before the restart");
+    assert_eq!(ledger.releases("b"), b_releases, "b saw no rebalance");
+    if let (Some(mock), Some(generation)) = (broker.mock(), generation) {
+        assert_eq!(
+            mock.group_generation(&group).await,
+            Some(generation),
+            "no new generation"
+        );
+    }
+    let ends = producer.stop().await;
+    eventually(&ledger, "every offset delivered", SETTLE, |l| {
+        l.gaps(&ends).is_empty()
+    })
+    .await;
+    a2.stop().await;
+    b.stop().await;
+    assert_eq!(ledger.duplicates(), 0);
+    eprintln!(
+        "{kind}: static restart kept {} partitions, no rebalance, 0 duplicates",
+        after.len()
+    );
+}
+
+per_kind!(static_member_restarts: mock => Mock, kafka => Kafka);
+
+/// Processing a chunk for longer than the session timeout (but under max.poll.interval.ms)
+/// keeps the membership: heartbeats go on in the background.
+async fn slow_processing_keeps_membership(kind: BrokerKind) {
+    let broker = broker(kind).await;
+    let client = member_client(&broker.bootstrap(), "slow-setup").await;
+    let topic = unique_name("group-slow");
+    create_topic_on(&broker, &client, &topic, 3).await;
+    let group = unique_name("slow");
+    let ledger = Ledger::default();
+    let producer = Producer::start(&client, &topic, 3, 3, Duration::from_millis(100));
+    let behaviour = Behaviour {
+        stall_after_first_records: Some(Duration::from_secs(8)),
+    };
+    let a = Member::start_with(
+        "a",
+        &member_client(&broker.bootstrap(), "slow-a").await,
+        range(&group),
+        Subscription::Topics(vec![topic.clone()]),
+        &ledger,
+        behaviour,
+    );
+    // Session timeout 6 s; the member holds its first chunk for 8 s.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let ends = producer.stop().await;
+    eventually(&ledger, "every offset delivered", SETTLE, |l| {
+        l.gaps(&ends).is_empty()
+    })
+    .await;
+    a.stop().await;
+    assert_eq!(
+        ledger.losses("a"),
+        (0, 0),
+        "no partition lost, no poll timeout"
+    );
+    assert_eq!(ledger.releases("a"), 1, "released only when closing");
+    assert_eq!(ledger.duplicates(), 0);
+}
+
+per_kind!(slow_processing_keeps_membership: mock => Mock, kafka => Kafka);
+
+/// A member that does not poll within max.poll.interval.ms leaves: the other member takes
+/// its partitions; when it polls again it is told (lost, then the poll timeout) and rejoins.
+async fn poll_interval_exceeded(kind: BrokerKind) {
+    let broker = broker(kind).await;
+    let client = member_client(&broker.bootstrap(), "poll-setup").await;
+    let topic = unique_name("group-poll");
+    create_topic_on(&broker, &client, &topic, 4).await;
+    let group = unique_name("poll");
+    let ledger = Ledger::default();
+    let producer = Producer::start(&client, &topic, 4, 3, Duration::from_millis(100));
+    let subscription = Subscription::Topics(vec![topic.clone()]);
+    let b = Member::start(
+        "b",
+        &member_client(&broker.bootstrap(), "poll-b").await,
+        range(&group),
+        subscription.clone(),
+        &ledger,
+    );
+    wait_split(&ledger, "b owns all", &[("b", 4)]).await;
+    let mut slow = range(&group);
+    slow.max_poll_interval = Duration::from_secs(3);
+    let a = Member::start_with(
+        "a",
+        &member_client(&broker.bootstrap(), "poll-a").await,
+        slow,
+        subscription.clone(),
+        &ledger,
+        Behaviour {
+            stall_after_first_records: Some(Duration::from_secs(7)),
+        },
+    );
+    eventually(
+        &ledger,
+        "a is told it missed the poll interval",
+        SETTLE,
+        |l| l.losses("a").1 == 1,
+    )
+    .await;
+    let (lost, timeouts) = ledger.losses("a");
+    assert_eq!(
+        (lost, timeouts),
+        (2, 1),
+        "a lost its two partitions and was told once"
+    );
+    wait_split(&ledger, "a rejoined", &[("a", 2), ("b", 2)]).await;
+    let ends = producer.stop().await;
+    eventually(&ledger, "every offset delivered", SETTLE, |l| {
+        l.gaps(&ends).is_empty()
+    })
+    .await;
+    a.stop().await;
+    b.stop().await;
+    eprintln!(
+        "{kind}: a missed max.poll.interval.ms, lost 2 partitions, rejoined; {} duplicates (a's held chunk)",
+        ledger.duplicates()
+    );
+}
+
+per_kind!(poll_interval_exceeded: mock => Mock, kafka => Kafka);
+
+/// A pattern subscription picks up a topic created after the members joined.
+async fn pattern_meets_a_new_topic(kind: BrokerKind) {
+    let broker = broker(kind).await;
+    let client = member_client(&broker.bootstrap(), "pattern-setup").await;
+    let prefix = unique_name("pattern");
+    let first = format!("{prefix}-one");
+    create_topic_on(&broker, &client, &first, 2).await;
+    let group = unique_name("pattern");
+    let ledger = Ledger::default();
+    let regex = regex::Regex::new(&format!("{}-.*", regex::escape(&prefix))).expect("a regex");
+    let subscription = Subscription::Pattern(regex);
+    let a = Member::start(
+        "a",
+        &member_client(&broker.bootstrap(), "pattern-a").await,
+        range(&group),
+        subscription.clone(),
+        &ledger,
+    );
+    let b = Member::start(
+        "b",
+        &member_client(&broker.bootstrap(), "pattern-b").await,
+        range(&group),
+        subscription.clone(),
+        &ledger,
+    );
+    wait_split(&ledger, "the first topic split", &[("a", 1), ("b", 1)]).await;
+    let second = format!("{prefix}-two");
+    create_topic_on(&broker, &client, &second, 2).await;
+    wait_split(&ledger, "the new topic split too", &[("a", 2), ("b", 2)]).await;
+    let producer = Producer::start(&client, &second, 2, 3, Duration::from_millis(100));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ends = producer.stop().await;
+    eventually(&ledger, "the new topic's records delivered", SETTLE, |l| {
+        l.gaps(&ends).is_empty()
+    })
+    .await;
+    a.stop().await;
+    b.stop().await;
+}
+
+per_kind!(pattern_meets_a_new_topic: mock => Mock, kafka => Kafka);
+
+/// Partitions added to a subscribed topic are assigned (the leader sees the count change).
+async fn partitions_added(kind: BrokerKind) {
+    let broker = broker(kind).await;
+    let client = member_client(&broker.bootstrap(), "grow-setup").await;
+    let topic = unique_name("group-grow");
+    create_topic_on(&broker, &client, &topic, 2).await;
+    let group = unique_name("grow");
+    let ledger = Ledger::default();
+    let subscription = Subscription::Topics(vec![topic.clone()]);
+    let a = Member::start(
+        "a",
+        &member_client(&broker.bootstrap(), "grow-a").await,
+        range(&group),
+        subscription.clone(),
+        &ledger,
+    );
+    let b = Member::start(
+        "b",
+        &member_client(&broker.bootstrap(), "grow-b").await,
+        range(&group),
+        subscription.clone(),
+        &ledger,
+    );
+    wait_split(&ledger, "two partitions split", &[("a", 1), ("b", 1)]).await;
+    let added = Admin::new(client.clone())
+        .create_partitions(&[(topic.clone(), 4)], false)
+        .await
+        .expect("CreatePartitions");
+    assert!(added.values().all(Result::is_ok), "{added:?}");
+    wait_split(&ledger, "four partitions split", &[("a", 2), ("b", 2)]).await;
+    let producer = Producer::start(&client, &topic, 4, 3, Duration::from_millis(100));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ends = producer.stop().await;
+    eventually(&ledger, "every offset delivered", SETTLE, |l| {
+        l.gaps(&ends).is_empty()
+    })
+    .await;
+    a.stop().await;
+    b.stop().await;
+}
+
+per_kind!(partitions_added: mock => Mock, kafka => Kafka);
+
+/// The APIs a member uses: cutting them all for one client id cuts that member off.
+const MEMBER_APIS: [ApiKey; 9] = [
+    ApiKey::Heartbeat,
+    ApiKey::JoinGroup,
+    ApiKey::SyncGroup,
+    ApiKey::OffsetCommit,
+    ApiKey::OffsetFetch,
+    ApiKey::Fetch,
+    ApiKey::FindCoordinator,
+    ApiKey::Metadata,
+    ApiKey::ListOffsets,
+];
+
+/// A member cut off from the cluster for longer than its session stops delivering its
+/// partitions before the coordinator gives them away (no partition has two owners), and
+/// rejoins once the network is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_cut_off_fences_itself_then_rejoins() {
+    let broker = broker(BrokerKind::Mock).await;
+    let mock = broker.mock().expect("the mock");
+    let client = member_client(&broker.bootstrap(), "cut-setup").await;
+    let topic = unique_name("group-cut");
+    create_topic_on(&broker, &client, &topic, 4).await;
+    let group = unique_name("cut");
+    let ledger = Ledger::default();
+    let producer = Producer::start(&client, &topic, 4, 3, Duration::from_millis(100));
+    let subscription = Subscription::Topics(vec![topic.clone()]);
+    let a = Member::start(
+        "a",
+        &member_client(&broker.bootstrap(), "cut-a").await,
+        range(&group),
+        subscription.clone(),
+        &ledger,
+    );
+    let b = Member::start(
+        "b",
+        &member_client(&broker.bootstrap(), "cut-b").await,
+        range(&group),
+        subscription.clone(),
+        &ledger,
+    );
+    wait_split(&ledger, "a and b split", &[("a", 2), ("b", 2)]).await;
+    let mut rules = Vec::new();
+    for api in MEMBER_APIS {
+        rules.push(
+            mock.intercept(
+                api,
+                Intercept::always(Action::DropConnection).from_client("cut-a"),
+            )
+            .await,
+        );
+    }
+    eventually(&ledger, "a fences itself", SETTLE, |l| l.losses("a").0 == 2).await;
+    wait_split(&ledger, "b owns all", &[("b", 4)]).await;
+    for rule in rules {
+        mock.remove_intercept(rule).await;
+    }
+    wait_split(&ledger, "a rejoined", &[("a", 2), ("b", 2)]).await;
+    let ends = producer.stop().await;
+    eventually(&ledger, "every offset delivered", SETTLE, |l| {
+        l.gaps(&ends).is_empty()
+    })
+    .await;
+    a.stop().await;
+    b.stop().await;
+    assert_eq!(ledger.overlaps(), vec![], "a stopped before b took over");
+    eprintln!(
+        "cut off: a fenced itself, rejoined; {} duplicates (what a had not committed)",
+        ledger.duplicates()
+    );
+}
+
+/// The coordinator moves between brokers again and again while members join, sync, commit
+/// and leave: nothing is lost or delivered twice, and no partition has two owners.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_coordinator_moves_while_members_join_and_commit() {
+    let mock = std::sync::Arc::new(
+        gregor_testkit::mock::MockCluster::builder()
+            .brokers(3)
+            .start()
+            .await
+            .expect("a 3-broker mock"),
+    );
+    let bootstrap = mock.bootstrap();
+    let client = member_client(&bootstrap, "move-setup").await;
+    let topic = unique_name("group-move");
+    mock.create_topic(&topic, 6).await.expect("the topic");
+    let group = unique_name("move");
+    let ledger = Ledger::default();
+    let producer = Producer::start(&client, &topic, 6, 3, Duration::from_millis(100));
+    let subscription = Subscription::Topics(vec![topic.clone()]);
+    let mover = {
+        let mock = mock.clone();
+        let group = group.clone();
+        tokio::spawn(async move {
+            for i in 0..40 {
+                let _ = mock.move_coordinator(&group, i % 3 + 1).await;
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        })
+    };
+    let a = Member::start(
+        "a",
+        &member_client(&bootstrap, "move-a").await,
+        range(&group),
+        subscription.clone(),
+        &ledger,
+    );
+    let b = Member::start(
+        "b",
+        &member_client(&bootstrap, "move-b").await,
+        range(&group),
+        subscription.clone(),
+        &ledger,
+    );
+    let c = Member::start(
+        "c",
+        &member_client(&bootstrap, "move-c").await,
+        range(&group),
+        subscription.clone(),
+        &ledger,
+    );
+    wait_split(&ledger, "three members", &[("a", 2), ("b", 2), ("c", 2)]).await;
+    b.stop().await;
+    wait_split(&ledger, "two members", &[("a", 3), ("c", 3)]).await;
+    let _ = mover.await;
+    let ends = producer.stop().await;
+    eventually(&ledger, "every offset delivered", SETTLE, |l| {
+        l.gaps(&ends).is_empty()
+    })
+    .await;
+    a.stop().await;
+    c.stop().await;
+    assert_eq!(ledger.overlaps(), vec![]);
+    assert_eq!(ledger.duplicates(), 0, "graceful handoffs with auto-commit");
+}
