@@ -460,3 +460,130 @@ async fn the_coordinator_moves_while_members_join_and_commit() {
     assert_eq!(ledger.overlaps(), vec![]);
     assert_eq!(ledger.duplicates(), 0, "graceful handoffs with auto-commit");
 }
+
+/// Reads until `pred` holds for a chunk (skipping group events), returning that chunk's
+/// partition and first offset.
+async fn next_chunk_where(
+    consumer: &mut gregor_consumer::GroupConsumer,
+    mut pred: impl FnMut(&gregor_consumer::RecordChunk) -> bool,
+) -> (gregor_consumer::TopicPartition, i64) {
+    let deadline = std::time::Instant::now() + SETTLE;
+    loop {
+        assert!(std::time::Instant::now() < deadline, "no such chunk");
+        let event = tokio::time::timeout(SETTLE, consumer.next())
+            .await
+            .expect("an event in time")
+            .expect("no error");
+        if let gregor_consumer::GroupEvent::Records(chunk) = event {
+            if pred(&chunk) {
+                let first = chunk.as_slice().first().map_or(-1, |r| r.offset);
+                return (chunk.topic_partition().clone(), first);
+            }
+        }
+    }
+}
+
+/// pause holds a partition back while the others flow; resume brings it back; seek moves a
+/// position (and is what the next commit stores).
+async fn seek_pause_resume(kind: BrokerKind) {
+    let broker = broker(kind).await;
+    let client = member_client(&broker.bootstrap(), "seek-setup").await;
+    let topic = unique_name("group-seek");
+    create_topic_on(&broker, &client, &topic, 2).await;
+    let group = unique_name("seek");
+    let producer = Producer::start(&client, &topic, 2, 5, Duration::from_millis(50));
+    let p0 = gregor_consumer::TopicPartition::new(topic.as_str(), 0);
+    let p1 = gregor_consumer::TopicPartition::new(topic.as_str(), 1);
+    let mut consumer = gregor_consumer::GroupConsumer::new(
+        member_client(&broker.bootstrap(), "seek-a").await,
+        range(&group),
+        Subscription::Topics(vec![topic.clone()]),
+    );
+    next_chunk_where(&mut consumer, |c| c.topic_partition() == &p1).await;
+    consumer.pause(std::slice::from_ref(&p1));
+    // Let whatever was in flight for p1 drain, then only p0 comes.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut seen_p1 = 0;
+    for _ in 0..20 {
+        let (tp, _) = next_chunk_where(&mut consumer, |_| true).await;
+        if tp == p1 {
+            seen_p1 += 1;
+        }
+    }
+    assert!(
+        seen_p1 <= 1,
+        "a paused partition kept flowing ({seen_p1} chunks)"
+    );
+    consumer.resume(std::slice::from_ref(&p1));
+    next_chunk_where(&mut consumer, |c| c.topic_partition() == &p1).await;
+    consumer
+        .seek(&p0, gregor_consumer::StartAt::Offset(3))
+        .expect("seek an owned partition");
+    let (_, first) = next_chunk_where(&mut consumer, |c| c.topic_partition() == &p0).await;
+    assert_eq!(first, 3, "the first record after the seek");
+    assert!(matches!(
+        consumer.seek(
+            &gregor_consumer::TopicPartition::new("elsewhere", 0),
+            gregor_consumer::StartAt::Offset(0)
+        ),
+        Err(gregor_consumer::GroupError::NotAssigned { .. })
+    ));
+    producer.stop().await;
+    consumer.close().await.expect("close");
+}
+
+per_kind!(seek_pause_resume: mock => Mock, kafka => Kafka);
+
+/// A second static member with the same group.instance.id fences the first: its next call
+/// fails with a typed error naming the instance id, once, without a retry loop.
+async fn a_duplicate_instance_id_fences_the_old_member(kind: BrokerKind) {
+    let broker = broker(kind).await;
+    let client = member_client(&broker.bootstrap(), "fence-setup").await;
+    let topic = unique_name("group-fence");
+    create_topic_on(&broker, &client, &topic, 2).await;
+    let group = unique_name("fence");
+    let producer = Producer::start(&client, &topic, 2, 3, Duration::from_millis(100));
+    let statically = || {
+        let mut s = range(&group);
+        s.membership.instance_id = Some("pod-x".to_owned());
+        s.leave_on_close = false;
+        s
+    };
+    let mut old = gregor_consumer::GroupConsumer::new(
+        member_client(&broker.bootstrap(), "fence-old").await,
+        statically(),
+        Subscription::Topics(vec![topic.clone()]),
+    );
+    next_chunk_where(&mut old, |_| true).await;
+    let mut new = gregor_consumer::GroupConsumer::new(
+        member_client(&broker.bootstrap(), "fence-new").await,
+        statically(),
+        Subscription::Topics(vec![topic.clone()]),
+    );
+    next_chunk_where(&mut new, |_| true).await;
+    let error = tokio::time::timeout(SETTLE, async {
+        loop {
+            match old.next().await {
+                Ok(_) => continue,
+                Err(error) => break error,
+            }
+        }
+    })
+    .await
+    .expect("the old member is fenced in time");
+    match &error {
+        gregor_consumer::GroupError::FencedInstanceId { instance_id } => {
+            assert_eq!(instance_id, "pod-x");
+        }
+        other => panic!("expected FencedInstanceId, got {other:?}"),
+    }
+    assert!(error.to_string().contains("pod-x"), "{error}");
+    assert!(matches!(
+        old.next().await,
+        Err(gregor_consumer::GroupError::Closed)
+    ));
+    producer.stop().await;
+    new.close().await.expect("close");
+}
+
+per_kind!(a_duplicate_instance_id_fences_the_old_member: mock => Mock, kafka => Kafka);

@@ -259,6 +259,51 @@ impl GroupConsumer {
         self.owned.get(partition).map(|o| o.reader.position())
     }
 
+    /// The offset this member last committed for `partition` (or found committed when the
+    /// partition was assigned).
+    pub fn committed(&self, partition: &TopicPartition) -> Option<i64> {
+        self.owned.get(partition).and_then(|o| o.committed)
+    }
+
+    /// Stops delivering `partitions` (owned ones) without giving them up: their positions
+    /// stay, nothing more is fetched for them until [`resume`](Self::resume).
+    pub fn pause(&mut self, partitions: &[TopicPartition]) {
+        for tp in partitions {
+            if let Some(o) = self.owned.get(tp) {
+                o.reader.pause();
+            }
+        }
+    }
+
+    /// Delivers paused partitions again.
+    pub fn resume(&mut self, partitions: &[TopicPartition]) {
+        for tp in partitions {
+            if let Some(o) = self.owned.get(tp) {
+                o.reader.resume();
+            }
+        }
+    }
+
+    /// Moves an owned partition's position: the next records delivered start at `to`. A seek
+    /// to an offset also makes that offset what the next commit stores for the partition (as
+    /// Java commits positions); buffered records of the old position are dropped.
+    pub fn seek(&mut self, partition: &TopicPartition, to: StartAt) -> Result<(), GroupError> {
+        let Some(owned) = self.owned.get_mut(partition) else {
+            return Err(GroupError::NotAssigned {
+                partition: partition.clone(),
+            });
+        };
+        owned.reader.seek(to)?;
+        if self.held.as_ref().is_some_and(|(tp, _, _)| tp == partition) {
+            self.held = None;
+        }
+        owned.finished = match to {
+            StartAt::Offset(offset) => Some((offset, -1)),
+            _ => None,
+        };
+        Ok(())
+    }
+
     /// The offset after the last chunk of `partition` the application finished (what a
     /// commit would store).
     pub fn finished(&self, partition: &TopicPartition) -> Option<i64> {

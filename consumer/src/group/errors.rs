@@ -564,6 +564,12 @@ pub enum GroupError {
     /// Reading a partition failed.
     #[error(transparent)]
     Fetch(#[from] crate::fetch::FetchError),
+    /// The partition is not assigned to this member.
+    #[error("{partition} is not assigned to this member")]
+    NotAssigned {
+        /// The partition.
+        partition: TopicPartition,
+    },
     /// The configuration is not valid.
     #[error(transparent)]
     Config(#[from] gregor_client::config::ConfigError),

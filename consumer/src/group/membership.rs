@@ -216,6 +216,9 @@ pub struct Membership {
     pending_sync: Option<SyncGroupRequest>,
     /// The application polled again after a poll-interval expiry.
     resume: bool,
+    /// The last assignment received and its generation: what an eager sticky assignor's
+    /// user data carries (the partitions themselves are revoked before the member rejoins).
+    last_assignment: (Vec<TopicPartition>, i32),
 }
 
 impl Membership {
@@ -247,6 +250,7 @@ impl Membership {
             pending_assign: None,
             pending_sync: None,
             resume: false,
+            last_assignment: (Vec::new(), -1),
         }
     }
 
@@ -683,6 +687,7 @@ impl Membership {
             }
         };
         self.phase = Phase::Stable;
+        self.last_assignment = (assigned.iter().cloned().collect(), self.generation);
         self.last_alive = Some(now);
         self.next_heartbeat = Some(now + self.settings.heartbeat_interval);
         self.failures = 0;
@@ -785,6 +790,8 @@ impl Membership {
     fn lose_all(&mut self) -> Vec<TopicPartition> {
         let lost: Vec<TopicPartition> = std::mem::take(&mut self.owned).into_iter().collect();
         self.revoking.clear();
+        // Partitions lost are not claimed again.
+        self.last_assignment = (Vec::new(), -1);
         if !lost.is_empty() {
             self.events.push_back(MemberEvent::Lost(lost.clone()));
         }
@@ -827,10 +834,19 @@ impl Membership {
             .assignors
             .iter()
             .filter_map(|assignor| {
-                let context = SubscriptionContext {
-                    topics: &self.topics,
-                    owned_partitions: &owned,
-                    generation,
+                // Sticky user data describes the last assignment, which an eager member has
+                // already revoked (as Java's assignors remember it).
+                let context = match self.protocol {
+                    RebalanceProtocol::Cooperative => SubscriptionContext {
+                        topics: &self.topics,
+                        owned_partitions: &owned,
+                        generation,
+                    },
+                    RebalanceProtocol::Eager => SubscriptionContext {
+                        topics: &self.topics,
+                        owned_partitions: &self.last_assignment.0,
+                        generation: self.last_assignment.1,
+                    },
                 };
                 let subscription = ConsumerProtocolSubscription {
                     topics: self.topics.clone(),
@@ -938,7 +954,6 @@ fn partition_lists(partitions: &[TopicPartition]) -> Vec<TopicPartitionList> {
         .map(|(topic, partitions)| TopicPartitionList {
             topic: topic.to_owned(),
             partitions,
-            ..Default::default()
         })
         .collect()
 }
@@ -975,7 +990,6 @@ fn encode_assignment(partitions: &[TopicPartition], user_data: Option<Bytes>) ->
     ConsumerProtocolAssignment {
         assigned_partitions: partition_lists(partitions),
         user_data,
-        ..Default::default()
     }
     .to_bytes(CONSUMER_PROTOCOL_VERSION)
     .ok()

@@ -463,3 +463,28 @@ fn a_member_that_missed_the_poll_interval_leaves_then_rejoins_when_asked() {
     };
     assert_eq!(join.member_id, "", "a new member");
 }
+
+#[test]
+fn an_eager_sticky_member_claims_its_last_assignment_in_its_user_data() {
+    use crate::group::assignor::sticky::StickyAssignor;
+    use crate::group::assignor::sticky_user_data::decode_sticky;
+    let mut s = settings(&[RebalanceProtocol::Eager], None);
+    s.assignors = vec![Arc::new(StickyAssignor::new())];
+    let mut m = Membership::new(s, vec!["t".into()]);
+    let t0 = Instant::now();
+    join_as_follower(&mut m, t0, 4, &[tp("t", 0), tp("t", 2)]);
+    m.poll_event();
+    m.request_rejoin();
+    m.next_step(t0);
+    m.revoke_done(&[tp("t", 0), tp("t", 2)]);
+    let GroupRequest::Join(join) = sent(m.next_step(t0)) else {
+        panic!()
+    };
+    let (_, sub) =
+        ConsumerProtocolSubscription::from_bytes(join.protocols[0].metadata.clone()).unwrap();
+    // Eager: nothing owned any more, but the user data remembers generation 4's assignment.
+    assert!(sub.owned_partitions.is_empty());
+    let data = decode_sticky(sub.user_data.as_deref().unwrap()).unwrap();
+    assert_eq!(data.generation, Some(4));
+    assert_eq!(data.partitions, vec![tp("t", 0), tp("t", 2)]);
+}

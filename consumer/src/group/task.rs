@@ -190,26 +190,13 @@ pub(crate) async fn run(
                         }
                     }
                 };
-                if std::env::var_os("GREGOR_GROUP_DEBUG").is_some() {
-                    eprintln!(
-                        "[{}] {:?} -> {:?}",
-                        membership.member_id(),
-                        api,
-                        answer.as_ref().map(|r| match r {
-                            GroupResponse::Join(j) => format!(
-                                "join err {} gen {} leader {} members {}",
-                                j.error_code,
-                                j.generation_id,
-                                j.leader,
-                                j.members.len()
-                            ),
-                            GroupResponse::Sync(s) =>
-                                format!("sync err {} {}B", s.error_code, s.assignment.len()),
-                            GroupResponse::Heartbeat(h) => format!("hb {}", h.error_code),
-                            GroupResponse::Leave(l) => format!("leave {}", l.error_code),
-                        })
-                    );
-                }
+                debug!(
+                    group = %cx.group_id,
+                    member = membership.member_id(),
+                    ?api,
+                    ok = answer.is_ok(),
+                    "group request answered"
+                );
                 match answer {
                     Ok(response) => {
                         let reaction = membership.on_response(Instant::now(), response);
