@@ -5,14 +5,14 @@
 //! never delays commits or metadata), feeds the answers back, runs the leader's assignor, and
 //! sleeps until the next heartbeat. The application never blocks it: heartbeats go on while
 //! the application processes records, and the task hears from the consumer only through
-//! [`Command`]s. What the membership decides for the application ([`MemberEvent`]) goes to the
+//! `Command`s. What the membership decides for the application ([`MemberEvent`]) goes to the
 //! consumer over a channel; the member's identity for fenced commits is published in a
-//! `watch` ([`MemberState`]).
+//! `watch` (`MemberState`).
 //!
-//! Poll-interval watchdog: the consumer stamps [`PollClock`] whenever the application asks for
+//! Poll-interval watchdog: the consumer stamps `PollClock` whenever the application asks for
 //! records and while it waits inside gregor; when the stamp is older than
 //! `max.poll.interval.ms`, the task gives the partitions up as lost and leaves, and joins again
-//! once the application comes back ([`Command::Rejoin`]).
+//! once the application comes back (`Command::Rejoin`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
