@@ -587,3 +587,105 @@ async fn a_duplicate_instance_id_fences_the_old_member(kind: BrokerKind) {
 }
 
 per_kind!(a_duplicate_instance_id_fences_the_old_member: mock => Mock, kafka => Kafka);
+
+/// Restarts every member of a three-member group one after the other while a producer
+/// appends, with dynamic members (each restart is two rebalances) or static ones (no
+/// rebalance at all: the others never give anything up).
+async fn rolling_restart(kind: BrokerKind, statically: bool) {
+    let broker = broker(kind).await;
+    let client = member_client(&broker.bootstrap(), "roll-setup").await;
+    let topic = unique_name("group-roll");
+    create_topic_on(&broker, &client, &topic, 6).await;
+    let group = unique_name("roll");
+    let ledger = Ledger::default();
+    let producer = Producer::start(&client, &topic, 6, 3, Duration::from_millis(100));
+    let subscription = Subscription::Topics(vec![topic.clone()]);
+    let member_settings = |slot: usize| {
+        let mut s = range(&group);
+        if statically {
+            s.membership.instance_id = Some(format!("pod-{slot}"));
+            s.leave_on_close = false;
+        }
+        s
+    };
+    let mut members = Vec::new();
+    for slot in 0..3 {
+        let name = format!("m{slot}");
+        let client = member_client(&broker.bootstrap(), &format!("roll-{name}")).await;
+        members.push(Some(Member::start(
+            &name,
+            &client,
+            member_settings(slot),
+            subscription.clone(),
+            &ledger,
+        )));
+    }
+    let mut names: Vec<String> = (0..3).map(|slot| format!("m{slot}")).collect();
+    let split = |names: &[String]| -> Vec<(String, usize)> {
+        names.iter().map(|n| (n.clone(), 2)).collect()
+    };
+    let wait = |names: Vec<String>, what: &'static str| {
+        let ledger = ledger.clone();
+        async move {
+            let split = split(&names);
+            let split: Vec<(&str, usize)> = split.iter().map(|(n, c)| (n.as_str(), *c)).collect();
+            wait_split(&ledger, what, &split).await;
+        }
+    };
+    wait(names.clone(), "three members").await;
+    for slot in 0..3 {
+        let others: Vec<String> = names
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != slot)
+            .map(|(_, n)| n.clone())
+            .collect();
+        let releases: Vec<usize> = others.iter().map(|n| ledger.releases(n)).collect();
+        if let Some(member) = members[slot].take() {
+            member.stop().await;
+        }
+        let name = format!("m{slot}-restarted");
+        let client = member_client(&broker.bootstrap(), &format!("roll-{name}")).await;
+        members[slot] = Some(Member::start(
+            &name,
+            &client,
+            member_settings(slot),
+            subscription.clone(),
+            &ledger,
+        ));
+        names[slot] = name;
+        wait(names.clone(), "three members after a restart").await;
+        if statically {
+            let after: Vec<usize> = others.iter().map(|n| ledger.releases(n)).collect();
+            assert_eq!(
+                after, releases,
+                "a static restart made the others give partitions up"
+            );
+        }
+    }
+    let ends = producer.stop().await;
+    eventually(&ledger, "every offset delivered", SETTLE, |l| {
+        l.gaps(&ends).is_empty()
+    })
+    .await;
+    for member in members.into_iter().flatten() {
+        member.stop().await;
+    }
+    assert_eq!(ledger.overlaps(), vec![]);
+    assert_eq!(ledger.duplicates(), 0);
+    let produced: i64 = ends.values().sum();
+    eprintln!(
+        "{kind} rolling restart (static: {statically}): {produced} records, 0 gaps, 0 duplicates"
+    );
+}
+
+async fn rolling_restart_dynamic(kind: BrokerKind) {
+    rolling_restart(kind, false).await;
+}
+
+async fn rolling_restart_static(kind: BrokerKind) {
+    rolling_restart(kind, true).await;
+}
+
+per_kind!(rolling_restart_dynamic: mock => Mock, kafka => Kafka);
+per_kind!(rolling_restart_static: mock => Mock, kafka => Kafka);
