@@ -31,6 +31,10 @@ import org.apache.kafka.common.TopicPartition;
  * case, as a group leader would call it) and prints every member's assignment. The testkit's
  * kafka::assignor_peer module writes the cases and reads the answers.
  *
+ * <p>The members' subscriptions go into a {@code new HashMap<>()} in the order of the input, as
+ * a leader fills its map in the order of the JoinGroup response: where member ids share a bucket
+ * that order is the map's iteration order, which decides ties in the sticky assignors.
+ *
  * <p>Usage: {@code java -cp CLASSES:LIBS/* AssignorPeer TIMEOUT_SECONDS}; exits with status 3
  * when it runs longer, with status 1 (after a line {@code error ...} outside a case) on input it
  * cannot read. Names (topics, member ids, instance ids, racks) are single words without

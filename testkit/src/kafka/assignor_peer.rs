@@ -112,7 +112,8 @@ pub struct AssignorCase {
     pub nodes: Vec<CaseNode>,
     /// Every partition of every topic in the metadata.
     pub partitions: Vec<CasePartition>,
-    /// The members.
+    /// The members, in the order a leader receives them: Java's `HashMap` of subscriptions is
+    /// filled in this order, which can decide ties in the sticky assignors.
     pub members: Vec<CaseMember>,
 }
 

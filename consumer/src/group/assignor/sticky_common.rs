@@ -18,7 +18,8 @@
 //!
 //! The members' order is the one thing the input does not fix: Java's leader puts the
 //! subscriptions in a `HashMap` in the order of the JoinGroup response. The members of an
-//! [`AssignmentInput`] are taken to be inserted in their given order (sorted by member id).
+//! [`AssignmentInput`] are taken to be inserted in their given order, so a leader matches Java's
+//! when it passes them on in the JoinGroup response's order.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
