@@ -151,6 +151,7 @@ async fn slow_processing_keeps_membership(kind: BrokerKind) {
     let producer = Producer::start(&client, &topic, 3, 3, Duration::from_millis(100));
     let behaviour = Behaviour {
         stall_after_first_records: Some(Duration::from_secs(8)),
+        ..Behaviour::default()
     };
     let a = Member::start_with(
         "a",
@@ -208,6 +209,7 @@ async fn poll_interval_exceeded(kind: BrokerKind) {
         &ledger,
         Behaviour {
             stall_after_first_records: Some(Duration::from_secs(7)),
+            ..Behaviour::default()
         },
     );
     eventually(
@@ -689,3 +691,81 @@ async fn rolling_restart_static(kind: BrokerKind) {
 
 per_kind!(rolling_restart_dynamic: mock => Mock, kafka => Kafka);
 per_kind!(rolling_restart_static: mock => Mock, kafka => Kafka);
+
+/// Closing sends LeaveGroup once the revocation is done: the other member takes over at once,
+/// not after the closed member's session times out (20 s here); and an application that
+/// cancels `next()` all the time (a 1 ms timeout around every call) still completes
+/// rebalances and loses no group event.
+async fn close_leaves_and_cancelled_calls_lose_nothing(kind: BrokerKind) {
+    let broker = broker(kind).await;
+    let client = member_client(&broker.bootstrap(), "leave-setup").await;
+    let topic = unique_name("group-leave");
+    create_topic_on(&broker, &client, &topic, 4).await;
+    let group = unique_name("leave");
+    let ledger = Ledger::default();
+    let producer = Producer::start(&client, &topic, 4, 3, Duration::from_millis(100));
+    let subscription = Subscription::Topics(vec![topic.clone()]);
+    let long_session = || {
+        let mut s = range(&group);
+        s.membership.session_timeout = Duration::from_secs(20);
+        s
+    };
+    let impatient = Behaviour {
+        cancel_often: true,
+        ..Behaviour::default()
+    };
+    let x = Member::start_with(
+        "x",
+        &member_client(&broker.bootstrap(), "leave-x").await,
+        long_session(),
+        subscription.clone(),
+        &ledger,
+        impatient,
+    );
+    wait_split(&ledger, "x owns all", &[("x", 4)]).await;
+    let y = Member::start(
+        "y",
+        &member_client(&broker.bootstrap(), "leave-y").await,
+        long_session(),
+        subscription.clone(),
+        &ledger,
+    );
+    // The rebalance completes although x cancels nearly every call.
+    let started = std::time::Instant::now();
+    wait_split(&ledger, "x and y split", &[("x", 2), ("y", 2)]).await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(15),
+        "the rebalance waited for a timeout ({took:?})"
+    );
+    let closed = std::time::Instant::now();
+    x.stop().await;
+    if let Some(mock) = broker.mock() {
+        eprintln!(
+            "LeaveGroup requests after x closed: {}",
+            mock.request_count(ApiKey::LeaveGroup).await
+        );
+    }
+    wait_split(&ledger, "y owns all", &[("y", 4)]).await;
+    let handover = closed.elapsed();
+    assert!(
+        handover < Duration::from_secs(15),
+        "y waited {handover:?}: the closed member did not leave"
+    );
+    if let Some(mock) = broker.mock() {
+        assert!(mock.request_count(ApiKey::LeaveGroup).await >= 1);
+    }
+    let ends = producer.stop().await;
+    eventually(&ledger, "every offset delivered", SETTLE, |l| {
+        l.gaps(&ends).is_empty()
+    })
+    .await;
+    y.stop().await;
+    assert_eq!(ledger.overlaps(), vec![]);
+    assert_eq!(ledger.duplicates(), 0);
+    eprintln!(
+        "{kind}: rebalance with a cancelling member {took:?}, handover after close {handover:?}"
+    );
+}
+
+per_kind!(close_leaves_and_cancelled_calls_lose_nothing: mock => Mock, kafka => Kafka);

@@ -150,9 +150,13 @@ pub struct GroupConsumer {
     /// Revoked partitions returned to the application, released at its next call.
     revoking: Option<Vec<TopicPartition>>,
     pending: VecDeque<GroupEvent>,
+    /// Group events received and not yet fully applied (see `next_inner`).
+    inbox: VecDeque<MemberEvent>,
     next_auto_commit: Option<Instant>,
     /// The background auto-commit in flight.
     auto_commit: Option<JoinHandle<CommitOutcome>>,
+    /// The offset lookup or commit of the group event being applied, on its own task.
+    background: Option<JoinHandle<Background>>,
     closed: bool,
 }
 
@@ -211,7 +215,9 @@ impl GroupConsumer {
             held: None,
             revoking: None,
             pending: VecDeque::new(),
+            inbox: VecDeque::new(),
             auto_commit: None,
+            background: None,
             closed: false,
         }
     }
@@ -314,6 +320,9 @@ impl GroupConsumer {
 
     /// The next event: a group decision or a chunk of records. Acknowledges the chunk
     /// returned before (and completes a revocation returned before).
+    ///
+    /// Cancel-safe: a call dropped before it returns (in a `select!` or under a timeout) loses
+    /// nothing; the next call goes on where it stopped.
     pub async fn next(&mut self) -> Result<GroupEvent, GroupError> {
         if self.closed {
             return Err(self.closed_error());
@@ -331,16 +340,24 @@ impl GroupConsumer {
                 .auto_commit
                 .map(|every| Instant::now() + every);
         }
-        self.poll_clock.set_waiting(true);
-        let result = self.next_inner().await;
-        self.poll_clock.set_waiting(false);
-        result
+        // Waiting in here counts as polling, until this call returns or is dropped.
+        let _waiting = Waiting::start(&self.poll_clock);
+        self.next_inner().await
     }
 
     async fn next_inner(&mut self) -> Result<GroupEvent, GroupError> {
         loop {
             if let Some(event) = self.pending.pop_front() {
                 return Ok(event);
+            }
+            // A group event stays in the inbox until it is fully applied: a call dropped while
+            // applying it (its awaits: offset lookups, the engine's revoke, commits, which are
+            // all safe to repeat) applies it again on the next call.
+            if let Some(event) = self.inbox.front().cloned() {
+                let result = self.on_member_event(event).await;
+                self.inbox.pop_front();
+                result?;
+                continue;
             }
             let wake = self.next_auto_commit;
             let event = {
@@ -361,7 +378,7 @@ impl GroupConsumer {
                 }
             };
             match event {
-                Next::Member(Some(event)) => self.on_member_event(event).await?,
+                Next::Member(Some(event)) => self.inbox.push_back(event),
                 Next::Member(None) => {
                     self.closed = true;
                     return Err(self.closed_error());
@@ -392,7 +409,7 @@ impl GroupConsumer {
             MemberEvent::Revoke(partitions) => {
                 self.stop(&partitions).await;
                 if self.settings.auto_commit.is_some() {
-                    if let Err(error) = self.commit_partitions(&partitions).await {
+                    if let Err(error) = self.commit_resumable(&partitions).await {
                         warn!(group = %self.group_id, %error, "commit of revoked partitions failed");
                     }
                 }
@@ -424,15 +441,21 @@ impl GroupConsumer {
     /// Starts reading newly assigned partitions from their committed offsets (read with
     /// `require_stable`), or per `auto.offset.reset` where nothing is committed.
     async fn start(&mut self, partitions: &[TopicPartition]) -> Result<(), GroupError> {
-        let committed = self
-            .admin
-            .fetch_offsets(
-                &self.group_id,
-                Some(partitions),
-                FetchOffsetsOptions::default().require_stable(true),
-            )
-            .await
-            .map_err(GroupError::Client)?;
+        // The lookup runs as a task of its own, so that a call dropped while it runs picks it
+        // up again instead of starting over.
+        if self.background.is_none() {
+            let admin = self.admin.clone();
+            let group = self.group_id.clone();
+            let list = partitions.to_vec();
+            self.background = Some(tokio::spawn(async move {
+                let options = FetchOffsetsOptions::default().require_stable(true);
+                Background::Offsets(admin.fetch_offsets(&group, Some(&list), options).await)
+            }));
+        }
+        let committed = match self.background_outcome().await {
+            Some(Background::Offsets(result)) => result.map_err(GroupError::Client)?,
+            _ => return Err(GroupError::Closed),
+        };
         for tp in partitions {
             let offset = committed
                 .get(tp)
@@ -463,6 +486,35 @@ impl GroupConsumer {
             self.turns.push_back(tp.clone());
         }
         Ok(())
+    }
+
+    /// Commits what was finished of `partitions` on a task of its own (a call dropped while
+    /// it runs waits for the same commit when it comes back).
+    async fn commit_resumable(&mut self, partitions: &[TopicPartition]) -> Result<(), GroupError> {
+        if self.background.is_none() {
+            self.collect_auto_commit(true).await;
+            let offsets = self.finished_offsets(partitions);
+            let committer = self.committer();
+            self.background = Some(tokio::spawn(async move {
+                Background::Commit(committer.commit(offsets).await)
+            }));
+        }
+        match self.background_outcome().await {
+            Some(Background::Commit(outcome)) => {
+                self.apply(&outcome.committed);
+                outcome.result
+            }
+            _ => Err(GroupError::Closed),
+        }
+    }
+
+    /// Waits for the background step and takes its outcome (`None`: there was none, or its
+    /// task failed). Cancel-safe: the step stays until it has finished.
+    async fn background_outcome(&mut self) -> Option<Background> {
+        let task = self.background.as_mut()?;
+        let outcome = task.await;
+        self.background = None;
+        outcome.ok()
     }
 
     /// Stops fetching `partitions`; returns once no request in flight can deliver them.
@@ -579,14 +631,16 @@ impl GroupConsumer {
 
     /// Takes the result of a finished background auto-commit (waiting for it if `wait`).
     async fn collect_auto_commit(&mut self, wait: bool) {
-        let Some(task) = self.auto_commit.take() else {
+        let Some(task) = self.auto_commit.as_mut() else {
             return;
         };
         if !wait && !task.is_finished() {
-            self.auto_commit = Some(task);
             return;
         }
-        match task.await {
+        // Awaited in place: a call dropped here leaves the commit to the next one.
+        let result = task.await;
+        self.auto_commit = None;
+        match result {
             Ok(outcome) => {
                 self.apply(&outcome.committed);
                 if let Err(error) = outcome.result {
@@ -644,6 +698,37 @@ impl GroupConsumer {
         GroupError::Closed
     }
 }
+
+/// Marks the application as waiting inside gregor (which counts as polling) while alive.
+struct Waiting(Arc<PollClock>);
+
+impl Waiting {
+    fn start(clock: &Arc<PollClock>) -> Waiting {
+        clock.set_waiting(true);
+        Waiting(clock.clone())
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.set_waiting(false);
+    }
+}
+
+/// What a step of applying a group event found, on its own task.
+#[derive(Debug)]
+enum Background {
+    /// The committed offsets of newly assigned partitions.
+    Offsets(Result<CommittedOffsets, gregor_client::ClientError>),
+    /// A commit of revoked partitions.
+    Commit(CommitOutcome),
+}
+
+/// What an offset lookup returns per partition.
+type CommittedOffsets = BTreeMap<
+    TopicPartition,
+    Result<Option<gregor_client::admin::CommittedOffset>, gregor_protocol::ErrorCode>,
+>;
 
 /// What a commit did: the offsets the coordinator accepted, and the outcome.
 #[derive(Debug)]

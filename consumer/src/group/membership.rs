@@ -289,6 +289,16 @@ impl Membership {
         matches!(self.phase, Phase::Left | Phase::Failed)
     }
 
+    /// Whether the membership has nothing left to do: failed, or left with its revocation
+    /// done and its LeaveGroup (if any) answered.
+    pub fn is_finished(&self) -> bool {
+        match self.phase {
+            Phase::Failed => true,
+            Phase::Left => self.revoking.is_empty() && !self.leave_requested && !self.in_flight,
+            _ => false,
+        }
+    }
+
     /// The subscribed topics.
     pub fn topics(&self) -> &[String] {
         &self.topics

@@ -405,13 +405,18 @@ fn closing_revokes_then_leaves_and_a_static_member_does_not_leave() {
     m.close(true);
     assert_eq!(m.poll_event(), Some(MemberEvent::Revoke(vec![tp("t", 0)])));
     assert!(matches!(m.next_step(t0), Step::Wait(Some(_))));
+    // Not finished while the revocation and the LeaveGroup are still to come.
+    assert!(!m.is_finished());
     m.revoke_done(&[tp("t", 0)]);
+    assert!(!m.is_finished());
     let GroupRequest::Leave(leave) = sent(m.next_step(t0)) else {
         panic!()
     };
     assert_eq!(leave.members[0].member_id, "me");
+    assert!(!m.is_finished(), "the LeaveGroup is in flight");
     m.on_response(t0, error(GroupApi::LeaveGroup, ErrorCode::None));
     assert!(m.is_done());
+    assert!(m.is_finished());
 
     let mut s = Membership::new(
         settings(&[RebalanceProtocol::Eager], Some("pod-1")),
@@ -487,4 +492,20 @@ fn an_eager_sticky_member_claims_its_last_assignment_in_its_user_data() {
     let data = decode_sticky(sub.user_data.as_deref().unwrap()).unwrap();
     assert_eq!(data.generation, Some(4));
     assert_eq!(data.partitions, vec![tp("t", 0), tp("t", 2)]);
+}
+
+#[test]
+fn closing_while_a_heartbeat_is_out_still_leaves() {
+    let mut m = eager();
+    let t0 = Instant::now();
+    join_as_follower(&mut m, t0, 1, &[tp("t", 0)]);
+    m.poll_event();
+    let t1 = t0 + Duration::from_secs(3);
+    assert!(matches!(sent(m.next_step(t1)), GroupRequest::Heartbeat(_)));
+    m.close(true);
+    m.on_response(t1, error(GroupApi::Heartbeat, ErrorCode::None));
+    assert_eq!(m.poll_event(), Some(MemberEvent::Revoke(vec![tp("t", 0)])));
+    m.revoke_done(&[tp("t", 0)]);
+    assert!(!m.is_finished());
+    assert!(matches!(sent(m.next_step(t1)), GroupRequest::Leave(_)));
 }

@@ -170,11 +170,14 @@ pub(crate) async fn run(
     // The partition counts the leader assigned, to rejoin when they change.
     let mut assigned_counts: Option<BTreeMap<String, usize>> = None;
     let mut closing = false;
+    // Commands are read until the consumer is gone (a closing member still hears when its
+    // revocation is done).
+    let mut commands_open = true;
     loop {
         let now = Instant::now();
         let step = membership.next_step(now);
         publish(&membership, &cx);
-        if membership.is_done() && matches!(step, Step::Wait(_)) {
+        if membership.is_finished() && matches!(step, Step::Wait(_)) {
             break;
         }
         match step {
@@ -185,7 +188,8 @@ pub(crate) async fn run(
                 let answer = loop {
                     tokio::select! {
                         answer = &mut send => break answer,
-                        command = commands.recv(), if !closing => {
+                        command = commands.recv(), if commands_open => {
+                            commands_open = command.is_some();
                             closing |= handle(&mut membership, command, &cx);
                         }
                     }
@@ -242,7 +246,8 @@ pub(crate) async fn run(
                 };
                 tokio::select! {
                     () = sleep => {}
-                    command = commands.recv(), if !closing => {
+                    command = commands.recv(), if commands_open => {
+                        commands_open = command.is_some();
                         closing |= handle(&mut membership, command, &cx);
                     }
                     changed = metadata.changed() => {
@@ -281,7 +286,7 @@ fn handle(membership: &mut Membership, command: Option<Command>, cx: &TaskContex
     match command {
         Some(Command::RevokeDone(partitions)) => {
             membership.revoke_done(&partitions);
-            false
+            membership.is_done()
         }
         Some(Command::Close { leave }) => {
             membership.close(leave);
@@ -289,12 +294,12 @@ fn handle(membership: &mut Membership, command: Option<Command>, cx: &TaskContex
         }
         Some(Command::CommitRefused(code, action)) => {
             membership.commit_refused(Instant::now(), code, action);
-            false
+            membership.is_done()
         }
         Some(Command::Rejoin) => {
             cx.poll_clock.stamp();
             membership.rejoin_after_poll_timeout();
-            false
+            membership.is_done()
         }
         // The consumer was dropped without closing: leave as a close would, without waiting.
         None => {
@@ -333,12 +338,26 @@ async fn send(cx: &TaskContext, request: GroupRequest) -> Result<GroupResponse, 
             let version = conn.version_for::<gregor_protocol::messages::JoinGroupRequest>()?;
             GroupResponse::Join(conn.send_held(&r, version, hold).await?)
         }
-        GroupRequest::Sync(r) => {
+        GroupRequest::Sync(mut r) => {
             let version = conn.version_for::<gregor_protocol::messages::SyncGroupRequest>()?;
+            if version < 5 {
+                // The protocol type and name travel from version 5 on.
+                r.protocol_type = None;
+                r.protocol_name = None;
+            }
             GroupResponse::Sync(conn.send_held(&r, version, hold).await?)
         }
         GroupRequest::Heartbeat(r) => GroupResponse::Heartbeat(conn.send(r).await?),
-        GroupRequest::Leave(r) => GroupResponse::Leave(conn.send(r).await?),
+        GroupRequest::Leave(mut r) => {
+            let version = conn.version_for::<gregor_protocol::messages::LeaveGroupRequest>()?;
+            // Versions 0-2 name one member by id; 3+ list members (with instance ids).
+            if version >= 3 {
+                r.member_id.clear();
+            } else {
+                r.members.clear();
+            }
+            GroupResponse::Leave(conn.send_versioned(&r, version).await?)
+        }
     })
 }
 

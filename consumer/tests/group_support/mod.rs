@@ -300,6 +300,9 @@ pub fn settings(group: &str, assignors: Vec<SharedAssignor>) -> GroupConsumerSet
 pub struct Behaviour {
     /// Holds the first chunk it gets this long before recording it and asking for more.
     pub stall_after_first_records: Option<Duration>,
+    /// Gives up on each `next()` after a millisecond and calls again (cancelling it wherever
+    /// it was), as an application polling under a short timeout does.
+    pub cancel_often: bool,
 }
 
 /// A member consuming on its own task until told to stop.
@@ -345,9 +348,19 @@ impl Member {
         let task = tokio::spawn(async move {
             let mut consumer = GroupConsumer::new(client, settings, subscription);
             loop {
-                let event = tokio::select! {
-                    _ = &mut stop_rx => break,
-                    event = consumer.next() => event.inspect_err(|e| eprintln!("member {member}: {e}"))?,
+                let event = if behaviour.cancel_often {
+                    tokio::select! {
+                        _ = &mut stop_rx => break,
+                        event = tokio::time::timeout(Duration::from_millis(1), consumer.next()) => match event {
+                            Ok(event) => event.inspect_err(|e| eprintln!("member {member}: {e}"))?,
+                            Err(_) => continue,
+                        },
+                    }
+                } else {
+                    tokio::select! {
+                        _ = &mut stop_rx => break,
+                        event = consumer.next() => event.inspect_err(|e| eprintln!("member {member}: {e}"))?,
+                    }
                 };
                 let at = Instant::now();
                 match event {
