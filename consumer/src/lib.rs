@@ -2,8 +2,10 @@
 //!
 //! Two consumers share one fetch engine: the **direct stream** (Spark Streaming's direct
 //! approach: each batch is a set of offset ranges, one per partition, read from the partition
-//! leaders; offsets live where the application says) and, next, the rebalancing **group
-//! consumer**. What a user touches is re-exported here, at the crate root.
+//! leaders; offsets live where the application says) and the rebalancing **group consumer**
+//! ([`GroupConsumer`]: the classic protocol, eager and cooperative, with assignors equal to
+//! Java's; see [`group`] for an example). What a user touches is re-exported here, at the
+//! crate root.
 //!
 //! # Consuming a topic with the direct stream
 //! ```no_run
@@ -59,6 +61,9 @@
 //! - [`store`]: where offsets live: the compare-and-set [`OffsetStore`] (in memory, or an
 //!   atomic [`CheckpointFile`]; or the application's own database next to its output) and
 //!   [`KafkaCommits`] (commits to Kafka under a group id without joining it).
+//! - [`group`]: the group consumer: a sans-io membership, its async task, the assignors, the
+//!   error table, [`GroupConfig`], and [`GroupConsumer`] (open-ended readers in the same
+//!   engine, commits fenced by the generation, the revoke barrier).
 //!
 //! Data flows: metadata and latest offsets (the client) → the stream plans ranges → the engine
 //! fetches them from the leaders → readers decode chunks on the application's tasks → the
