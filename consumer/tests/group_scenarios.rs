@@ -518,9 +518,15 @@ async fn seek_pause_resume(kind: BrokerKind) {
     );
     consumer.resume(std::slice::from_ref(&p1));
     next_chunk_where(&mut consumer, |c| c.topic_partition() == &p1).await;
+    let log_end = {
+        let lag = consumer.lag(&p0).expect("p0 was fetched");
+        consumer.position(&p0).expect("owned") + lag
+    };
     consumer
         .seek(&p0, gregor_consumer::StartAt::Offset(3))
         .expect("seek an owned partition");
+    // Lag is the log end the last fetch saw minus the position: the seek went back.
+    assert_eq!(consumer.lag(&p0), Some(log_end - 3));
     let (_, first) = next_chunk_where(&mut consumer, |c| c.topic_partition() == &p0).await;
     assert_eq!(first, 3, "the first record after the seek");
     assert!(matches!(
@@ -769,3 +775,64 @@ async fn close_leaves_and_cancelled_calls_lose_nothing(kind: BrokerKind) {
 }
 
 per_kind!(close_leaves_and_cancelled_calls_lose_nothing: mock => Mock, kafka => Kafka);
+
+/// A member that vanishes (the process killed: no commit, no LeaveGroup, no heartbeat) loses
+/// its partitions to the others after its session times out; records it had not committed
+/// are delivered again (at-least-once), nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_member_is_replaced_after_its_session() {
+    let broker = broker(BrokerKind::Mock).await;
+    let mock = broker.mock().expect("the mock");
+    let client = member_client(&broker.bootstrap(), "kill-setup").await;
+    let topic = unique_name("group-kill");
+    create_topic_on(&broker, &client, &topic, 4).await;
+    let group = unique_name("kill");
+    let ledger = Ledger::default();
+    let producer = Producer::start(&client, &topic, 4, 3, Duration::from_millis(100));
+    let subscription = Subscription::Topics(vec![topic.clone()]);
+    let a = Member::start(
+        "a",
+        &member_client(&broker.bootstrap(), "kill-a").await,
+        range(&group),
+        subscription.clone(),
+        &ledger,
+    );
+    let b = Member::start(
+        "b",
+        &member_client(&broker.bootstrap(), "kill-b").await,
+        range(&group),
+        subscription.clone(),
+        &ledger,
+    );
+    wait_split(&ledger, "a and b split", &[("a", 2), ("b", 2)]).await;
+    // Nothing from a reaches the cluster any more (not even the LeaveGroup a dropped
+    // consumer sends), and a's application stops: a killed process, as the broker sees it.
+    for api in MEMBER_APIS.into_iter().chain([ApiKey::LeaveGroup]) {
+        mock.intercept(
+            api,
+            Intercept::always(Action::DropConnection).from_client("kill-a"),
+        )
+        .await;
+    }
+    let killed = std::time::Instant::now();
+    a.kill();
+    eventually(&ledger, "b owns all", SETTLE, |l| {
+        l.owners().values().filter(|o| *o == "b").count() == 4
+    })
+    .await;
+    let moved_after = killed.elapsed();
+    let ends = producer.stop().await;
+    eventually(&ledger, "every offset delivered", SETTLE, |l| {
+        l.gaps(&ends).is_empty()
+    })
+    .await;
+    b.stop().await;
+    assert!(
+        moved_after >= Duration::from_secs(3),
+        "partitions moved after {moved_after:?}, before the 6 s session could expire"
+    );
+    eprintln!(
+        "killed member: partitions moved after {moved_after:?}; {} records delivered again (uncommitted by a)",
+        ledger.duplicates()
+    );
+}

@@ -527,6 +527,7 @@ impl FetchCore {
                 batches: planned.batches.into(),
                 next_offset: planned.next_offset,
                 data: data.records,
+                log_end: end,
                 options: self.settings.decode,
                 permit,
             }),

@@ -32,6 +32,9 @@ pub(crate) struct FetchedData {
     pub(crate) next_offset: i64,
     /// The partition's `records` bytes of the response.
     pub(crate) data: Bytes,
+    /// Where the readable log ended when this was fetched: the high watermark, or the last
+    /// stable offset under `read_committed`.
+    pub(crate) log_end: i64,
     pub(crate) options: DecodeOptions,
     pub(crate) permit: Option<BudgetPermit>,
 }
@@ -130,6 +133,7 @@ mod tests {
             next_offset: planned.next_offset,
             permit: Some(budget.force(data.len())),
             data,
+            log_end: -1,
             options,
         }
     }

@@ -35,6 +35,8 @@ pub struct PartitionReader {
     /// The cursor generation whose deliveries this reader takes.
     generation: u64,
     records_read: u64,
+    /// The log end as of the last fetch (see `log_end`).
+    log_end: i64,
     next_offset: i64,
     skipped: Option<(i64, i64)>,
     failed: bool,
@@ -61,6 +63,7 @@ impl PartitionReader {
             range,
             generation: 0,
             records_read: 0,
+            log_end: -1,
             next_offset: from,
             skipped: None,
             failed: false,
@@ -175,7 +178,10 @@ impl PartitionReader {
                     }
                     self.next_offset = offset;
                 }
-                Delivery::Fetched(fetched) => self.current = Some(fetched),
+                Delivery::Fetched(fetched) => {
+                    self.log_end = self.log_end.max(fetched.log_end);
+                    self.current = Some(fetched);
+                }
             }
         }
     }
@@ -238,6 +244,18 @@ impl PartitionReader {
         let mut state = self.shared.state();
         state.core.set_cursor_paused(self.id, paused);
         self.mailbox.set_paused(paused);
+    }
+
+    /// Where the readable log ended at the last fetch (the high watermark, or the last stable
+    /// offset under `read_committed`); -1 before the first fetch answered.
+    pub fn log_end(&self) -> i64 {
+        self.log_end
+    }
+
+    /// How many records the reader is behind the log end as of its last fetch (`None` before
+    /// the first): the log end minus its position.
+    pub fn lag(&self) -> Option<i64> {
+        (self.log_end >= 0).then(|| (self.log_end - self.position()).max(0))
     }
 
     /// Records delivered so far.

@@ -265,6 +265,13 @@ impl GroupConsumer {
         self.owned.get(partition).map(|o| o.reader.position())
     }
 
+    /// How far this member is behind on `partition`: the log end its last fetch saw (the high
+    /// watermark, or the last stable offset under `read_committed`) minus its position.
+    /// `None` before the first fetch answered, or for a partition it does not own.
+    pub fn lag(&self, partition: &TopicPartition) -> Option<i64> {
+        self.owned.get(partition).and_then(|o| o.reader.lag())
+    }
+
     /// The offset this member last committed for `partition` (or found committed when the
     /// partition was assigned).
     pub fn committed(&self, partition: &TopicPartition) -> Option<i64> {

@@ -606,6 +606,14 @@ impl Membership {
     fn on_join(&mut self, now: Instant, r: JoinGroupResponse) -> Reaction {
         let code = ErrorCode::from(r.error_code);
         let action = reaction(GroupApi::JoinGroup, code, self.context());
+        if self.phase == Phase::Left {
+            // Closed while the JoinGroup was parked: it only tells who to leave as.
+            if action == Reaction::Done {
+                self.member_id = r.member_id;
+                self.generation = r.generation_id;
+            }
+            return action;
+        }
         match action {
             Reaction::Done => {}
             Reaction::RetryJoinWithMemberId => {
@@ -671,6 +679,10 @@ impl Membership {
     fn on_sync(&mut self, now: Instant, r: SyncGroupResponse) -> Reaction {
         let code = ErrorCode::from(r.error_code);
         let action = reaction(GroupApi::SyncGroup, code, self.context());
+        if self.phase == Phase::Left {
+            // Closed while the SyncGroup was out: the assignment is not taken.
+            return action;
+        }
         if action != Reaction::Done {
             self.phase = Phase::Unjoined;
             self.react(now, GroupApi::SyncGroup, code, action);

@@ -509,3 +509,28 @@ fn closing_while_a_heartbeat_is_out_still_leaves() {
     assert!(!m.is_finished());
     assert!(matches!(sent(m.next_step(t1)), GroupRequest::Leave(_)));
 }
+
+#[test]
+fn closing_while_a_join_is_parked_leaves_instead_of_syncing() {
+    let mut m = cooperative();
+    let t0 = Instant::now();
+    join_as_follower(&mut m, t0, 1, &[tp("t", 0), tp("t", 1)]);
+    m.poll_event();
+    m.request_rejoin();
+    assert!(matches!(sent(m.next_step(t0)), GroupRequest::Join(_)));
+    // The application closes while the coordinator holds the JoinGroup.
+    m.close(true);
+    assert_eq!(
+        m.poll_event(),
+        Some(MemberEvent::Revoke(vec![tp("t", 0), tp("t", 1)]))
+    );
+    m.on_response(t0, join_ok("me", "other", 2, &[]));
+    m.revoke_done(&[tp("t", 0), tp("t", 1)]);
+    let GroupRequest::Leave(leave) = sent(m.next_step(t0)) else {
+        panic!("a closed member leaves rather than syncing")
+    };
+    assert_eq!(leave.members[0].member_id, "me");
+    m.on_response(t0, error(GroupApi::LeaveGroup, ErrorCode::None));
+    assert!(m.is_finished());
+    assert_eq!(m.poll_event(), None, "no assignment after close");
+}
