@@ -241,7 +241,8 @@ async fn poll_interval_exceeded(kind: BrokerKind) {
 
 per_kind!(poll_interval_exceeded: mock => Mock, kafka => Kafka);
 
-/// A pattern subscription picks up a topic created after the members joined.
+/// A pattern subscription picks up a topic created after the members joined, and lets go of
+/// a topic deleted while they run.
 async fn pattern_meets_a_new_topic(kind: BrokerKind) {
     let broker = broker(kind).await;
     let client = member_client(&broker.bootstrap(), "pattern-setup").await;
@@ -270,6 +271,19 @@ async fn pattern_meets_a_new_topic(kind: BrokerKind) {
     let second = format!("{prefix}-two");
     create_topic_on(&broker, &client, &second, 2).await;
     wait_split(&ledger, "the new topic split too", &[("a", 2), ("b", 2)]).await;
+    // The first topic goes away: the members rejoin without it and keep reading the other.
+    match broker.mock() {
+        Some(mock) => mock.delete_topic(&first).await.expect("delete the topic"),
+        None => {
+            let deleted = Admin::new(client.clone())
+                .delete_topics(std::slice::from_ref(&first))
+                .await
+                .expect("DeleteTopics");
+            assert!(deleted.values().all(Result::is_ok), "{deleted:?}");
+        }
+    }
+    wait_split(&ledger, "only the second topic left", &[("a", 1), ("b", 1)]).await;
+    assert!(ledger.owners().keys().all(|tp| *tp.topic == *second));
     let producer = Producer::start(&client, &second, 2, 3, Duration::from_millis(100));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let ends = producer.stop().await;
@@ -835,4 +849,76 @@ async fn a_killed_member_is_replaced_after_its_session() {
         "killed member: partitions moved after {moved_after:?}; {} records delivered again (uncommitted by a)",
         ledger.duplicates()
     );
+}
+
+/// The coordinator moves at the moment a JoinGroup, a SyncGroup and an OffsetCommit reach it
+/// (the mock answers the parked requests NOT_COORDINATOR and reloads the group elsewhere):
+/// the members find it again and the group settles with nothing lost or delivered twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_coordinator_moves_mid_join_mid_sync_and_mid_commit() {
+    let mock = std::sync::Arc::new(
+        gregor_testkit::mock::MockCluster::builder()
+            .brokers(3)
+            .start()
+            .await
+            .expect("a 3-broker mock"),
+    );
+    let bootstrap = mock.bootstrap();
+    let client = member_client(&bootstrap, "mid-setup").await;
+    let topic = unique_name("group-mid");
+    mock.create_topic(&topic, 4).await.expect("the topic");
+    let group = unique_name("mid");
+    let ledger = Ledger::default();
+    let producer = Producer::start(&client, &topic, 4, 3, Duration::from_millis(100));
+    let mut movers = Vec::new();
+    for (api, nth) in [
+        (ApiKey::JoinGroup, 2),
+        (ApiKey::SyncGroup, 1),
+        (ApiKey::OffsetCommit, 1),
+    ] {
+        let (rule, mut seen) = Intercept::observe();
+        mock.intercept(api, rule).await;
+        let mock = mock.clone();
+        let group = group.clone();
+        movers.push(tokio::spawn(async move {
+            for _ in 0..nth {
+                seen.next().await;
+            }
+            let now = mock.coordinator_of(&group).await.unwrap_or(1);
+            let to = now % 3 + 1;
+            let moved = mock.move_coordinator(&group, to).await;
+            eprintln!("{api:?}: coordinator {now} -> {to} ({moved:?})");
+        }));
+    }
+    let subscription = Subscription::Topics(vec![topic.clone()]);
+    let a = Member::start(
+        "a",
+        &member_client(&bootstrap, "mid-a").await,
+        range(&group),
+        subscription.clone(),
+        &ledger,
+    );
+    let b = Member::start(
+        "b",
+        &member_client(&bootstrap, "mid-b").await,
+        range(&group),
+        subscription.clone(),
+        &ledger,
+    );
+    wait_split(&ledger, "a and b split", &[("a", 2), ("b", 2)]).await;
+    for mover in movers {
+        tokio::time::timeout(SETTLE, mover)
+            .await
+            .expect("every move happened")
+            .expect("the mover");
+    }
+    let ends = producer.stop().await;
+    eventually(&ledger, "every offset delivered", SETTLE, |l| {
+        l.gaps(&ends).is_empty()
+    })
+    .await;
+    a.stop().await;
+    b.stop().await;
+    assert_eq!(ledger.overlaps(), vec![]);
+    assert_eq!(ledger.duplicates(), 0);
 }
