@@ -93,6 +93,7 @@ pub use group::assignor::{Assignor, SharedAssignor};
 pub use group::config::GroupConfig;
 pub use group::consumer::{GroupConsumer, GroupEvent};
 pub use group::errors::GroupError;
+pub use group::partition_stream::PartitionStream;
 pub use group::task::Subscription;
 pub use range::{ConsumedRange, OffsetRange};
 pub use store::{

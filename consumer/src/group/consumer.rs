@@ -37,6 +37,7 @@ use super::assignor::{self, SharedAssignor};
 use super::config::GroupConfig;
 use super::errors::{GroupApi, GroupError, Reaction, ReactionContext, reaction};
 use super::membership::{MemberEvent, Membership, MembershipSettings};
+use super::partition_stream::{PartitionStream, StreamShared};
 use super::task::{self, Command, MemberState, PollClock, Subscription, TaskContext};
 use crate::fetch::{FetchConfig, FetchEngine, OffsetReset, PartitionReader, RecordChunk, StartAt};
 
@@ -122,7 +123,10 @@ impl GroupConsumerSettings {
 /// A partition this member owns.
 #[derive(Debug)]
 struct Owned {
-    reader: PartitionReader,
+    /// The reader, unless the application took the partition's stream.
+    reader: Option<PartitionReader>,
+    /// What the partition's stream shares, once the application took it.
+    stream: Option<Arc<StreamShared>>,
     /// The offset after the last chunk the application finished, with its leader epoch.
     finished: Option<(i64, i32)>,
     /// The offset last committed by this member.
@@ -262,14 +266,20 @@ impl GroupConsumer {
 
     /// The next offset to deliver of an owned partition.
     pub fn position(&self, partition: &TopicPartition) -> Option<i64> {
-        self.owned.get(partition).map(|o| o.reader.position())
+        self.owned
+            .get(partition)
+            .and_then(|o| o.reader.as_ref())
+            .map(PartitionReader::position)
     }
 
     /// How far this member is behind on `partition`: the log end its last fetch saw (the high
     /// watermark, or the last stable offset under `read_committed`) minus its position.
     /// `None` before the first fetch answered, or for a partition it does not own.
     pub fn lag(&self, partition: &TopicPartition) -> Option<i64> {
-        self.owned.get(partition).and_then(|o| o.reader.lag())
+        self.owned
+            .get(partition)
+            .and_then(|o| o.reader.as_ref())
+            .and_then(PartitionReader::lag)
     }
 
     /// The offset this member last committed for `partition` (or found committed when the
@@ -282,8 +292,8 @@ impl GroupConsumer {
     /// stay, nothing more is fetched for them until [`resume`](Self::resume).
     pub fn pause(&mut self, partitions: &[TopicPartition]) {
         for tp in partitions {
-            if let Some(o) = self.owned.get(tp) {
-                o.reader.pause();
+            if let Some(reader) = self.owned.get(tp).and_then(|o| o.reader.as_ref()) {
+                reader.pause();
             }
         }
     }
@@ -291,8 +301,8 @@ impl GroupConsumer {
     /// Delivers paused partitions again.
     pub fn resume(&mut self, partitions: &[TopicPartition]) {
         for tp in partitions {
-            if let Some(o) = self.owned.get(tp) {
-                o.reader.resume();
+            if let Some(reader) = self.owned.get(tp).and_then(|o| o.reader.as_ref()) {
+                reader.resume();
             }
         }
     }
@@ -306,7 +316,13 @@ impl GroupConsumer {
                 partition: partition.clone(),
             });
         };
-        owned.reader.seek(to)?;
+        let Some(reader) = owned.reader.as_mut() else {
+            // Its stream was taken: seek there.
+            return Err(GroupError::NotAssigned {
+                partition: partition.clone(),
+            });
+        };
+        reader.seek(to)?;
         if self.held.as_ref().is_some_and(|(tp, _, _)| tp == partition) {
             self.held = None;
         }
@@ -415,6 +431,7 @@ impl GroupConsumer {
             }
             MemberEvent::Revoke(partitions) => {
                 self.stop(&partitions).await;
+                self.wait_for_streams(&partitions).await;
                 if self.settings.auto_commit.is_some() {
                     if let Err(error) = self.commit_resumable(&partitions).await {
                         warn!(group = %self.group_id, %error, "commit of revoked partitions failed");
@@ -485,7 +502,8 @@ impl GroupConsumer {
             self.owned.insert(
                 tp.clone(),
                 Owned {
-                    reader,
+                    reader: Some(reader),
+                    stream: None,
                     finished: None,
                     committed: offset,
                 },
@@ -522,6 +540,40 @@ impl GroupConsumer {
         let outcome = task.await;
         self.background = None;
         outcome.ok()
+    }
+
+    /// Detaches an owned partition's records from [`next`](Self::next) into a
+    /// [`PartitionStream`] the application reads on a task of its choosing (`None` if the
+    /// partition is not owned, or its stream was taken already). The stream ends when the
+    /// partition is revoked or lost; a revocation waits (up to the rebalance timeout) until
+    /// the application is done with it, then commits what it finished.
+    pub fn take_stream(&mut self, partition: &TopicPartition) -> Option<PartitionStream> {
+        let owned = self.owned.get_mut(partition)?;
+        let reader = owned.reader.take()?;
+        let shared = Arc::new(StreamShared::default());
+        owned.stream = Some(shared.clone());
+        self.turns.retain(|tp| tp != partition);
+        if self.held.as_ref().is_some_and(|(tp, _, _)| tp == partition) {
+            self.acknowledge();
+        }
+        Some(PartitionStream::new(partition.clone(), reader, shared))
+    }
+
+    /// Waits until the application is done with the streams of revoked `partitions` (each
+    /// at most the rebalance timeout).
+    async fn wait_for_streams(&self, partitions: &[TopicPartition]) {
+        let limit = self.settings.membership.rebalance_timeout;
+        let waits = partitions
+            .iter()
+            .filter_map(|tp| self.owned.get(tp)?.stream.clone())
+            .map(|stream| async move {
+                if !stream.wait_released(limit).await {
+                    warn!(
+                        "a revoked partition's stream was not released within the rebalance timeout"
+                    );
+                }
+            });
+        futures::future::join_all(waits).await;
     }
 
     /// Stops fetching `partitions`; returns once no request in flight can deliver them.
@@ -580,7 +632,11 @@ impl GroupConsumer {
             .iter()
             .filter_map(|tp| {
                 let owned = self.owned.get(tp)?;
-                let (offset, epoch) = owned.finished?;
+                let finished = match &owned.stream {
+                    Some(stream) => stream.finished().or(owned.finished),
+                    None => owned.finished,
+                };
+                let (offset, epoch) = finished?;
                 if owned.committed == Some(offset) {
                     return None;
                 }
@@ -675,6 +731,7 @@ impl GroupConsumer {
             match event {
                 MemberEvent::Revoke(partitions) => {
                     self.stop(&partitions).await;
+                    self.wait_for_streams(&partitions).await;
                     if self.settings.auto_commit.is_some() {
                         if let Err(error) = self.commit_partitions(&partitions).await {
                             result = Err(error);
@@ -869,8 +926,10 @@ async fn poll_turns(
     std::future::poll_fn(|cx| {
         for i in 0..turns.len() {
             let Some(tp) = turns.get(i) else { break };
-            let Some(o) = owned.get_mut(tp) else { continue };
-            match o.reader.poll_chunk(cx) {
+            let Some(reader) = owned.get_mut(tp).and_then(|o| o.reader.as_mut()) else {
+                continue;
+            };
+            match reader.poll_chunk(cx) {
                 Poll::Ready(Some(result)) => {
                     let tp = tp.clone();
                     if let Some(tp) = turns.remove(i) {

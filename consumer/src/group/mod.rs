@@ -45,6 +45,9 @@
 //!   partitions' readers in the shared fetch engine, the offsets the application finished,
 //!   commits fenced by the generation (auto-commit in the background), and the revoke
 //!   barrier.
+//! - [`partition_stream`]: [`PartitionStream`](partition_stream::PartitionStream), one
+//!   assigned partition's records on a task of the application's choosing, ending when the
+//!   partition is revoked (the revocation waits until the application is done with it).
 //! - [`config`]: [`GroupConfig`](config::GroupConfig), by Kafka property names or typed.
 //!
 //! Responses flow into the membership (task) → events to the consumer over a channel → the
@@ -55,4 +58,5 @@ pub mod config;
 pub mod consumer;
 pub mod errors;
 pub mod membership;
+pub mod partition_stream;
 pub mod task;

@@ -303,6 +303,9 @@ pub struct Behaviour {
     /// Gives up on each `next()` after a millisecond and calls again (cancelling it wherever
     /// it was), as an application polling under a short timeout does.
     pub cancel_often: bool,
+    /// Takes each assigned partition's stream and reads it on a task of its own, taking this
+    /// long over each chunk.
+    pub streams: Option<Duration>,
 }
 
 /// A member consuming on its own task until told to stop.
@@ -383,11 +386,40 @@ impl Member {
                             at,
                         });
                     }
-                    GroupEvent::Assigned(partitions) => ledger.push(Entry::Assigned {
-                        member: member.clone(),
-                        partitions,
-                        at,
-                    }),
+                    GroupEvent::Assigned(partitions) => {
+                        ledger.push(Entry::Assigned {
+                            member: member.clone(),
+                            partitions: partitions.clone(),
+                            at,
+                        });
+                        if let Some(per_chunk) = behaviour.streams {
+                            for tp in &partitions {
+                                let Some(mut stream) = consumer.take_stream(tp) else {
+                                    continue;
+                                };
+                                let ledger = ledger.clone();
+                                let member = member.clone();
+                                tokio::spawn(async move {
+                                    while let Some(chunk) = stream.next_chunk().await {
+                                        let chunk = chunk.expect("the partition's records");
+                                        tokio::time::sleep(per_chunk).await;
+                                        if let (Some(first), Some(last)) =
+                                            (chunk.as_slice().first(), chunk.as_slice().last())
+                                        {
+                                            ledger.push(Entry::Records {
+                                                member: member.clone(),
+                                                generation: -1,
+                                                partition: chunk.topic_partition().clone(),
+                                                first: first.offset,
+                                                last: last.offset,
+                                                at: Instant::now(),
+                                            });
+                                        }
+                                    }
+                                });
+                            }
+                        }
+                    }
                     GroupEvent::Revoked(partitions) => ledger.push(Entry::Released {
                         member: member.clone(),
                         partitions,
