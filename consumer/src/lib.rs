@@ -91,7 +91,7 @@ pub use gregor_protocol::TopicPartition;
 pub use gregor_protocol::records::{Header, Record};
 pub use group::assignor::{Assignor, SharedAssignor};
 pub use group::config::GroupConfig;
-pub use group::consumer::{GroupConsumer, GroupEvent};
+pub use group::consumer::{GroupConsumer, GroupEvent, RebalanceListener};
 pub use group::errors::GroupError;
 pub use group::partition_stream::PartitionStream;
 pub use group::task::Subscription;

@@ -41,6 +41,44 @@ use super::partition_stream::{PartitionStream, StreamShared};
 use super::task::{self, Command, MemberState, PollClock, Subscription, TaskContext};
 use crate::fetch::{FetchConfig, FetchEngine, OffsetReset, PartitionReader, RecordChunk, StartAt};
 
+/// Rebalance callbacks ([`GroupConsumer::set_listener`]), called on the application's task
+/// from within [`GroupConsumer::next`] (or `close`), once per decision.
+pub trait RebalanceListener: Send {
+    /// `partitions` were assigned; their records follow.
+    fn on_assigned(&mut self, _partitions: &[TopicPartition]) {}
+
+    /// `partitions` are being taken away: no more of their records come (streams taken with
+    /// [`GroupConsumer::take_stream`] have ended). Return the offsets to commit for them (the
+    /// next offset to read, per partition): they are committed, fenced by the member's
+    /// generation, before the revocation completes; with auto-commit on, what the application
+    /// finished is committed too (a returned offset wins).
+    fn on_revoked(&mut self, _partitions: &[TopicPartition]) -> Vec<(TopicPartition, i64)> {
+        Vec::new()
+    }
+
+    /// `partitions` were lost (not committed: another member may own them already).
+    fn on_lost(&mut self, _partitions: &[TopicPartition]) {}
+}
+
+/// The listener behind a `Debug` the consumer can derive.
+struct Listener(std::sync::Mutex<Box<dyn RebalanceListener>>);
+
+impl Listener {
+    /// The listener (it is only ever used from the consumer's `&mut self` methods).
+    fn get(&mut self) -> &mut dyn RebalanceListener {
+        match self.0.get_mut() {
+            Ok(listener) => listener.as_mut(),
+            Err(poisoned) => poisoned.into_inner().as_mut(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RebalanceListener")
+    }
+}
+
 /// What [`GroupConsumer::next`] returns.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -161,6 +199,10 @@ pub struct GroupConsumer {
     auto_commit: Option<JoinHandle<CommitOutcome>>,
     /// The offset lookup or commit of the group event being applied, on its own task.
     background: Option<JoinHandle<Background>>,
+    /// The application's rebalance callbacks, if it set them.
+    listener: Option<Listener>,
+    /// The offsets the listener chose for the revocation being applied.
+    revoke_offsets: Option<Vec<(TopicPartition, i64)>>,
     closed: bool,
 }
 
@@ -222,6 +264,8 @@ impl GroupConsumer {
             inbox: VecDeque::new(),
             auto_commit: None,
             background: None,
+            listener: None,
+            revoke_offsets: None,
             closed: false,
         }
     }
@@ -427,15 +471,14 @@ impl GroupConsumer {
         match event {
             MemberEvent::Assigned(partitions) => {
                 self.start(&partitions).await?;
+                if let Some(listener) = self.listener.as_mut() {
+                    listener.get().on_assigned(&partitions);
+                }
                 self.pending.push_back(GroupEvent::Assigned(partitions));
             }
             MemberEvent::Revoke(partitions) => {
-                self.stop(&partitions).await;
-                self.wait_for_streams(&partitions).await;
-                if self.settings.auto_commit.is_some() {
-                    if let Err(error) = self.commit_resumable(&partitions).await {
-                        warn!(group = %self.group_id, %error, "commit of revoked partitions failed");
-                    }
+                if let Err(error) = self.apply_revoke(&partitions).await {
+                    warn!(group = %self.group_id, %error, "commit of revoked partitions failed");
                 }
                 for tp in &partitions {
                     self.owned.remove(tp);
@@ -447,6 +490,9 @@ impl GroupConsumer {
                 self.stop(&partitions).await;
                 for tp in &partitions {
                     self.owned.remove(tp);
+                }
+                if let Some(listener) = self.listener.as_mut() {
+                    listener.get().on_lost(&partitions);
                 }
                 self.pending.push_back(GroupEvent::Lost(partitions));
                 if self.poll_clock.take_expired() {
@@ -515,10 +561,24 @@ impl GroupConsumer {
 
     /// Commits what was finished of `partitions` on a task of its own (a call dropped while
     /// it runs waits for the same commit when it comes back).
-    async fn commit_resumable(&mut self, partitions: &[TopicPartition]) -> Result<(), GroupError> {
+    async fn commit_resumable(
+        &mut self,
+        partitions: &[TopicPartition],
+        finished: bool,
+        chosen: &[(TopicPartition, i64)],
+    ) -> Result<(), GroupError> {
         if self.background.is_none() {
             self.collect_auto_commit(true).await;
-            let offsets = self.finished_offsets(partitions);
+            let mut offsets = if finished {
+                self.finished_offsets(partitions)
+            } else {
+                Vec::new()
+            };
+            // What the application chose wins over what it finished.
+            for (tp, offset) in chosen {
+                offsets.retain(|(t, _)| t != tp);
+                offsets.push((tp.clone(), OffsetAndMetadata::new(*offset)));
+            }
             let committer = self.committer();
             self.background = Some(tokio::spawn(async move {
                 Background::Commit(committer.commit(offsets).await)
@@ -540,6 +600,37 @@ impl GroupConsumer {
         let outcome = task.await;
         self.background = None;
         outcome.ok()
+    }
+
+    /// Sets callbacks the consumer calls as it applies the group's decisions (before
+    /// returning the matching [`GroupEvent`]), for applications that prefer them to events.
+    pub fn set_listener(&mut self, listener: impl RebalanceListener + 'static) {
+        self.listener = Some(Listener(std::sync::Mutex::new(Box::new(listener))));
+    }
+
+    /// Stops revoked `partitions`, waits for their streams, asks the listener which offsets
+    /// to commit, and commits (what was finished too, with auto-commit on). Safe to run
+    /// again after a dropped call: the listener is asked once per revocation.
+    async fn apply_revoke(&mut self, partitions: &[TopicPartition]) -> Result<(), GroupError> {
+        self.stop(partitions).await;
+        self.wait_for_streams(partitions).await;
+        let chosen = match self.revoke_offsets.take() {
+            Some(chosen) => chosen,
+            None => self
+                .listener
+                .as_mut()
+                .map(|l| l.get().on_revoked(partitions))
+                .unwrap_or_default(),
+        };
+        self.revoke_offsets = Some(chosen.clone());
+        let auto = self.settings.auto_commit.is_some();
+        let result = if auto || !chosen.is_empty() {
+            self.commit_resumable(partitions, auto, &chosen).await
+        } else {
+            Ok(())
+        };
+        self.revoke_offsets = None;
+        result
     }
 
     /// Detaches an owned partition's records from [`next`](Self::next) into a
@@ -730,12 +821,8 @@ impl GroupConsumer {
         while let Some(event) = self.events.recv().await {
             match event {
                 MemberEvent::Revoke(partitions) => {
-                    self.stop(&partitions).await;
-                    self.wait_for_streams(&partitions).await;
-                    if self.settings.auto_commit.is_some() {
-                        if let Err(error) = self.commit_partitions(&partitions).await {
-                            result = Err(error);
-                        }
+                    if let Err(error) = self.apply_revoke(&partitions).await {
+                        result = Err(error);
                     }
                     for tp in &partitions {
                         self.owned.remove(tp);

@@ -306,6 +306,25 @@ pub struct Behaviour {
     /// Takes each assigned partition's stream and reads it on a task of its own, taking this
     /// long over each chunk.
     pub streams: Option<Duration>,
+    /// Tracks what it processed itself and commits it from its rebalance listener when
+    /// partitions are revoked (run it with auto-commit off).
+    pub manual_commits: bool,
+}
+
+/// A listener committing what the member processed, as an application with auto-commit off
+/// does in Java's `onPartitionsRevoked`.
+struct CommitOnRevoke {
+    processed: Arc<Mutex<BTreeMap<TopicPartition, i64>>>,
+}
+
+impl gregor_consumer::group::consumer::RebalanceListener for CommitOnRevoke {
+    fn on_revoked(&mut self, partitions: &[TopicPartition]) -> Vec<(TopicPartition, i64)> {
+        let processed = self.processed.lock().unwrap();
+        partitions
+            .iter()
+            .filter_map(|tp| processed.get(tp).map(|next| (tp.clone(), *next)))
+            .collect()
+    }
 }
 
 /// A member consuming on its own task until told to stop.
@@ -350,6 +369,12 @@ impl Member {
         let client = client.clone();
         let task = tokio::spawn(async move {
             let mut consumer = GroupConsumer::new(client, settings, subscription);
+            let processed: Arc<Mutex<BTreeMap<TopicPartition, i64>>> = Arc::default();
+            if behaviour.manual_commits {
+                consumer.set_listener(CommitOnRevoke {
+                    processed: processed.clone(),
+                });
+            }
             loop {
                 let event = if behaviour.cancel_often {
                     tokio::select! {
@@ -377,6 +402,10 @@ impl Member {
                         else {
                             continue;
                         };
+                        processed
+                            .lock()
+                            .unwrap()
+                            .insert(chunk.topic_partition().clone(), chunk.next_offset());
                         ledger.push(Entry::Records {
                             member: member.clone(),
                             generation: consumer.generation().map_or(-1, |g| g.0),
