@@ -543,6 +543,25 @@ async fn seek_pause_resume(kind: BrokerKind) {
     assert_eq!(consumer.lag(&p0), Some(log_end - 3));
     let (_, first) = next_chunk_where(&mut consumer, |c| c.topic_partition() == &p0).await;
     assert_eq!(first, 3, "the first record after the seek");
+    // A background commit of what was finished; awaiting it says how it went.
+    let (tp, _) = next_chunk_where(&mut consumer, |c| c.topic_partition() == &p0).await;
+    let pending = consumer.commit_async();
+    let finished = consumer.finished(&tp).expect("a finished chunk");
+    pending.await.expect("the commit");
+    let stored = Admin::new(client.clone())
+        .fetch_offsets(&group, Some(std::slice::from_ref(&tp)), Default::default())
+        .await
+        .expect("OffsetFetch");
+    let stored = stored
+        .get(&tp)
+        .and_then(|r| r.as_ref().ok())
+        .and_then(|c| c.as_ref())
+        .map(|c| c.offset);
+    assert_eq!(
+        stored,
+        Some(finished),
+        "commit_async stored what was finished"
+    );
     assert!(matches!(
         consumer.seek(
             &gregor_consumer::TopicPartition::new("elsewhere", 0),

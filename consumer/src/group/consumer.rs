@@ -690,6 +690,43 @@ impl GroupConsumer {
         self.commit_partitions(&partitions).await
     }
 
+    /// Starts a commit of what the application finished of every owned partition, in the
+    /// background (the application goes on at once); the returned future says how it went and
+    /// may be dropped. Commits from this consumer apply in the order they were started.
+    pub fn commit_async(
+        &mut self,
+    ) -> impl std::future::Future<Output = Result<(), GroupError>> + Send + 'static {
+        self.acknowledge();
+        let offsets = self.finished_offsets(&self.owned.keys().cloned().collect::<Vec<_>>());
+        let committer = self.committer();
+        // Chained after the commit in flight, if any, to keep the order.
+        let previous = self.auto_commit.take();
+        let task = tokio::spawn(async move {
+            let mut committed = Vec::new();
+            if let Some(previous) = previous {
+                if let Ok(outcome) = previous.await {
+                    committed = outcome.committed;
+                }
+            }
+            let mut outcome = committer.commit(offsets).await;
+            committed.append(&mut outcome.committed);
+            CommitOutcome {
+                committed,
+                result: outcome.result,
+            }
+        });
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.auto_commit = Some(tokio::spawn(async move {
+            let outcome = task.await.unwrap_or_else(|_| CommitOutcome {
+                committed: Vec::new(),
+                result: Err(GroupError::Closed),
+            });
+            let _ = tx.send(outcome.result.clone());
+            outcome
+        }));
+        async move { rx.await.unwrap_or(Err(GroupError::Closed)) }
+    }
+
     /// Commits explicit offsets (the next offset to read, with the leader epoch of the last
     /// record read if known) for partitions this member owns.
     pub async fn commit_offsets(

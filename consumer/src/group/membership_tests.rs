@@ -534,3 +534,29 @@ fn closing_while_a_join_is_parked_leaves_instead_of_syncing() {
     assert!(m.is_finished());
     assert_eq!(m.poll_event(), None, "no assignment after close");
 }
+
+#[test]
+fn a_static_leader_told_to_skip_assignment_syncs_without_assigning() {
+    // KIP-814: a static leader that rejoins is told to skip the assignment (the group keeps
+    // the one it has); it syncs with no assignments and gets its own back.
+    let mut m = Membership::new(
+        settings(&[RebalanceProtocol::Eager], Some("pod-1")),
+        vec!["t".into()],
+    );
+    let t0 = Instant::now();
+    sent(m.next_step(t0));
+    let GroupResponse::Join(mut join) = join_ok("me", "me", 3, &["me", "you"]) else {
+        panic!()
+    };
+    join.skip_assignment = true;
+    m.on_response(t0, GroupResponse::Join(join));
+    let GroupRequest::Sync(sync) = sent(m.next_step(t0)) else {
+        panic!("no assignment step for a leader told to skip it")
+    };
+    assert!(sync.assignments.is_empty());
+    m.on_response(t0, sync_ok(&[tp("t", 1)]));
+    assert_eq!(
+        m.poll_event(),
+        Some(MemberEvent::Assigned(vec![tp("t", 1)]))
+    );
+}
