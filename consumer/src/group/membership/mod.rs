@@ -21,15 +21,9 @@
 //! `session.timeout.ms` without a successful heartbeat stops owning its partitions
 //! ([`MemberEvent::Lost`]) before the coordinator can give them away, and rejoins.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use gregor_protocol::messages::consumer_protocol::{
-    ConsumerProtocolAssignment, ConsumerProtocolSubscription, TopicPartitionList,
-};
-use gregor_protocol::messages::join_group::JoinGroupRequestProtocol;
-use gregor_protocol::messages::leave_group::MemberIdentity;
 use gregor_protocol::messages::sync_group::SyncGroupRequestAssignment;
 use gregor_protocol::messages::{
     HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
@@ -37,9 +31,13 @@ use gregor_protocol::messages::{
 };
 use gregor_protocol::{ErrorCode, TopicPartition};
 
+mod requests;
+mod responses;
+
+use requests::{common_protocol, encode_assignment};
+
 use super::assignor::{
     AssignError, GroupAssignment, MemberSubscription, RebalanceProtocol, SharedAssignor,
-    SubscriptionContext,
 };
 use super::errors::{FatalKind, GroupApi, Reaction, ReactionContext, reaction};
 
@@ -602,205 +600,9 @@ impl Membership {
             generation_changed: false,
         }
     }
-
-    fn on_join(&mut self, now: Instant, r: JoinGroupResponse) -> Reaction {
-        let code = ErrorCode::from(r.error_code);
-        let action = reaction(GroupApi::JoinGroup, code, self.context());
-        if self.phase == Phase::Left {
-            // Closed while the JoinGroup was parked: it only tells who to leave as.
-            if action == Reaction::Done {
-                self.member_id = r.member_id;
-                self.generation = r.generation_id;
-            }
-            return action;
-        }
-        match action {
-            Reaction::Done => {}
-            Reaction::RetryJoinWithMemberId => {
-                self.member_id = r.member_id;
-                self.phase = Phase::Unjoined;
-                return action;
-            }
-            other => {
-                self.phase = Phase::Unjoined;
-                self.react(now, GroupApi::JoinGroup, code, other);
-                return action;
-            }
-        }
-        self.member_id = r.member_id.clone();
-        self.generation = r.generation_id;
-        self.chosen = r.protocol_name.clone();
-        self.leader = r.leader == r.member_id;
-        self.failures = 0;
-        let assignor = self
-            .chosen
-            .as_deref()
-            .and_then(|name| self.settings.assignors.iter().find(|a| a.name() == name))
-            .cloned();
-        if self.leader && !r.skip_assignment {
-            let Some(assignor) = assignor else {
-                // The coordinator chose a protocol this member did not offer.
-                let kind = FatalKind::InconsistentProtocol;
-                self.fail(
-                    GroupApi::JoinGroup,
-                    ErrorCode::InconsistentGroupProtocol,
-                    kind,
-                );
-                return Reaction::Fatal(kind);
-            };
-            // In the coordinator's order, as Java's leader reads them (the sticky assignors'
-            // tie-breaks follow it).
-            let members = r
-                .members
-                .iter()
-                .map(|m| {
-                    decode_member(
-                        m.member_id.clone(),
-                        m.group_instance_id.clone(),
-                        &m.metadata,
-                    )
-                })
-                .collect::<Vec<_>>();
-            self.phase = Phase::Assigning;
-            self.pending_assign = Some(AssignTask {
-                assignor,
-                members,
-                generation: self.generation,
-            });
-        } else {
-            self.phase = Phase::Syncing;
-            self.pending_sync = Some(self.sync_request(Vec::new()));
-        }
-        Reaction::Done
-    }
 }
 
 impl Membership {
-    fn on_sync(&mut self, now: Instant, r: SyncGroupResponse) -> Reaction {
-        let code = ErrorCode::from(r.error_code);
-        let action = reaction(GroupApi::SyncGroup, code, self.context());
-        if self.phase == Phase::Left {
-            // Closed while the SyncGroup was out: the assignment is not taken.
-            return action;
-        }
-        if action != Reaction::Done {
-            self.phase = Phase::Unjoined;
-            self.react(now, GroupApi::SyncGroup, code, action);
-            return action;
-        }
-        let assigned: BTreeSet<TopicPartition> = if r.assignment.is_empty() {
-            BTreeSet::new()
-        } else {
-            match ConsumerProtocolAssignment::from_bytes(r.assignment.clone()) {
-                Ok((_, a)) => a
-                    .assigned_partitions
-                    .iter()
-                    .flat_map(|t| {
-                        t.partitions
-                            .iter()
-                            .map(|p| TopicPartition::new(t.topic.as_str(), *p))
-                    })
-                    .collect(),
-                Err(_) => {
-                    // A leader that wrote garbage: take nothing and ask for another round.
-                    self.rejoin = true;
-                    BTreeSet::new()
-                }
-            }
-        };
-        self.phase = Phase::Stable;
-        self.last_assignment = (assigned.iter().cloned().collect(), self.generation);
-        self.last_alive = Some(now);
-        self.next_heartbeat = Some(now + self.settings.heartbeat_interval);
-        self.failures = 0;
-        let revoked: Vec<TopicPartition> = self.owned.difference(&assigned).cloned().collect();
-        let added: Vec<TopicPartition> = assigned.difference(&self.owned).cloned().collect();
-        if !revoked.is_empty() {
-            // Cooperative: give up what moves, then a second round hands it over.
-            self.start_revoke(revoked);
-            self.rejoin = true;
-        }
-        let subscribed: BTreeSet<&str> = self.topics.iter().map(String::as_str).collect();
-        if added.iter().any(|tp| !subscribed.contains(tp.topic())) {
-            // The leader assigned a topic we no longer subscribe to: its view is old.
-            self.rejoin = true;
-        }
-        if !added.is_empty() {
-            self.owned.extend(added.iter().cloned());
-            self.events.push_back(MemberEvent::Assigned(added));
-        }
-        Reaction::Done
-    }
-
-    fn on_heartbeat(&mut self, now: Instant, r: HeartbeatResponse) -> Reaction {
-        let code = ErrorCode::from(r.error_code);
-        let action = reaction(GroupApi::Heartbeat, code, self.context());
-        if !self.heartbeating() {
-            // An answer for a generation we already left behind.
-            return action;
-        }
-        match action {
-            // The coordinator still counts the member alive while the group rebalances.
-            Reaction::Done | Reaction::Rejoin => {
-                if action == Reaction::Rejoin && self.phase == Phase::Stable {
-                    self.request_rejoin();
-                }
-                // The coordinator saw this member alive no earlier than the heartbeat was sent,
-                // which was at most one interval ago.
-                let sent = self
-                    .next_heartbeat
-                    .map_or(now, |next| next - self.settings.heartbeat_interval);
-                self.last_alive = Some(sent.min(now));
-                self.failures = 0;
-            }
-            other => {
-                let closing = self.phase == Phase::Left;
-                self.react(now, GroupApi::Heartbeat, code, other);
-                if closing && self.phase != Phase::Failed {
-                    // A closing member does not rejoin; without a generation it has nothing
-                    // to leave either.
-                    self.phase = Phase::Left;
-                    if self.generation < 0 {
-                        self.leave_requested = false;
-                    }
-                }
-            }
-        }
-        action
-    }
-
-    /// Applies a failing reaction of `api`.
-    fn react(&mut self, now: Instant, api: GroupApi, code: ErrorCode, action: Reaction) {
-        match action {
-            Reaction::Done | Reaction::PartitionError => {}
-            Reaction::Rediscover => {
-                // Find the coordinator again at once; repeated failures back off.
-                if self.failures > 0 {
-                    self.schedule_retry(now);
-                } else {
-                    self.failures = 1;
-                }
-                self.next_heartbeat = None;
-            }
-            Reaction::Backoff => self.schedule_retry(now),
-            Reaction::Rejoin | Reaction::RetryJoinWithMemberId => self.request_rejoin(),
-            Reaction::ResetGeneration => {
-                self.lose_all();
-                self.generation = -1;
-                self.phase = Phase::Unjoined;
-            }
-            Reaction::ResetMember => {
-                self.lose_all();
-                self.generation = -1;
-                self.member_id.clear();
-                self.phase = Phase::Unjoined;
-            }
-            // Commit outcomes: the member's state stays as it is.
-            Reaction::CommitRebalancing | Reaction::CommitFailed => {}
-            Reaction::Fatal(kind) => self.fail(api, code, kind),
-        }
-    }
-
     fn fail(&mut self, api: GroupApi, code: ErrorCode, kind: FatalKind) {
         self.lose_all();
         self.phase = Phase::Failed;
@@ -841,100 +643,6 @@ impl Membership {
         self.retry_at = Some(now + wait);
     }
 
-    fn join_request(&self) -> JoinGroupRequest {
-        let owned: Vec<TopicPartition> = match self.protocol {
-            RebalanceProtocol::Cooperative => self.owned.iter().cloned().collect(),
-            RebalanceProtocol::Eager => Vec::new(),
-        };
-        let generation = if owned.is_empty() {
-            -1
-        } else {
-            self.generation
-        };
-        let protocols = self
-            .settings
-            .assignors
-            .iter()
-            .filter_map(|assignor| {
-                // Sticky user data describes the last assignment, which an eager member has
-                // already revoked (as Java's assignors remember it).
-                let context = match self.protocol {
-                    RebalanceProtocol::Cooperative => SubscriptionContext {
-                        topics: &self.topics,
-                        owned_partitions: &owned,
-                        generation,
-                    },
-                    RebalanceProtocol::Eager => SubscriptionContext {
-                        topics: &self.topics,
-                        owned_partitions: &self.last_assignment.0,
-                        generation: self.last_assignment.1,
-                    },
-                };
-                let subscription = ConsumerProtocolSubscription {
-                    topics: self.topics.clone(),
-                    user_data: assignor.user_data(&context),
-                    owned_partitions: partition_lists(&owned),
-                    generation_id: generation,
-                    rack_id: self.settings.rack.clone(),
-                };
-                let metadata = subscription.to_bytes(CONSUMER_PROTOCOL_VERSION).ok()?;
-                Some(JoinGroupRequestProtocol {
-                    name: assignor.name().to_owned(),
-                    metadata,
-                    ..Default::default()
-                })
-            })
-            .collect();
-        JoinGroupRequest {
-            group_id: self.settings.group_id.clone(),
-            session_timeout_ms: millis(self.settings.session_timeout),
-            rebalance_timeout_ms: millis(self.settings.rebalance_timeout),
-            member_id: self.member_id.clone(),
-            group_instance_id: self.settings.instance_id.clone(),
-            protocol_type: "consumer".to_owned(),
-            protocols,
-            reason: None,
-            ..Default::default()
-        }
-    }
-
-    fn sync_request(&self, assignments: Vec<SyncGroupRequestAssignment>) -> SyncGroupRequest {
-        SyncGroupRequest {
-            group_id: self.settings.group_id.clone(),
-            generation_id: self.generation,
-            member_id: self.member_id.clone(),
-            group_instance_id: self.settings.instance_id.clone(),
-            protocol_type: Some("consumer".to_owned()),
-            protocol_name: self.chosen.clone(),
-            assignments,
-            ..Default::default()
-        }
-    }
-
-    fn heartbeat_request(&self) -> HeartbeatRequest {
-        HeartbeatRequest {
-            group_id: self.settings.group_id.clone(),
-            generation_id: self.generation,
-            member_id: self.member_id.clone(),
-            group_instance_id: self.settings.instance_id.clone(),
-            ..Default::default()
-        }
-    }
-
-    fn leave_request(&self) -> LeaveGroupRequest {
-        LeaveGroupRequest {
-            group_id: self.settings.group_id.clone(),
-            member_id: self.member_id.clone(),
-            members: vec![MemberIdentity {
-                member_id: self.member_id.clone(),
-                group_instance_id: self.settings.instance_id.clone(),
-                reason: Some("the consumer is closing".to_owned()),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }
-    }
-
     /// The time by which the membership wants to be asked again, for a shell that sleeps.
     pub fn deadline(&self) -> Option<Instant> {
         let fence = self.last_alive.map(|a| a + self.settings.session_timeout);
@@ -945,78 +653,5 @@ impl Membership {
     }
 }
 
-/// The highest protocol every assignor supports; eager when they share none.
-fn common_protocol(assignors: &[SharedAssignor]) -> RebalanceProtocol {
-    let mut common: Option<BTreeSet<RebalanceProtocol>> = None;
-    for assignor in assignors {
-        let supported: BTreeSet<RebalanceProtocol> =
-            assignor.supported_protocols().iter().copied().collect();
-        common = Some(match common {
-            None => supported,
-            Some(c) => c.intersection(&supported).copied().collect(),
-        });
-    }
-    common
-        .and_then(|c| c.last().copied())
-        .unwrap_or(RebalanceProtocol::Eager)
-}
-
-fn millis(d: Duration) -> i32 {
-    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
-}
-
-/// Partitions grouped by topic, in the consumer protocol's shape.
-fn partition_lists(partitions: &[TopicPartition]) -> Vec<TopicPartitionList> {
-    let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-    for tp in partitions {
-        by_topic.entry(tp.topic()).or_default().push(tp.partition);
-    }
-    by_topic
-        .into_iter()
-        .map(|(topic, partitions)| TopicPartitionList {
-            topic: topic.to_owned(),
-            partitions,
-        })
-        .collect()
-}
-
-/// A member's JoinGroup metadata as the leader reads it; metadata that does not decode is a
-/// member with no subscription (it gets nothing, as Java's leader would fail only itself).
-fn decode_member(
-    member_id: String,
-    instance_id: Option<String>,
-    metadata: &Bytes,
-) -> MemberSubscription {
-    let mut member = MemberSubscription::new(member_id, Vec::<String>::new());
-    member.instance_id = instance_id;
-    if let Ok((_, s)) = ConsumerProtocolSubscription::from_bytes(metadata.clone()) {
-        member.topics = s.topics;
-        member.user_data = s.user_data;
-        member.owned_partitions = s
-            .owned_partitions
-            .iter()
-            .flat_map(|t| {
-                t.partitions
-                    .iter()
-                    .map(|p| TopicPartition::new(t.topic.as_str(), *p))
-            })
-            .collect();
-        member.generation = s.generation_id;
-        member.rack = s.rack_id;
-    }
-    member
-}
-
-/// A member's assignment in SyncGroup's shape.
-fn encode_assignment(partitions: &[TopicPartition], user_data: Option<Bytes>) -> Option<Bytes> {
-    ConsumerProtocolAssignment {
-        assigned_partitions: partition_lists(partitions),
-        user_data,
-    }
-    .to_bytes(CONSUMER_PROTOCOL_VERSION)
-    .ok()
-}
-
 #[cfg(test)]
-#[path = "membership_tests.rs"]
 mod tests;

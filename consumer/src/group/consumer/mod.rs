@@ -19,6 +19,19 @@
 //!
 //! Only then does the membership rejoin (eager) or hand them over (cooperative). Lost
 //! partitions ([`GroupEvent::Lost`]) are never committed.
+//!
+//! # Layout
+//! This file holds the consumer, its event loop and the revoke barrier; `commit.rs` its
+//! commits (fenced by the generation; auto-commit and the offset lookups of assigned
+//! partitions run on tasks of their own); `events.rs` what the application sees
+//! ([`GroupEvent`], [`RebalanceListener`]).
+
+mod commit;
+mod events;
+
+use commit::{Background, CommitOutcome};
+use events::Listener;
+pub use events::{GroupEvent, RebalanceListener};
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -26,79 +39,20 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use gregor_client::Admin;
-use gregor_client::admin::{CommitFencing, FetchOffsetsOptions, OffsetAndMetadata};
+use gregor_client::admin::FetchOffsetsOptions;
 use gregor_client::{Client, Purpose};
 use gregor_protocol::TopicPartition;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tracing::{debug, warn};
+use tracing::warn;
 
 use super::assignor::{self, SharedAssignor};
 use super::config::GroupConfig;
-use super::errors::{GroupApi, GroupError, Reaction, ReactionContext, reaction};
+use super::errors::GroupError;
 use super::membership::{MemberEvent, Membership, MembershipSettings};
 use super::partition_stream::{PartitionStream, StreamShared};
 use super::task::{self, Command, MemberState, PollClock, Subscription, TaskContext};
 use crate::fetch::{FetchConfig, FetchEngine, OffsetReset, PartitionReader, RecordChunk, StartAt};
-
-/// Rebalance callbacks ([`GroupConsumer::set_listener`]), called on the application's task
-/// from within [`GroupConsumer::next`] (or `close`), once per decision.
-pub trait RebalanceListener: Send {
-    /// `partitions` were assigned; their records follow.
-    fn on_assigned(&mut self, _partitions: &[TopicPartition]) {}
-
-    /// `partitions` are being taken away: no more of their records come (streams taken with
-    /// [`GroupConsumer::take_stream`] have ended). Return the offsets to commit for them (the
-    /// next offset to read, per partition): they are committed, fenced by the member's
-    /// generation, before the revocation completes; with auto-commit on, what the application
-    /// finished is committed too (a returned offset wins).
-    fn on_revoked(&mut self, _partitions: &[TopicPartition]) -> Vec<(TopicPartition, i64)> {
-        Vec::new()
-    }
-
-    /// `partitions` were lost (not committed: another member may own them already).
-    fn on_lost(&mut self, _partitions: &[TopicPartition]) {}
-}
-
-/// The listener behind a `Debug` the consumer can derive.
-struct Listener(std::sync::Mutex<Box<dyn RebalanceListener>>);
-
-impl Listener {
-    /// The listener (it is only ever used from the consumer's `&mut self` methods).
-    fn get(&mut self) -> &mut dyn RebalanceListener {
-        match self.0.get_mut() {
-            Ok(listener) => listener.as_mut(),
-            Err(poisoned) => poisoned.into_inner().as_mut(),
-        }
-    }
-}
-
-impl std::fmt::Debug for Listener {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RebalanceListener")
-    }
-}
-
-/// What [`GroupConsumer::next`] returns.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum GroupEvent {
-    /// Records of one partition, in offset order.
-    Records(RecordChunk),
-    /// These partitions were assigned to this member; their records follow.
-    Assigned(Vec<TopicPartition>),
-    /// These partitions were taken away. No more of their records come; what was finished of
-    /// them is committed when auto-commit is on. The revocation completes at the next call
-    /// to [`GroupConsumer::next`] (commit your own offsets of them before).
-    Revoked(Vec<TopicPartition>),
-    /// These partitions were lost: the member's session expired, it was fenced, or it did not
-    /// poll within `max.poll.interval.ms` ([`GroupEvent::PollIntervalExceeded`] follows). They
-    /// were not committed, and another member may own them already.
-    Lost(Vec<TopicPartition>),
-    /// The application did not ask for records within `max.poll.interval.ms`: the member left
-    /// the group and lost its partitions. It joins again from this call on.
-    PollIntervalExceeded,
-}
 
 /// How the shell runs, besides the membership's own settings.
 #[derive(Debug, Clone)]
@@ -559,49 +513,6 @@ impl GroupConsumer {
         Ok(())
     }
 
-    /// Commits what was finished of `partitions` on a task of its own (a call dropped while
-    /// it runs waits for the same commit when it comes back).
-    async fn commit_resumable(
-        &mut self,
-        partitions: &[TopicPartition],
-        finished: bool,
-        chosen: &[(TopicPartition, i64)],
-    ) -> Result<(), GroupError> {
-        if self.background.is_none() {
-            self.collect_auto_commit(true).await;
-            let mut offsets = if finished {
-                self.finished_offsets(partitions)
-            } else {
-                Vec::new()
-            };
-            // What the application chose wins over what it finished.
-            for (tp, offset) in chosen {
-                offsets.retain(|(t, _)| t != tp);
-                offsets.push((tp.clone(), OffsetAndMetadata::new(*offset)));
-            }
-            let committer = self.committer();
-            self.background = Some(tokio::spawn(async move {
-                Background::Commit(committer.commit(offsets).await)
-            }));
-        }
-        match self.background_outcome().await {
-            Some(Background::Commit(outcome)) => {
-                self.apply(&outcome.committed);
-                outcome.result
-            }
-            _ => Err(GroupError::Closed),
-        }
-    }
-
-    /// Waits for the background step and takes its outcome (`None`: there was none, or its
-    /// task failed). Cancel-safe: the step stays until it has finished.
-    async fn background_outcome(&mut self) -> Option<Background> {
-        let task = self.background.as_mut()?;
-        let outcome = task.await;
-        self.background = None;
-        outcome.ok()
-    }
-
     /// Sets callbacks the consumer calls as it applies the group's decisions (before
     /// returning the matching [`GroupEvent`]), for applications that prefer them to events.
     pub fn set_listener(&mut self, listener: impl RebalanceListener + 'static) {
@@ -682,166 +593,6 @@ impl GroupConsumer {
         }
     }
 
-    /// Commits what the application finished of every owned partition (with the member's
-    /// generation: a member that is no longer in it cannot commit).
-    pub async fn commit(&mut self) -> Result<(), GroupError> {
-        self.acknowledge();
-        let partitions: Vec<TopicPartition> = self.owned.keys().cloned().collect();
-        self.commit_partitions(&partitions).await
-    }
-
-    /// Starts a commit of what the application finished of every owned partition, in the
-    /// background (the application goes on at once); the returned future says how it went and
-    /// may be dropped. Commits from this consumer apply in the order they were started.
-    pub fn commit_async(
-        &mut self,
-    ) -> impl std::future::Future<Output = Result<(), GroupError>> + Send + 'static {
-        self.acknowledge();
-        let offsets = self.finished_offsets(&self.owned.keys().cloned().collect::<Vec<_>>());
-        let committer = self.committer();
-        // Chained after the commit in flight, if any, to keep the order.
-        let previous = self.auto_commit.take();
-        let task = tokio::spawn(async move {
-            let mut committed = Vec::new();
-            if let Some(previous) = previous {
-                if let Ok(outcome) = previous.await {
-                    committed = outcome.committed;
-                }
-            }
-            let mut outcome = committer.commit(offsets).await;
-            committed.append(&mut outcome.committed);
-            CommitOutcome {
-                committed,
-                result: outcome.result,
-            }
-        });
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.auto_commit = Some(tokio::spawn(async move {
-            let outcome = task.await.unwrap_or_else(|_| CommitOutcome {
-                committed: Vec::new(),
-                result: Err(GroupError::Closed),
-            });
-            let _ = tx.send(outcome.result.clone());
-            outcome
-        }));
-        async move { rx.await.unwrap_or(Err(GroupError::Closed)) }
-    }
-
-    /// Commits explicit offsets (the next offset to read, with the leader epoch of the last
-    /// record read if known) for partitions this member owns.
-    pub async fn commit_offsets(
-        &mut self,
-        offsets: &[(TopicPartition, i64, Option<i32>)],
-    ) -> Result<(), GroupError> {
-        let list: Vec<(TopicPartition, OffsetAndMetadata)> = offsets
-            .iter()
-            .map(|(tp, offset, epoch)| {
-                let mut o = OffsetAndMetadata::new(*offset);
-                if let Some(epoch) = epoch {
-                    o = o.with_leader_epoch(*epoch);
-                }
-                (tp.clone(), o)
-            })
-            .collect();
-        self.send_commit(list).await
-    }
-
-    async fn commit_partitions(&mut self, partitions: &[TopicPartition]) -> Result<(), GroupError> {
-        let offsets = self.finished_offsets(partitions);
-        self.send_commit(offsets).await
-    }
-
-    /// What the application finished of `partitions` and has not committed yet.
-    fn finished_offsets(
-        &self,
-        partitions: &[TopicPartition],
-    ) -> Vec<(TopicPartition, OffsetAndMetadata)> {
-        partitions
-            .iter()
-            .filter_map(|tp| {
-                let owned = self.owned.get(tp)?;
-                let finished = match &owned.stream {
-                    Some(stream) => stream.finished().or(owned.finished),
-                    None => owned.finished,
-                };
-                let (offset, epoch) = finished?;
-                if owned.committed == Some(offset) {
-                    return None;
-                }
-                let mut o = OffsetAndMetadata::new(offset);
-                if epoch >= 0 {
-                    o = o.with_leader_epoch(epoch);
-                }
-                Some((tp.clone(), o))
-            })
-            .collect()
-    }
-
-    async fn send_commit(
-        &mut self,
-        offsets: Vec<(TopicPartition, OffsetAndMetadata)>,
-    ) -> Result<(), GroupError> {
-        // Commits apply in order: a background auto-commit finishes first.
-        self.collect_auto_commit(true).await;
-        let outcome = self.committer().commit(offsets).await;
-        self.apply(&outcome.committed);
-        outcome.result
-    }
-
-    fn committer(&self) -> Committer {
-        Committer {
-            admin: self.admin.clone(),
-            group_id: self.group_id.clone(),
-            instance_id: self.instance_id.clone(),
-            state: self.state.clone(),
-            commands: self.commands.clone(),
-        }
-    }
-
-    fn apply(&mut self, committed: &[(TopicPartition, i64)]) {
-        for (tp, offset) in committed {
-            if let Some(owned) = self.owned.get_mut(tp) {
-                owned.committed = Some(*offset);
-            }
-        }
-    }
-
-    /// Starts an auto-commit of what was finished, in the background (the application is
-    /// never held up by it); skipped while the previous one still runs.
-    fn start_auto_commit(&mut self) {
-        if self.auto_commit.as_ref().is_some_and(|t| !t.is_finished()) {
-            return;
-        }
-        let offsets = self.finished_offsets(&self.owned.keys().cloned().collect::<Vec<_>>());
-        if offsets.is_empty() {
-            return;
-        }
-        let committer = self.committer();
-        self.auto_commit = Some(tokio::spawn(async move { committer.commit(offsets).await }));
-    }
-
-    /// Takes the result of a finished background auto-commit (waiting for it if `wait`).
-    async fn collect_auto_commit(&mut self, wait: bool) {
-        let Some(task) = self.auto_commit.as_mut() else {
-            return;
-        };
-        if !wait && !task.is_finished() {
-            return;
-        }
-        // Awaited in place: a call dropped here leaves the commit to the next one.
-        let result = task.await;
-        self.auto_commit = None;
-        match result {
-            Ok(outcome) => {
-                self.apply(&outcome.committed);
-                if let Err(error) = outcome.result {
-                    debug!(group = %self.group_id, %error, "auto-commit failed");
-                }
-            }
-            Err(error) => debug!(group = %self.group_id, %error, "the auto-commit task failed"),
-        }
-    }
-
     /// Leaves the group: revokes every partition (committing what was finished, with
     /// auto-commit on), then sends LeaveGroup unless the settings say to stay (a static
     /// member keeps its partitions until its session times out). Returns once the membership
@@ -900,130 +651,6 @@ impl Waiting {
 impl Drop for Waiting {
     fn drop(&mut self) {
         self.0.set_waiting(false);
-    }
-}
-
-/// What a step of applying a group event found, on its own task.
-#[derive(Debug)]
-enum Background {
-    /// The committed offsets of newly assigned partitions.
-    Offsets(Result<CommittedOffsets, gregor_client::ClientError>),
-    /// A commit of revoked partitions.
-    Commit(CommitOutcome),
-}
-
-/// What an offset lookup returns per partition.
-type CommittedOffsets = BTreeMap<
-    TopicPartition,
-    Result<Option<gregor_client::admin::CommittedOffset>, gregor_protocol::ErrorCode>,
->;
-
-/// What a commit did: the offsets the coordinator accepted, and the outcome.
-#[derive(Debug)]
-struct CommitOutcome {
-    committed: Vec<(TopicPartition, i64)>,
-    result: Result<(), GroupError>,
-}
-
-/// What a commit needs, detached from the consumer so that auto-commits run on their own task.
-struct Committer {
-    admin: Admin,
-    group_id: String,
-    instance_id: Option<String>,
-    state: watch::Receiver<MemberState>,
-    commands: mpsc::UnboundedSender<Command>,
-}
-
-impl Committer {
-    /// Commits `offsets` fenced by the member's generation; refusals go through the error
-    /// table (a refusal that says the member is out of its generation makes it rejoin).
-    async fn commit(self, offsets: Vec<(TopicPartition, OffsetAndMetadata)>) -> CommitOutcome {
-        let mut committed = Vec::new();
-        if offsets.is_empty() {
-            return CommitOutcome {
-                committed,
-                result: Ok(()),
-            };
-        }
-        let state = self.state.borrow().clone();
-        let Some(identity) = state.identity else {
-            return CommitOutcome {
-                committed,
-                result: Err(GroupError::RebalanceInProgress),
-            };
-        };
-        let fencing = CommitFencing {
-            generation_or_epoch: identity.generation,
-            member_id: identity.member_id,
-            instance_id: identity.instance_id,
-        };
-        let results = match self
-            .admin
-            .commit_offsets_fenced(&self.group_id, &fencing, &offsets)
-            .await
-        {
-            Ok(results) => results,
-            Err(error) => {
-                return CommitOutcome {
-                    committed,
-                    result: Err(GroupError::Client(error)),
-                };
-            }
-        };
-        let now = self.state.borrow().clone();
-        let context = ReactionContext {
-            rebalancing: state.rebalancing || now.rebalancing,
-            static_member: self.instance_id.is_some(),
-            generation_changed: now
-                .identity
-                .as_ref()
-                .is_none_or(|i| i.generation != fencing.generation_or_epoch),
-        };
-        let mut refused = Vec::new();
-        let mut worst: Option<GroupError> = None;
-        for (tp, result) in results {
-            match result {
-                Ok(()) => {
-                    if let Some((_, o)) = offsets.iter().find(|(t, _)| *t == tp) {
-                        committed.push((tp, o.offset));
-                    }
-                }
-                Err(code) => {
-                    let action = reaction(GroupApi::OffsetCommit, code, context);
-                    match action {
-                        Reaction::CommitRebalancing => {
-                            worst = Some(GroupError::RebalanceInProgress)
-                        }
-                        Reaction::CommitFailed => worst = Some(GroupError::CommitFailed),
-                        Reaction::ResetMember | Reaction::ResetGeneration => {
-                            // Out of its generation: the member loses its partitions and
-                            // rejoins; this commit can never succeed.
-                            let _ = self.commands.send(Command::CommitRefused(code, action));
-                            worst = Some(GroupError::CommitFailed);
-                        }
-                        Reaction::Fatal(kind) => {
-                            worst = Some(kind.error(
-                                GroupApi::OffsetCommit,
-                                code,
-                                &self.group_id,
-                                self.instance_id.as_deref(),
-                            ));
-                        }
-                        _ => {}
-                    }
-                    refused.push((tp, code));
-                }
-            }
-        }
-        let result = match worst {
-            Some(error) => Err(error),
-            None if refused.is_empty() => Ok(()),
-            None => Err(GroupError::PartitionsRejected {
-                api: GroupApi::OffsetCommit,
-                partitions: refused,
-            }),
-        };
-        CommitOutcome { committed, result }
     }
 }
 

@@ -2,6 +2,9 @@ use std::sync::Arc;
 
 use gregor_protocol::messages::join_group::JoinGroupResponseMember;
 
+use gregor_protocol::messages::consumer_protocol::ConsumerProtocolSubscription;
+
+use super::requests::{common_protocol, encode_assignment};
 use super::*;
 use crate::group::assignor::{AssignmentInput, Assignor, MemberAssignment};
 
