@@ -177,6 +177,13 @@ pub(crate) async fn run(
         let now = Instant::now();
         let step = membership.next_step(now);
         publish(&membership, &cx);
+        // Events go out before the step runs: `next_step` itself may start a revocation (an
+        // eager rejoin, a close) and then wait for the next heartbeat, and the application
+        // must hear of it now, not one heartbeat interval later.
+        if !deliver(&mut membership, &cx) {
+            // The consumer is gone: nobody can finish a revocation. Stop.
+            return;
+        }
         if membership.is_finished() && matches!(step, Step::Wait(_)) {
             break;
         }
@@ -271,14 +278,18 @@ pub(crate) async fn run(
                 }
             }
         }
-        while let Some(event) = membership.poll_event() {
-            if cx.events.send(event).is_err() {
-                // The consumer is gone: nobody can finish a revocation. Stop.
-                return;
-            }
-        }
     }
     publish(&membership, &cx);
+}
+
+/// Hands the membership's pending events to the consumer; false if the consumer is gone.
+fn deliver(membership: &mut Membership, cx: &TaskContext) -> bool {
+    while let Some(event) = membership.poll_event() {
+        if cx.events.send(event).is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// Applies a command; returns whether the consumer is closing.

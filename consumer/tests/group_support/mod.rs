@@ -469,12 +469,16 @@ impl Member {
                 }
             }
             let owned = consumer.assignment();
+            // The application gets no records once it calls close, which revokes before it
+            // leaves: the partitions are released now (others may get them before close
+            // returns, which waits for the LeaveGroup's answer).
+            let released = Instant::now();
             consumer.close().await?;
             ledger.push(Entry::Released {
                 member: member.clone(),
                 partitions: owned,
                 lost: false,
-                at: Instant::now(),
+                at: released,
             });
             Ok(())
         });

@@ -44,7 +44,7 @@ use gregor_client::{Client, Purpose};
 use gregor_protocol::TopicPartition;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::assignor::{self, SharedAssignor};
 use super::config::GroupConfig;
@@ -599,6 +599,25 @@ impl GroupConsumer {
     /// task has ended.
     pub async fn close(mut self) -> Result<(), GroupError> {
         self.acknowledge();
+        // Finish what a dropped call left half-applied (the inbox's front and its background
+        // step): a revocation completes (its commit, then `RevokeDone`, which the membership
+        // waits for before it leaves); an assignment is not started, since the close revokes
+        // it at once.
+        while let Some(event) = self.inbox.pop_front() {
+            match event {
+                MemberEvent::Assigned(_) => {
+                    if let Some(lookup) = self.background.take() {
+                        lookup.abort();
+                    }
+                }
+                other => {
+                    if let Err(error) = self.on_member_event(other).await {
+                        debug!(group = %self.group_id, %error, "while closing");
+                    }
+                }
+            }
+        }
+        self.pending.clear();
         if let Some(done) = self.revoking.take() {
             let _ = self.commands.send(Command::RevokeDone(done));
         }
