@@ -10,7 +10,7 @@
 //! The table follows Java's consumer (`AbstractCoordinator`'s `FindCoordinatorResponseHandler`,
 //! `JoinGroupResponseHandler`, `SyncGroupResponseHandler`, `HeartbeatResponseHandler`,
 //! `LeaveGroupResponseHandler`; `ConsumerCoordinator`'s `OffsetCommitResponseHandler` and
-//! `OffsetFetchResponseHandler`) code by code; `errors_tests.rs` holds Java's handling
+//! `OffsetFetchResponseHandler`) code by code; `errors_tests/` holds Java's handling
 //! transcribed as data and checks the table against it. Where gregor differs, on purpose:
 //!
 //! - a commit that meets `ILLEGAL_GENERATION` while the member is rebalancing keeps the
@@ -591,5 +591,5 @@ fn describe(partitions: &[(TopicPartition, ErrorCode)]) -> String {
 }
 
 #[cfg(test)]
-#[path = "errors_tests.rs"]
+#[path = "errors_tests/mod.rs"]
 mod tests;

@@ -1,6 +1,9 @@
 //! Group-consumer test support: members running on their own tasks, a producer at a fixed
-//! rate, and the delivery ledger the invariants are checked from.
+//! rate, and the delivery ledger the invariants are checked from; the scenarios' setup and
+//! waits in [`scenario`].
 #![allow(dead_code)]
+
+pub mod scenario;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
