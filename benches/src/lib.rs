@@ -19,6 +19,8 @@
 //! - [`orchestrate`]: the runs: brokers, prefill, interleaved children, the stalled run.
 //! - [`report`]: medians, ratios from interleaved runs, and the Markdown tables.
 //! - [`loopback`]: the loopback TCP limit of the machine, for the 64 KiB goal.
+//! - [`rebalance`]: the `rebalance` benchmark: groups of gregor's, librdkafka's and Java's
+//!   consumers on Apache Kafka, how long they stop when a member joins or leaves.
 //!
 //! Data flows: `consume` (the orchestrator) starts a broker, prefills a topic per workload, then
 //! for each run spawns one child per client in turn (A B C A B C ...), parses each child's
@@ -35,6 +37,7 @@ pub mod options;
 pub mod orchestrate;
 pub mod payload;
 pub mod prefill;
+pub mod rebalance;
 pub mod report;
 
 /// Why a benchmark step failed.
@@ -47,6 +50,9 @@ pub enum BenchError {
     /// gregor's consumer (fetch engine) failed.
     #[error("gregor fetch: {0}")]
     Fetch(#[from] gregor_consumer::FetchError),
+    /// gregor's group consumer failed.
+    #[error("gregor group: {0}")]
+    Group(#[from] gregor_consumer::GroupError),
     /// gregor's direct stream failed.
     #[error("gregor stream: {0}")]
     Stream(#[from] gregor_consumer::direct::StreamError),

@@ -15,7 +15,8 @@ usage: consume [--quick] [--runs N] [--brokers mock,tansu] [--clients a,b,..]
                [--sizes 100,1024,65536] [--partitions 1,16] [--codecs none,gzip,snappy,lz4,zstd]
                [--mib N] [--tansu-mib N] [--batch-kib N] [--stall-secs N] [--stall-mib N]
                [--stall-limit-mib N] [--no-stall] [--stall-only] [--no-throughput]
-clients: rdkafka-base rdkafka-stream gregor-raw gregor-stream rskafka";
+clients: rdkafka-base rdkafka-stream rdkafka-group gregor-raw gregor-stream gregor-group rskafka
+(the default run leaves out the group consumers, rdkafka-group and gregor-group; --quick runs all)";
 
 /// What to run.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,7 +55,7 @@ impl Options {
         Options {
             runs: 5,
             brokers: vec![BrokerKind::Mock, BrokerKind::Tansu],
-            clients: ClientKind::ALL.to_vec(),
+            clients: ClientKind::DEFAULT.to_vec(),
             sizes: vec![100, 1024, 65536],
             partitions: vec![1, 16],
             codecs: vec![
@@ -74,10 +75,11 @@ impl Options {
         }
     }
 
-    /// The quick mode (CI): one run, tiny data.
+    /// The quick mode (CI): one run, tiny data, every client.
     pub fn quick() -> Options {
         Options {
             runs: 1,
+            clients: ClientKind::ALL.to_vec(),
             sizes: vec![1024],
             partitions: vec![1, 16],
             codecs: vec![Compression::None, Compression::Lz4],

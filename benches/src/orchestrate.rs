@@ -190,7 +190,9 @@ fn stalled(
         .filter(|c| c.prefetches() && c.skipped_on(kind).is_none());
     for &client in clients {
         let limit_text = match client {
-            ClientKind::GregorStream => format!("memory_budget {} MiB", options.stall_limit_mib),
+            ClientKind::GregorStream | ClientKind::GregorGroup => {
+                format!("memory_budget {} MiB", options.stall_limit_mib)
+            }
             _ => format!(
                 "queued.max.messages.kbytes {} (fetch.max.bytes 50 MiB)",
                 limit / 1024

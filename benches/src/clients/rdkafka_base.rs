@@ -1,5 +1,7 @@
 //! rust-rdkafka's `BaseConsumer` (librdkafka): partitions assigned from the beginning,
-//! `check.crcs=true`, no auto commit, a `poll` loop on the calling thread.
+//! `check.crcs=true`, no auto commit, a `poll` loop on the calling thread. In group mode
+//! (`rdkafka-group`) the same consumer subscribes to the topic in a fresh group (range
+//! assignor, the only member) and starts from the earliest offset.
 
 use std::time::{Duration, Instant};
 
@@ -56,9 +58,31 @@ pub fn assignment(spec: &DrainSpec) -> Result<TopicPartitionList> {
 
 /// Drains `spec`, or stalls per `spec.stall`.
 pub fn run(spec: &DrainSpec, start_rss: u64) -> Result<Sample> {
+    run_with(spec, start_rss, false)
+}
+
+/// Drains `spec` as the only member of a fresh group (`rdkafka-group`), or stalls.
+pub fn run_group(spec: &DrainSpec, start_rss: u64) -> Result<Sample> {
+    run_with(spec, start_rss, true)
+}
+
+fn run_with(spec: &DrainSpec, start_rss: u64, group: bool) -> Result<Sample> {
     let mark = Mark::now()?;
-    let consumer: BaseConsumer = config(spec).create()?;
-    consumer.assign(&assignment(spec)?)?;
+    let consumer: BaseConsumer = if group {
+        let mut c = config(spec);
+        c.set(
+            "group.id",
+            super::gregor_group::fresh_group("rdkafka-group"),
+        )
+        .set("partition.assignment.strategy", "range");
+        let consumer: BaseConsumer = c.create()?;
+        consumer.subscribe(&[spec.topic.as_str()])?;
+        consumer
+    } else {
+        let consumer: BaseConsumer = config(spec).create()?;
+        consumer.assign(&assignment(spec)?)?;
+        consumer
+    };
     let total = spec.total_records();
     let mut tally = Tally::default();
     let mut last = Instant::now();

@@ -1,0 +1,140 @@
+//! The producer a rebalance run measures against: every interval, one record to every
+//! partition (one Produce request per leader, acks=1), its value and timestamp the time it was
+//! produced; it remembers when each offset was produced ([`Produced`]).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use gregor_client::{Client, Purpose};
+use gregor_protocol::ErrorCode;
+use gregor_protocol::messages::ProduceRequest;
+use gregor_protocol::messages::produce::{PartitionProduceData, TopicProduceData};
+use gregor_protocol::records::{BatchSpec, NewRecord, encode_batch};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::analysis::Produced;
+use super::member::now_ms;
+use crate::{BenchError, Result};
+
+/// A running producer; [`stop`](Self::stop) ends it.
+#[derive(Debug)]
+pub struct Producer {
+    produced: Arc<Mutex<Produced>>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<u64>>,
+}
+
+impl Producer {
+    /// Starts producing to `partitions` partitions of `topic` every `interval`.
+    pub fn start(client: Client, topic: String, partitions: i32, interval: Duration) -> Producer {
+        let produced = Arc::new(Mutex::new(Produced::default()));
+        let (stop_tx, mut stop_rx) = oneshot::channel();
+        let shared = Arc::clone(&produced);
+        let task = tokio::spawn(async move {
+            let mut by_leader: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+            for p in 0..partitions {
+                let (leader, _) = client.leader(&topic, p).await?;
+                by_leader.entry(leader).or_default().push(p);
+            }
+            let topic_id = client
+                .metadata()
+                .topic(&topic)
+                .map(|t| t.id)
+                .unwrap_or_default();
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut sent = 0u64;
+            loop {
+                tokio::select! {
+                    _ = &mut stop_rx => break,
+                    _ = ticks.tick() => {}
+                }
+                for (&leader, parts) in &by_leader {
+                    let at = now_ms();
+                    let value = format!("{at}");
+                    let mut batch = BytesMut::new();
+                    encode_batch(
+                        &BatchSpec::default(),
+                        &[NewRecord::new(None, Some(value.as_bytes())).with_timestamp(at)],
+                        &mut batch,
+                    )?;
+                    let batch = batch.freeze();
+                    let data: Vec<PartitionProduceData> = parts
+                        .iter()
+                        .map(|&p| PartitionProduceData {
+                            index: p,
+                            records: Some(batch.clone()),
+                            ..PartitionProduceData::default()
+                        })
+                        .collect();
+                    let conn = client.connection(leader, Purpose::Produce).await?;
+                    let name = topic.clone();
+                    let resp = conn
+                        .send_with(|version| ProduceRequest {
+                            transactional_id: None,
+                            acks: 1,
+                            timeout_ms: 10_000,
+                            topic_data: vec![TopicProduceData {
+                                name: if version >= 13 { String::new() } else { name },
+                                topic_id: if version >= 13 {
+                                    topic_id
+                                } else {
+                                    Default::default()
+                                },
+                                partition_data: data,
+                                ..TopicProduceData::default()
+                            }],
+                            unknown_tagged_fields: Default::default(),
+                        })
+                        .await?;
+                    let mut book = shared.lock().unwrap_or_else(|p| p.into_inner());
+                    for t in &resp.responses {
+                        for p in &t.partition_responses {
+                            let code = ErrorCode::from_code(p.error_code);
+                            if code.is_err() {
+                                return Err(BenchError::Other(format!(
+                                    "produce to partition {}: {code}",
+                                    p.index
+                                )));
+                            }
+                            book.record(p.index, p.base_offset, at);
+                            sent += 1;
+                        }
+                    }
+                }
+            }
+            Ok(sent)
+        });
+        Producer {
+            produced,
+            stop: Some(stop_tx),
+            task,
+        }
+    }
+
+    /// When each offset was produced, so far.
+    pub fn produced(&self) -> Produced {
+        self.produced
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Whether it failed or ended.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Stops it; returns the records it produced.
+    pub async fn stop(mut self) -> Result<u64> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task)
+            .await
+            .map_err(|e| BenchError::Other(format!("producer task: {e}")))?
+    }
+}
