@@ -175,3 +175,65 @@ async fn gregor_and_java_cooperative_sticky() {
 async fn gregor_and_librdkafka_cooperative_sticky() {
     mixed(Peer::Librdkafka, "cooperative-sticky").await;
 }
+
+/// kill -9 of a member on Apache Kafka: Java's member is SIGKILLed (no commit, no
+/// LeaveGroup) while it owns half the partitions. The coordinator gives them to gregor's
+/// member once the dead member's session (6 s) has expired; every produced offset is
+/// delivered, and what is delivered twice is only what the dead member read after its last
+/// auto-commit (at-least-once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_java_member_s_partitions_move_to_gregor() {
+    if !KafkaInstall::is_available() {
+        eprintln!("skipped: Apache Kafka is not installed (run .ci/install-kafka.sh)");
+        return;
+    }
+    let kafka = KafkaCluster::shared().expect("kafka starts");
+    let client = test_client(&kafka.bootstrap(), "gregor-group-kill").await;
+    let topic = unique_name("group-kill");
+    create_topic(&client, &topic, PARTITIONS).await;
+    let group = unique_name("kill");
+    let ledger = Ledger::default();
+    let producer = Producer::start(&client, &topic, PARTITIONS, 5, Duration::from_millis(100));
+    let member = Member::start(
+        "g1",
+        &client,
+        settings(&group, vec![builtin("range").expect("built in")]),
+        Subscription::Topics(vec![topic.clone()]),
+        &ledger,
+    );
+    eventually(&ledger, "g1 owns all", SETTLE, |l| {
+        l.owners().len() == PARTITIONS as usize
+    })
+    .await;
+    let mut peer = start_peer(Peer::Java, kafka, &group, "range", &topic);
+    split(&ledger, "g1", &peer, 3).await;
+    // Let the peer read (and auto-commit) for a while, then kill it.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let killed_owned = peer.owned();
+    peer.kill();
+    let killed = Instant::now();
+    eventually(&ledger, "g1 owns all again", SETTLE, |l| {
+        l.owners().len() == PARTITIONS as usize && l.owners().values().all(|o| o == "g1")
+    })
+    .await;
+    let moved_after = killed.elapsed();
+    let ends = producer.stop().await;
+    ledger.add_peer_records(peer.label(), &peer.events());
+    eventually(&ledger, "every offset delivered", SETTLE, |l| {
+        l.gaps(&ends).is_empty()
+    })
+    .await;
+    member.stop().await;
+    let produced: i64 = ends.values().sum();
+    let duplicates = ledger.duplicates();
+    eprintln!(
+        "java member killed owning {} partitions: they moved to gregor after {moved_after:?} \
+         (session 6 s); {produced} records, 0 gaps, {duplicates} delivered twice",
+        killed_owned.len()
+    );
+    assert_eq!(killed_owned.len(), 3);
+    assert!(
+        moved_after >= Duration::from_secs(3),
+        "the coordinator gave a live-session member's partitions away after {moved_after:?}"
+    );
+}
