@@ -2,6 +2,7 @@
 //! (acks=1), a few requests in flight, one batch per partition per request.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use gregor_client::admin::{CreateTopicsOptions, NewTopic};
 use gregor_client::config::ClientConfig;
@@ -9,6 +10,7 @@ use gregor_client::{Admin, Client, Purpose};
 use gregor_protocol::ErrorCode;
 use gregor_protocol::messages::produce::{PartitionProduceData, TopicProduceData};
 use gregor_protocol::messages::{ProduceRequest, ProduceResponse};
+use gregor_protocol::primitives::Uuid;
 use tokio::task::JoinSet;
 
 use crate::payload::PoolBatch;
@@ -115,21 +117,8 @@ pub async fn fill(
             jobs.spawn(async move {
                 let resp = deadline(
                     "Produce",
-                    conn.send_with(|version| ProduceRequest {
-                        transactional_id: None,
-                        acks: 1,
-                        timeout_ms: 30_000,
-                        topic_data: vec![TopicProduceData {
-                            name: if version >= 13 { String::new() } else { topic },
-                            topic_id: if version >= 13 {
-                                topic_id
-                            } else {
-                                Default::default()
-                            },
-                            partition_data: data,
-                            ..TopicProduceData::default()
-                        }],
-                        unknown_tagged_fields: Default::default(),
+                    conn.send_with(|version| {
+                        produce_request(version, topic, topic_id, data, Duration::from_secs(30))
                     }),
                 )
                 .await??;
@@ -145,7 +134,30 @@ pub async fn fill(
 }
 
 /// How long one prefill request may take before the run fails instead of hanging.
-const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
+
+/// An acks=1 Produce of `data` to one topic, named as `version` wants it (by id from v13).
+pub fn produce_request(
+    version: i16,
+    topic: String,
+    topic_id: Uuid,
+    data: Vec<PartitionProduceData>,
+    timeout: Duration,
+) -> ProduceRequest {
+    let by_id = version >= 13;
+    ProduceRequest {
+        transactional_id: None,
+        acks: 1,
+        timeout_ms: i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX),
+        topic_data: vec![TopicProduceData {
+            name: if by_id { String::new() } else { topic },
+            topic_id: if by_id { topic_id } else { Default::default() },
+            partition_data: data,
+            ..TopicProduceData::default()
+        }],
+        unknown_tagged_fields: Default::default(),
+    }
+}
 
 async fn deadline<T>(what: &str, f: impl std::future::Future<Output = T>) -> Result<T> {
     tokio::time::timeout(REQUEST_DEADLINE, f)

@@ -483,9 +483,12 @@ async fn a_high_watermark_that_went_backwards_is_waited_out_by_planned_ranges() 
     for five in all.chunks(5) {
         produce(&cluster, "t", 0, five).await;
     }
+    // One batch per fetch, and no fetch while a batch waits to be read: the reader cannot
+    // have prefetched past offset 5 before the leader moves below (a race otherwise).
+    let one_batch_at_a_time = fast().with_partition_max_bytes(1).with_memory_budget(1);
     let config = DirectStreamConfig::new(ConsumerStrategy::subscribe(["t"]))
         .with_starting(StartingOffsets::Earliest)
-        .with_fetch(fast());
+        .with_fetch(one_batch_at_a_time);
     let mut stream = DirectStream::new(client.clone(), config, PartitionOffsets::new())
         .await
         .unwrap();

@@ -8,6 +8,7 @@ mod stream_support;
 use std::time::Duration;
 
 use gregor_client::admin::Admin;
+use gregor_consumer::group::consumer::GroupConsumerSettings;
 use gregor_testkit::BrokerKind;
 use group_support::scenario::{Scenario, next_chunk_where, range, wait_split};
 use group_support::{Behaviour, Producer};
@@ -90,12 +91,37 @@ async fn seek_pause_resume(kind: BrokerKind) {
 
 per_kind!(seek_pause_resume: mock => Mock, kafka => Kafka);
 
+/// a alone, then a and b, then b alone, each step held for `hold`, while a producer appends
+/// to 4 partitions: no partition has two owners, every offset is delivered, none twice.
+/// Returns how many records were produced.
+async fn a_then_b(
+    sc: &Scenario,
+    settings: impl Fn() -> GroupConsumerSettings,
+    behaviour: Behaviour,
+    hold: Duration,
+    why_no_duplicates: &str,
+) -> i64 {
+    let producer = sc.produce(4);
+    let a = sc.member_with("a", settings(), behaviour).await;
+    wait_split(&sc.ledger, "a owns all", &[("a", 4)]).await;
+    tokio::time::sleep(hold).await;
+    let b = sc.member_with("b", settings(), behaviour).await;
+    wait_split(&sc.ledger, "a and b split", &[("a", 2), ("b", 2)]).await;
+    tokio::time::sleep(hold).await;
+    a.stop().await;
+    wait_split(&sc.ledger, "b owns all", &[("b", 4)]).await;
+    let ends = sc.all_delivered(producer).await;
+    b.stop().await;
+    assert_eq!(sc.ledger.overlaps(), vec![]);
+    assert_eq!(sc.ledger.duplicates(), 0, "{why_no_duplicates}");
+    ends.values().sum()
+}
+
 /// Auto-commit off: the application commits what it processed from its rebalance listener
 /// when partitions are revoked (and on close); handoffs deliver nothing twice.
 async fn manual_commits_on_revoke(kind: BrokerKind) {
     let broker = broker(kind).await;
     let sc = Scenario::new(&broker, "manual", 4).await;
-    let producer = sc.produce(4);
     let manual = || {
         let mut s = range(&sc.group);
         s.auto_commit = None;
@@ -105,23 +131,14 @@ async fn manual_commits_on_revoke(kind: BrokerKind) {
         manual_commits: true,
         ..Behaviour::default()
     };
-    let a = sc.member_with("a", manual(), behaviour).await;
-    wait_split(&sc.ledger, "a owns all", &[("a", 4)]).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let b = sc.member_with("b", manual(), behaviour).await;
-    wait_split(&sc.ledger, "a and b split", &[("a", 2), ("b", 2)]).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    a.stop().await;
-    wait_split(&sc.ledger, "b owns all", &[("b", 4)]).await;
-    let ends = sc.all_delivered(producer).await;
-    b.stop().await;
-    assert_eq!(sc.ledger.overlaps(), vec![]);
-    assert_eq!(
-        sc.ledger.duplicates(),
-        0,
-        "the listener's commits hand over exactly"
-    );
-    let produced: i64 = ends.values().sum();
+    let produced = a_then_b(
+        &sc,
+        manual,
+        behaviour,
+        Duration::from_millis(500),
+        "the listener's commits hand over exactly",
+    )
+    .await;
     eprintln!("{kind}: manual commits on revoke, {produced} records, 0 gaps, 0 duplicates");
 }
 
@@ -133,28 +150,18 @@ per_kind!(manual_commits_on_revoke: mock => Mock, kafka => Kafka);
 async fn partition_streams_hold_the_revocation(kind: BrokerKind) {
     let broker = broker(kind).await;
     let sc = Scenario::new(&broker, "streams", 4).await;
-    let producer = sc.produce(4);
     let streams = Behaviour {
         streams: Some(Duration::from_millis(150)),
         ..Behaviour::default()
     };
-    let a = sc.member_with("a", range(&sc.group), streams).await;
-    wait_split(&sc.ledger, "a owns all", &[("a", 4)]).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let b = sc.member_with("b", range(&sc.group), streams).await;
-    wait_split(&sc.ledger, "a and b split", &[("a", 2), ("b", 2)]).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    a.stop().await;
-    wait_split(&sc.ledger, "b owns all", &[("b", 4)]).await;
-    let ends = sc.all_delivered(producer).await;
-    b.stop().await;
-    assert_eq!(sc.ledger.overlaps(), vec![]);
-    assert_eq!(
-        sc.ledger.duplicates(),
-        0,
-        "each revocation waited for its stream"
-    );
-    let produced: i64 = ends.values().sum();
+    let produced = a_then_b(
+        &sc,
+        || range(&sc.group),
+        streams,
+        Duration::from_secs(1),
+        "each revocation waited for its stream",
+    )
+    .await;
     eprintln!("{kind}: partition streams, {produced} records, 0 gaps, 0 duplicates");
 }
 

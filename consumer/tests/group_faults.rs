@@ -1,7 +1,8 @@
 //! Group-consumer faults: on our mock only (its control API), a member cut off from the
 //! cluster longer than its session, a member killed, and the coordinator moving while members
-//! join, sync and commit; on our mock and Apache Kafka, a second static member with the same
-//! instance id fencing the first.
+//! join, sync and commit; on Apache Kafka, a member whose network stalls longer than its
+//! session (through a proxy); on our mock and Apache Kafka, a second static member with the
+//! same instance id fencing the first. (kill -9 on Kafka is in `group_mixed.rs`.)
 
 mod group_support;
 mod stream_support;
@@ -10,10 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gregor_protocol::ApiKey;
-use gregor_testkit::BrokerKind;
+use gregor_testkit::kafka::{KafkaCluster, KafkaInstall, KafkaOptions};
 use gregor_testkit::mock::{Action, Intercept, MockCluster};
-use group_support::eventually;
-use group_support::scenario::{SETTLE, Scenario, next_chunk_where, range, wait_split};
+use gregor_testkit::{BrokerKind, ChaosProxy};
+use group_support::scenario::{
+    SETTLE, Scenario, member_client, next_chunk_where, range, wait_split,
+};
+use group_support::{Member, eventually};
 use stream_support::{broker, per_kind};
 
 /// The APIs a member uses: cutting them all for one client id cuts that member off.
@@ -77,6 +81,63 @@ async fn a_member_cut_off_fences_itself_then_rejoins() {
     assert_eq!(sc.ledger.overlaps(), vec![], "a stopped before b took over");
     eprintln!(
         "cut off: a fenced itself, rejoined; {} duplicates (what a had not committed)",
+        sc.ledger.duplicates()
+    );
+}
+
+/// The same on Apache Kafka, with the network stalled rather than cut: member a reaches the
+/// node only through a proxy (the node advertises the proxy on a listener of its own), b
+/// directly. The proxy stops forwarding for longer than a's session, so a's heartbeat goes
+/// unanswered (no error, no disconnect). a must fence itself when its session runs out, not
+/// when the request times out, before the coordinator gives its partitions to b; it rejoins
+/// once the proxy forwards again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_stalled_on_kafka_fences_itself_then_rejoins() {
+    if !KafkaInstall::is_available() {
+        eprintln!("skipped: Apache Kafka is not installed (run .ci/install-kafka.sh)");
+        return;
+    }
+    let proxy = ChaosProxy::bind().expect("a proxy");
+    let kafka = KafkaCluster::start(
+        KafkaOptions::single()
+            .with_security(false)
+            .with_proxied_listener(proxy.port()),
+    )
+    .expect("kafka starts");
+    proxy.set_target(kafka.proxied_addr().expect("the proxied listener"));
+    let sc = Scenario::on_bootstrap(&kafka.bootstrap(), "stall", 4).await;
+    let producer = sc.produce(4);
+    let a_client = member_client(&proxy.bootstrap(), "stall-a").await;
+    let a = Member::start(
+        "a",
+        &a_client,
+        range(&sc.group),
+        sc.subscription(),
+        &sc.ledger,
+    );
+    let b = sc.member("b", range(&sc.group)).await;
+    wait_split(&sc.ledger, "a and b split", &[("a", 2), ("b", 2)]).await;
+    proxy.stall(true);
+    let stalled = std::time::Instant::now();
+    eventually(&sc.ledger, "a fences itself", SETTLE, |l| {
+        l.losses("a").0 == 2
+    })
+    .await;
+    let fenced_after = stalled.elapsed();
+    wait_split(&sc.ledger, "b owns all", &[("b", 4)]).await;
+    proxy.stall(false);
+    wait_split(&sc.ledger, "a rejoined", &[("a", 2), ("b", 2)]).await;
+    sc.all_delivered(producer).await;
+    a.stop().await;
+    b.stop().await;
+    assert_eq!(sc.ledger.overlaps(), vec![], "a stopped before b took over");
+    assert!(
+        fenced_after < Duration::from_secs(12),
+        "a fenced itself {fenced_after:?} after the stall: its session is 6 s"
+    );
+    eprintln!(
+        "stalled on Kafka: a fenced itself after {fenced_after:?}, rejoined; {} duplicates \
+         (what a had not committed)",
         sc.ledger.duplicates()
     );
 }

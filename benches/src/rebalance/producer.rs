@@ -9,14 +9,14 @@ use std::time::Duration;
 use bytes::BytesMut;
 use gregor_client::{Client, Purpose};
 use gregor_protocol::ErrorCode;
-use gregor_protocol::messages::ProduceRequest;
-use gregor_protocol::messages::produce::{PartitionProduceData, TopicProduceData};
+use gregor_protocol::messages::produce::PartitionProduceData;
 use gregor_protocol::records::{BatchSpec, NewRecord, encode_batch};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::analysis::Produced;
 use super::member::now_ms;
+use crate::prefill::produce_request;
 use crate::{BenchError, Result};
 
 /// A running producer; [`stop`](Self::stop) ends it.
@@ -73,21 +73,8 @@ impl Producer {
                     let conn = client.connection(leader, Purpose::Produce).await?;
                     let name = topic.clone();
                     let resp = conn
-                        .send_with(|version| ProduceRequest {
-                            transactional_id: None,
-                            acks: 1,
-                            timeout_ms: 10_000,
-                            topic_data: vec![TopicProduceData {
-                                name: if version >= 13 { String::new() } else { name },
-                                topic_id: if version >= 13 {
-                                    topic_id
-                                } else {
-                                    Default::default()
-                                },
-                                partition_data: data,
-                                ..TopicProduceData::default()
-                            }],
-                            unknown_tagged_fields: Default::default(),
+                        .send_with(|version| {
+                            produce_request(version, name, topic_id, data, Duration::from_secs(10))
                         })
                         .await?;
                     let mut book = shared.lock().unwrap_or_else(|p| p.into_inner());

@@ -191,6 +191,28 @@ impl FetchEngine {
     /// waited for (at most the fetch's `max_wait` plus the time the broker takes to answer)
     /// and its data for them discarded.
     pub async fn revoke(&self, partitions: &[TopicPartition]) {
+        let ids = self.revoke_at_once(partitions);
+        loop {
+            let settled = self.shared.settled.notified();
+            tokio::pin!(settled);
+            settled.as_mut().enable();
+            if self.shared.state().core.all_retired(&ids) {
+                return;
+            }
+            settled.await;
+        }
+    }
+
+    /// Revokes `partitions` as [`revoke`](Self::revoke) does, without waiting for the
+    /// requests in flight: their readers stop now, and whatever a request already sent brings
+    /// for them is discarded when it comes. For partitions the application must stop at once
+    /// (lost: its session ran out), when a stalled request could take until its timeout.
+    pub fn revoke_without_waiting(&self, partitions: &[TopicPartition]) {
+        self.revoke_at_once(partitions);
+    }
+
+    /// The part of a revocation that takes effect at once; returns the cursors revoked.
+    fn revoke_at_once(&self, partitions: &[TopicPartition]) -> Vec<super::cursor::CursorId> {
         let mut out = Vec::new();
         let (ids, tasks, retired) = {
             let mut state = self.shared.state();
@@ -204,15 +226,7 @@ impl FetchEngine {
             (ids, tasks, retired)
         };
         self.shared.start(tasks, retired);
-        loop {
-            let settled = self.shared.settled.notified();
-            tokio::pin!(settled);
-            settled.as_mut().enable();
-            if self.shared.state().core.all_retired(&ids) {
-                return;
-            }
-            settled.await;
-        }
+        ids
     }
 
     /// Bytes of fetched-but-undelivered data currently held (for tests and the RSS example).

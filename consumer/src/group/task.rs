@@ -9,6 +9,10 @@
 //! consumer over a channel; the member's identity for fenced commits is published in a
 //! `watch` (`MemberState`).
 //!
+//! Self-fence: a request left unanswered (a stalled connection) is given up when the member's
+//! session would run out ([`Membership::fence_at`]), so the member stops delivering before
+//! the coordinator can give its partitions away, whatever the request timeout.
+//!
 //! Poll-interval watchdog: the consumer stamps `PollClock` whenever the application asks for
 //! records and while it waits inside gregor; when the stamp is older than
 //! `max.poll.interval.ms`, the task gives the partitions up as lost and leaves, and joins again
@@ -192,14 +196,32 @@ pub(crate) async fn run(
                 let api = request.api();
                 let send = send(&cx, request);
                 tokio::pin!(send);
+                // A request unanswered (a stalled connection) must not outlast the session:
+                // at the fence the request is given up and the member fences itself.
+                let fence = membership.fence_at();
+                let fenced = async {
+                    match fence {
+                        Some(at) => tokio::time::sleep_until(at.into()).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::pin!(fenced);
                 let answer = loop {
                     tokio::select! {
-                        answer = &mut send => break answer,
+                        answer = &mut send => break Some(answer),
+                        () = &mut fenced => break None,
                         command = commands.recv(), if commands_open => {
                             commands_open = command.is_some();
                             closing |= handle(&mut membership, command, &cx);
                         }
                     }
+                };
+                let Some(answer) = answer else {
+                    warn!(group = %cx.group_id, ?api, "no answer within the session timeout; fencing");
+                    cx.client
+                        .forget_coordinator(CoordinatorKind::Group, &cx.group_id);
+                    membership.request_failed(Instant::now(), api);
+                    continue;
                 };
                 debug!(
                     group = %cx.group_id,

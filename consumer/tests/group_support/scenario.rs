@@ -12,7 +12,7 @@ use gregor_consumer::group::consumer::GroupConsumerSettings;
 use gregor_consumer::group::task::Subscription;
 use gregor_consumer::{GroupConsumer, GroupEvent, RecordChunk, TopicPartition};
 use gregor_testkit::TestBroker;
-use gregor_testkit::data::{create_topic_on, test_client_config, unique_name};
+use gregor_testkit::data::{create_topic, create_topic_on, test_client_config, unique_name};
 use gregor_testkit::mock::MockCluster;
 
 use super::{Behaviour, Ledger, Member, Producer, eventually, settings};
@@ -111,6 +111,15 @@ impl Scenario {
             .await
             .expect("the topic");
         Scenario::with_topic(name, bootstrap, client, topic)
+    }
+
+    /// A scenario on the cluster at `bootstrap` (one started by the test itself), its topic
+    /// created with `partitions` partitions.
+    pub async fn on_bootstrap(bootstrap: &str, name: &str, partitions: i32) -> Scenario {
+        let client = member_client(bootstrap, &format!("{name}-setup")).await;
+        let topic = unique_name(&format!("group-{name}"));
+        create_topic(&client, &topic, partitions).await;
+        Scenario::with_topic(name, bootstrap.to_owned(), client, topic)
     }
 
     fn with_topic(name: &str, bootstrap: String, client: Client, topic: String) -> Scenario {

@@ -63,6 +63,8 @@ pub struct KafkaOptions {
     pub(crate) require_client_cert: bool,
     pub(crate) heap_mb: u32,
     pub(crate) overrides: Vec<(String, String)>,
+    /// The port the `PROXIED` listener is advertised at (a proxy's), if it is opened.
+    pub(crate) proxied: Option<u16>,
 }
 
 impl Default for KafkaOptions {
@@ -73,6 +75,7 @@ impl Default for KafkaOptions {
             require_client_cert: false,
             heap_mb: 512,
             overrides: Vec::new(),
+            proxied: None,
         }
     }
 }
@@ -116,6 +119,17 @@ impl KafkaOptions {
         self
     }
 
+    /// Opens one more plaintext listener, `PROXIED`, on a port of its own
+    /// ([`KafkaCluster::proxied_addr`](super::KafkaCluster::proxied_addr)) but advertised at
+    /// `advertised_port`: a client that bootstraps through a proxy listening there (a
+    /// [`ChaosProxy`](crate::proxy::ChaosProxy) forwarding to the listener) is sent back to the
+    /// proxy by Metadata and FindCoordinator, so the test can cut that client off while clients
+    /// on `PLAINTEXT` go on. One node only (every node would advertise the same port).
+    pub fn with_proxied_listener(mut self, advertised_port: u16) -> KafkaOptions {
+        self.proxied = Some(advertised_port);
+        self
+    }
+
     /// Sets a broker property on every node, after (so over) the testkit's own.
     pub fn set(mut self, key: impl Into<String>, value: impl ToString) -> KafkaOptions {
         self.overrides.push((key.into(), value.to_string()));
@@ -146,6 +160,8 @@ pub(crate) struct NodeLayout {
     pub ports: Vec<(Listener, u16)>,
     /// The controller listener's port.
     pub controller_port: u16,
+    /// The `PROXIED` listener's own port, when it is opened.
+    pub proxied_port: Option<u16>,
     /// The log (data) directory.
     pub data_dir: PathBuf,
     /// The PEM key store (private key and certificate) and trust store, for TLS listeners.
@@ -175,6 +191,11 @@ pub(crate) fn node_properties(
         listeners.push(format!("{name}://127.0.0.1:{port}"));
         advertised.push(format!("{name}://127.0.0.1:{port}"));
         protocol_map.push(format!("{name}:{name}"));
+    }
+    if let (Some(own), Some(advertised_port)) = (node.proxied_port, options.proxied) {
+        listeners.push(format!("PROXIED://127.0.0.1:{own}"));
+        advertised.push(format!("PROXIED://127.0.0.1:{advertised_port}"));
+        protocol_map.push("PROXIED:PLAINTEXT".to_owned());
     }
     listeners.push(format!("CONTROLLER://127.0.0.1:{}", node.controller_port));
 
@@ -289,6 +310,7 @@ mod tests {
                 .map(|(i, l)| (*l, base + i as u16))
                 .collect(),
             controller_port: base + 9,
+            proxied_port: None,
             data_dir: PathBuf::from(format!("/tmp/n{id}")),
             keystore: Some(PathBuf::from("/pki/server-keystore.pem")),
             truststore: Some(PathBuf::from("/pki/ca.pem")),
@@ -358,6 +380,31 @@ mod tests {
         assert_eq!(value(&props, "transaction.state.log.min.isr"), Some("2"));
         assert_eq!(value(&props, "ssl.keystore.type"), None);
         assert_eq!(value(&props, "sasl.enabled.mechanisms"), None);
+    }
+
+    #[test]
+    fn a_proxied_listener_listens_on_its_port_and_advertises_the_proxy() {
+        let options = KafkaOptions::single()
+            .with_security(false)
+            .with_proxied_listener(30000);
+        let mut node = layout(1, 20000, &options.listeners());
+        node.proxied_port = Some(20005);
+        let props = node_properties(&options, &node, std::slice::from_ref(&node));
+        assert_eq!(
+            value(&props, "listeners"),
+            Some(
+                "PLAINTEXT://127.0.0.1:20000,PROXIED://127.0.0.1:20005,\
+                 CONTROLLER://127.0.0.1:20009"
+            )
+        );
+        assert_eq!(
+            value(&props, "advertised.listeners"),
+            Some("PLAINTEXT://127.0.0.1:20000,PROXIED://127.0.0.1:30000")
+        );
+        assert_eq!(
+            value(&props, "listener.security.protocol.map"),
+            Some("CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT")
+        );
     }
 
     #[test]

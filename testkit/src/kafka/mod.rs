@@ -223,6 +223,13 @@ impl KafkaCluster {
         addrs.map(|a| a.join(","))
     }
 
+    /// Where node 1's `PROXIED` listener really listens (what a proxy in front of it forwards
+    /// to), when [`KafkaOptions::with_proxied_listener`] opened it.
+    pub fn proxied_addr(&self) -> Option<SocketAddr> {
+        let port = self.node(1).ok()?.layout.proxied_port?;
+        Some(SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+
     /// The address of node `id`'s `listener`, if there is one.
     pub fn addr(&self, id: usize, listener: Listener) -> Option<SocketAddr> {
         self.node(id).ok()?.addr(listener)
@@ -340,11 +347,16 @@ fn allocate_layouts(options: &KafkaOptions, dir: &Path) -> Result<Vec<NodeLayout
             ports.push((*listener, next_port()?));
         }
         let controller_port = next_port()?;
+        let proxied_port = match options.proxied {
+            Some(_) => Some(next_port()?),
+            None => None,
+        };
         let pki = dir.join("pki");
         layouts.push(NodeLayout {
             id,
             ports,
             controller_port,
+            proxied_port,
             data_dir: dir.join(format!("node-{id}")).join("data"),
             keystore: options.security.then(|| pki.join("server-keystore.pem")),
             truststore: options.security.then(|| pki.join("ca.pem")),

@@ -441,7 +441,7 @@ impl GroupConsumer {
                 self.pending.push_back(GroupEvent::Revoked(partitions));
             }
             MemberEvent::Lost(partitions) => {
-                self.stop(&partitions).await;
+                self.drop_lost(&partitions);
                 for tp in &partitions {
                     self.owned.remove(tp);
                 }
@@ -584,6 +584,14 @@ impl GroupConsumer {
         self.engine.revoke(partitions).await;
     }
 
+    /// Stops lost `partitions` at once: nothing more of them is delivered, without waiting
+    /// for a fetch in flight (which a stalled connection could hold until its timeout, long
+    /// after the coordinator gave them to another member).
+    fn drop_lost(&mut self, partitions: &[TopicPartition]) {
+        self.turns.retain(|tp| !partitions.contains(tp));
+        self.engine.revoke_without_waiting(partitions);
+    }
+
     /// Marks the chunk returned last as finished.
     fn acknowledge(&mut self) {
         if let Some((tp, next, epoch)) = self.held.take() {
@@ -637,7 +645,7 @@ impl GroupConsumer {
                     let _ = self.commands.send(Command::RevokeDone(partitions));
                 }
                 MemberEvent::Lost(partitions) => {
-                    self.stop(&partitions).await;
+                    self.drop_lost(&partitions);
                     for tp in &partitions {
                         self.owned.remove(tp);
                     }

@@ -262,6 +262,19 @@ impl Membership {
         &self.owned
     }
 
+    /// When the member fences itself if no heartbeat succeeds before (the last successful
+    /// heartbeat's sending plus `session.timeout.ms`), while it heartbeats. The shell must
+    /// not let a request in flight outlast it: past it the coordinator may give the
+    /// partitions away, so the shell gives the request up ([`request_failed`](Self::request_failed))
+    /// and [`next_step`](Self::next_step) fences.
+    pub fn fence_at(&self) -> Option<Instant> {
+        if !self.heartbeating() {
+            return None;
+        }
+        self.last_alive
+            .map(|alive| alive + self.settings.session_timeout)
+    }
+
     /// The member id (empty before the first JoinGroup answer).
     pub fn member_id(&self) -> &str {
         &self.member_id

@@ -341,6 +341,34 @@ fn a_member_without_a_good_heartbeat_for_the_session_timeout_fences_itself() {
 }
 
 #[test]
+fn a_heartbeat_left_unanswered_is_given_up_at_the_fence() {
+    let mut m = eager();
+    let t0 = Instant::now();
+    join_as_follower(&mut m, t0, 1, &[tp("t", 0)]);
+    m.poll_event();
+    // The session (10 s in these settings) counts from the sync, the last sign of life.
+    let fence = m.fence_at().expect("a member in a generation has a fence");
+    assert!(fence > t0 && fence <= t0 + Duration::from_secs(10));
+    // A heartbeat goes out and is never answered (a stalled connection): the shell gives it
+    // up at the fence, and the member fences itself there, not at the request timeout.
+    let hb = t0 + Duration::from_secs(3);
+    assert!(matches!(
+        m.next_step(hb),
+        Step::Send(GroupRequest::Heartbeat(_))
+    ));
+    assert_eq!(
+        m.fence_at(),
+        Some(fence),
+        "an unanswered heartbeat moves nothing"
+    );
+    m.request_failed(fence, GroupApi::Heartbeat);
+    let step = m.next_step(fence);
+    assert_eq!(m.poll_event(), Some(MemberEvent::Lost(vec![tp("t", 0)])));
+    assert!(matches!(step, Step::Send(GroupRequest::Join(_))));
+    assert_eq!(m.fence_at(), None, "outside a generation nothing is fenced");
+}
+
+#[test]
 fn a_fenced_static_member_stops_with_a_fatal_event() {
     let mut m = Membership::new(
         settings(&[RebalanceProtocol::Eager], Some("pod-1")),
