@@ -114,11 +114,15 @@ async fn members_come_and_go(kind: BrokerKind, assignor: &str) {
     }
 }
 
+/// Also on tansu. Not on librdkafka's mock, which lists JoinGroup v6 but cannot parse it
+/// (testkit/README.md, conformance). Cooperative runs on the mock and Kafka only: on tansu
+/// its ledger holds (0 gaps, 0 duplicates, 0 overlaps) but a kept partition waited 1.09 s
+/// (the conformance table).
 async fn eager_range(kind: BrokerKind) {
     members_come_and_go(kind, "range").await;
 }
 
-per_kind!(eager_range: mock => Mock, kafka => Kafka);
+per_kind!(eager_range: mock => Mock, kafka => Kafka, tansu => Tansu);
 
 async fn cooperative_sticky(kind: BrokerKind) {
     members_come_and_go(kind, "cooperative-sticky").await;
