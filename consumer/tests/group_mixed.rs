@@ -8,16 +8,16 @@
 
 mod group_support;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use gregor_consumer::group::assignor::builtin;
 use gregor_consumer::group::task::Subscription;
 use gregor_testkit::data::{create_topic, test_client, unique_name};
-use gregor_testkit::kafka::group_peer::{GroupPeer, MemberConfig, Partition};
+use gregor_testkit::kafka::group_peer::{GroupPeer, MemberConfig, Partition, PeerEvent};
 use gregor_testkit::kafka::peer::JavaPeer;
 use gregor_testkit::kafka::{KafkaCluster, KafkaInstall};
-use group_support::{Ledger, Member, Producer, eventually, settings};
+use group_support::{Entry, Ledger, Member, Producer, eventually, settings};
 
 const PARTITIONS: i32 = 6;
 const SETTLE: Duration = Duration::from_secs(45);
@@ -101,6 +101,7 @@ async fn mixed(kind: Peer, assignor: &str) {
         return;
     }
     let kafka = KafkaCluster::shared().expect("kafka starts");
+    let clock = Clock::start();
     let client = test_client(&kafka.bootstrap(), "gregor-group-mixed").await;
     let topic = unique_name("group-mixed");
     create_topic(&client, &topic, PARTITIONS).await;
@@ -140,7 +141,9 @@ async fn mixed(kind: Peer, assignor: &str) {
     })
     .await;
     let ends = producer.stop().await;
-    ledger.add_peer_records(peer.label(), &peer.events());
+    let peer_events = peer.events();
+    let by_gregor = clock.deliveries(&ledger);
+    ledger.add_peer_records(peer.label(), &peer_events);
     let combined = ledger.clone();
     eventually(&combined, "every offset delivered", SETTLE, |l| {
         l.gaps(&ends).is_empty()
@@ -149,11 +152,98 @@ async fn mixed(kind: Peer, assignor: &str) {
     second.stop().await;
     let produced: i64 = ends.values().sum();
     let duplicates = ledger.duplicates();
-    eprintln!("{kind:?} {assignor}: {produced} records, 0 gaps, {duplicates} duplicates");
-    assert_eq!(
-        duplicates, 0,
-        "graceful handoffs with auto-commit deliver nothing twice"
+    let (after_gregor, after_peer) = who_handed_over(&by_gregor, &peer_events);
+    eprintln!(
+        "{kind:?} {assignor}: {produced} records, 0 gaps, {duplicates} duplicates \
+         ({after_gregor} after gregor had them, {after_peer} after the peer had them)"
     );
+    assert_eq!(
+        after_gregor,
+        0,
+        "graceful handoffs from gregor's members with auto-commit deliver nothing twice: {:?}",
+        ledger.duplicated(20)
+    );
+    assert_eq!(
+        duplicates,
+        after_gregor + after_peer,
+        "no client delivered an offset twice by itself: {:?}",
+        ledger.duplicated(20)
+    );
+    if matches!(kind, Peer::Librdkafka) || assignor != "cooperative-sticky" {
+        // Java's auto-commit leaves out records its poll returned, during a cooperative
+        // round, from partitions that round revokes (they are not in its next commit), so
+        // their next owner reads them again: a Java behaviour, reported above, not asserted.
+        assert_eq!(after_peer, 0, "the peer's handoffs deliver nothing twice");
+    }
+}
+
+/// Maps the test's `Instant`s to wall-clock milliseconds, the peers' clock.
+struct Clock {
+    instant: Instant,
+    wall_ms: i64,
+}
+
+impl Clock {
+    fn start() -> Clock {
+        let wall_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        Clock {
+            instant: Instant::now(),
+            wall_ms,
+        }
+    }
+
+    /// When gregor's members first delivered each offset, in wall-clock milliseconds.
+    fn deliveries(&self, ledger: &Ledger) -> BTreeMap<(String, i32, i64), i64> {
+        let mut first = BTreeMap::new();
+        for e in ledger.entries() {
+            if let Entry::Records {
+                partition,
+                first: from,
+                last,
+                at,
+                ..
+            } = e
+            {
+                let ms = self.wall_ms + at.duration_since(self.instant).as_millis() as i64;
+                for offset in from..=last {
+                    first
+                        .entry((partition.topic.to_string(), partition.partition, offset))
+                        .or_insert(ms);
+                }
+            }
+        }
+        first
+    }
+}
+
+/// Offsets delivered by both gregor and the peer, split by who had them first: (after
+/// gregor, after the peer).
+fn who_handed_over(
+    by_gregor: &BTreeMap<(String, i32, i64), i64>,
+    peer_events: &[PeerEvent],
+) -> (usize, usize) {
+    let (mut after_gregor, mut after_peer) = (0, 0);
+    for event in peer_events {
+        if let PeerEvent::Records {
+            topic,
+            partition,
+            offsets,
+            at_ms,
+            ..
+        } = event
+        {
+            for offset in offsets {
+                match by_gregor.get(&(topic.clone(), *partition, *offset)) {
+                    Some(gregor_ms) if gregor_ms <= at_ms => after_gregor += 1,
+                    Some(_) => after_peer += 1,
+                    None => {}
+                }
+            }
+        }
+    }
+    (after_gregor, after_peer)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -138,6 +138,33 @@ impl Ledger {
             .sum()
     }
 
+    /// The offsets delivered more than once, each with the members that delivered it in
+    /// delivery order (at most `limit` of them), for a failing test to say what happened.
+    pub fn duplicated(&self, limit: usize) -> Vec<(TopicPartition, i64, Vec<String>)> {
+        let mut by: BTreeMap<(TopicPartition, i64), Vec<String>> = BTreeMap::new();
+        for e in self.entries() {
+            if let Entry::Records {
+                member,
+                partition,
+                first,
+                last,
+                ..
+            } = e
+            {
+                for offset in first..=last {
+                    by.entry((partition.clone(), offset))
+                        .or_default()
+                        .push(member.clone());
+                }
+            }
+        }
+        by.into_iter()
+            .filter(|(_, members)| members.len() > 1)
+            .take(limit)
+            .map(|((tp, offset), members)| (tp, offset, members))
+            .collect()
+    }
+
     /// Partitions owned by two members at once (I1), from the assigned / released entries:
     /// `(partition, first owner, second owner)`.
     pub fn overlaps(&self) -> Vec<(TopicPartition, String, String)> {
