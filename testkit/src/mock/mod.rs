@@ -75,6 +75,7 @@
 
 mod cluster;
 mod conn;
+pub mod consumer_group;
 mod control;
 mod control_groups;
 mod coordinators;
@@ -92,6 +93,7 @@ pub(crate) mod state;
 
 pub use cluster::{MockCluster, MockClusterBuilder, StartError};
 pub use control::{ControlError, OpenTransaction, PartitionInfo, Truncated};
+pub use consumer_group::{ConsumerGroupConfig, ConsumerGroupState};
 pub use group::{CommittedOffset, GroupConfig, GroupState};
 pub use intercept::{Action, Intercept, InterceptId, Observer, SeenRequest};
 pub use log::MaintainError;

@@ -1,0 +1,1 @@
+//! The consumer group coordinator driven directly: requests and `now` in, responses out.
