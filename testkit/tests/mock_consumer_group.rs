@@ -13,6 +13,8 @@ use gregor_protocol::ErrorCode;
 use gregor_protocol::messages::ConsumerGroupHeartbeatRequest;
 use support::{Member, brokers, code, count, name, parts, settle};
 
+#[path = "mock_consumer_group/faults.rs"]
+mod faults;
 #[path = "mock_consumer_group/offsets.rs"]
 mod offsets;
 #[path = "mock_consumer_group/requests.rs"]
