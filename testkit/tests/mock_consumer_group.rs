@@ -36,12 +36,24 @@ async fn a_member_joins_and_gets_every_partition() {
         assert_eq!(m.owned, parts(tid, 0..4), "{kind}");
         // Nothing changed: no assignment in the answer.
         let resp = m.beat(&b).await;
-        assert_eq!((resp.member_epoch, resp.assignment.is_none()), (1, true), "{kind}");
+        assert_eq!(
+            (resp.member_epoch, resp.assignment.is_none()),
+            (1, true),
+            "{kind}"
+        );
         let d = b.describe(&group).await;
-        assert_eq!((d.group_state.as_str(), d.group_epoch, d.assignment_epoch), ("Stable", 1, 1), "{kind}");
+        assert_eq!(
+            (d.group_state.as_str(), d.group_epoch, d.assignment_epoch),
+            ("Stable", 1, 1),
+            "{kind}"
+        );
         assert_eq!(d.assignor_name, "uniform", "{kind}");
         let member = &d.members[0];
-        assert_eq!((member.member_id.as_str(), member.member_epoch), (m.id.as_str(), 1), "{kind}");
+        assert_eq!(
+            (member.member_id.as_str(), member.member_epoch),
+            (m.id.as_str(), 1),
+            "{kind}"
+        );
         assert_eq!(member.subscribed_topic_names, vec![topic.clone()], "{kind}");
         let described: Vec<(String, Vec<i32>)> = member
             .assignment
@@ -59,10 +71,18 @@ async fn a_member_joins_and_gets_every_partition() {
         let mut v0 = m.join_req(&[&topic]);
         v0.member_id = String::new();
         let resp = b.beat_v(0, &v0).await;
-        assert_eq!(code(&resp), ErrorCode::None, "{kind}: {:?}", resp.error_message);
+        assert_eq!(
+            code(&resp),
+            ErrorCode::None,
+            "{kind}: {:?}",
+            resp.error_message
+        );
         let id = resp.member_id.unwrap_or_default();
         assert!(!id.is_empty() && id != m.id, "{kind}: {id:?}");
-        assert_eq!(resp.member_epoch, 2, "{kind}: a second member bumps the epoch");
+        assert_eq!(
+            resp.member_epoch, 2,
+            "{kind}: a second member bumps the epoch"
+        );
     }
 }
 
@@ -94,7 +114,11 @@ async fn a_second_member_gets_partitions_only_once_released() {
         assert_eq!((resp.member_epoch, count(&m2.owned)), (2, 0), "{kind}");
         // Still reporting all four: nothing moves, and nothing new is sent.
         let resp = b.beat(&m1.beat_req()).await;
-        assert_eq!((code(&resp), resp.member_epoch), (ErrorCode::None, 1), "{kind}");
+        assert_eq!(
+            (code(&resp), resp.member_epoch),
+            (ErrorCode::None, 1),
+            "{kind}"
+        );
         assert!(resp.assignment.is_none(), "{kind}: {resp:?}");
         // m1 reports the reduced set: it moves to epoch 2 (assignment unchanged: not sent).
         m1.owned = kept.clone();
@@ -114,21 +138,37 @@ async fn a_second_member_gets_partitions_only_once_released() {
         let mut retried = m1.beat_req();
         retried.member_epoch = 1;
         let resp = b.beat(&retried).await;
-        assert_eq!((code(&resp), resp.member_epoch), (ErrorCode::None, 2), "{kind}");
+        assert_eq!(
+            (code(&resp), resp.member_epoch),
+            (ErrorCode::None, 2),
+            "{kind}"
+        );
         // The previous epoch with a partition the member does not have: fenced.
         let mut stale = m1.beat_req();
         stale.member_epoch = 1;
         stale.topic_partitions = Some(support::owned(&m2.owned));
-        assert_eq!(code(&b.beat(&stale).await), ErrorCode::FencedMemberEpoch, "{kind}");
+        assert_eq!(
+            code(&b.beat(&stale).await),
+            ErrorCode::FencedMemberEpoch,
+            "{kind}"
+        );
         // A greater epoch: fenced. An older one that is not the previous: fenced.
         let mut ahead = m2.beat_req();
         ahead.member_epoch = 3;
-        assert_eq!(code(&b.beat(&ahead).await), ErrorCode::FencedMemberEpoch, "{kind}");
+        assert_eq!(
+            code(&b.beat(&ahead).await),
+            ErrorCode::FencedMemberEpoch,
+            "{kind}"
+        );
         let mut behind = m2.beat_req();
         behind.member_epoch = 1;
         behind.topic_partitions = Some(Vec::new());
         // m2 went from 0 to 2: its previous epoch is 0, so 1 is fenced.
-        assert_eq!(code(&b.beat(&behind).await), ErrorCode::FencedMemberEpoch, "{kind}");
+        assert_eq!(
+            code(&b.beat(&behind).await),
+            ErrorCode::FencedMemberEpoch,
+            "{kind}"
+        );
     }
 }
 
@@ -150,7 +190,11 @@ async fn leaving_frees_the_partitions() {
         leave.member_epoch = -1;
         let resp = b.beat(&leave).await;
         assert_eq!(code(&resp), ErrorCode::None, "{kind}");
-        assert_eq!((resp.member_epoch, resp.member_id.as_deref()), (-1, Some(m2.id.as_str())), "{kind}");
+        assert_eq!(
+            (resp.member_epoch, resp.member_id.as_deref()),
+            (-1, Some(m2.id.as_str())),
+            "{kind}"
+        );
         assert!(resp.assignment.is_none(), "{kind}");
         // The group moves on; m1 gets everything at once (nobody holds the rest).
         let resp = m1.beat(&b).await;
@@ -159,7 +203,11 @@ async fn leaving_frees_the_partitions() {
         let d = b.describe(&group).await;
         assert_eq!(d.members.len(), 1, "{kind}");
         // The member that left is unknown now.
-        assert_eq!(code(&b.beat(&m2.beat_req()).await), ErrorCode::UnknownMemberId, "{kind}");
+        assert_eq!(
+            code(&b.beat(&m2.beat_req()).await),
+            ErrorCode::UnknownMemberId,
+            "{kind}"
+        );
     }
 }
 
@@ -188,9 +236,17 @@ async fn a_static_member_comes_back_to_its_partitions() {
         let mut pause = s.beat_req();
         pause.member_epoch = -2;
         let resp = b.beat(&pause).await;
-        assert_eq!((code(&resp), resp.member_epoch), (ErrorCode::None, -2), "{kind}");
+        assert_eq!(
+            (code(&resp), resp.member_epoch),
+            (ErrorCode::None, -2),
+            "{kind}"
+        );
         let described = b.describe(&group).await;
-        let left = described.members.iter().find(|m| m.member_id == s.id).expect("still there");
+        let left = described
+            .members
+            .iter()
+            .find(|m| m.member_id == s.id)
+            .expect("still there");
         assert_eq!(left.member_epoch, -2, "{kind}");
         assert_eq!(described.group_epoch, epoch, "{kind}: no rebalance");
 
@@ -202,8 +258,16 @@ async fn a_static_member_comes_back_to_its_partitions() {
         assert_eq!(back.owned, mine, "{kind}");
         let described = b.describe(&group).await;
         assert_eq!(described.group_epoch, epoch, "{kind}");
-        let ids: BTreeSet<&str> = described.members.iter().map(|m| m.member_id.as_str()).collect();
-        assert_eq!(ids, BTreeSet::from([back.id.as_str(), d.id.as_str()]), "{kind}");
+        let ids: BTreeSet<&str> = described
+            .members
+            .iter()
+            .map(|m| m.member_id.as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            BTreeSet::from([back.id.as_str(), d.id.as_str()]),
+            "{kind}"
+        );
         // The old member id is fenced by the new one.
         let resp = b.beat(&s.beat_req()).await;
         assert_eq!(code(&resp), ErrorCode::FencedInstanceId, "{kind}");
@@ -236,7 +300,11 @@ async fn a_regex_subscription_follows_new_topics() {
         wait_for(&b, &mut m, |m| count(m) == 3).await;
         assert_eq!(m.owned.get(&bid), Some(&BTreeSet::from([0])), "{kind}");
         let d = b.describe(&group).await;
-        assert_eq!(d.members[0].subscribed_topic_regex.as_deref(), Some(format!("{prefix}-.*").as_str()), "{kind}");
+        assert_eq!(
+            d.members[0].subscribed_topic_regex.as_deref(),
+            Some(format!("{prefix}-.*").as_str()),
+            "{kind}"
+        );
     }
 }
 
@@ -294,6 +362,10 @@ async fn a_silent_member_is_removed_after_its_session() {
         wait_for(&b, &mut m1, |o| count(o) == 2).await;
         assert_eq!(m1.owned, parts(tid, 0..2), "{kind}");
         assert_eq!(b.describe(&group).await.members.len(), 1, "{kind}");
-        assert_eq!(code(&b.beat(&m2.beat_req()).await), ErrorCode::UnknownMemberId, "{kind}");
+        assert_eq!(
+            code(&b.beat(&m2.beat_req()).await),
+            ErrorCode::UnknownMemberId,
+            "{kind}"
+        );
     }
 }

@@ -73,7 +73,13 @@ impl Topology for ClusterTopology<'_> {
             .values()
             .map(|t| {
                 let partitions = i32::try_from(t.partitions.len()).unwrap_or(i32::MAX);
-                (t.name.clone(), TopicMeta { id: t.id, partitions })
+                (
+                    t.name.clone(),
+                    TopicMeta {
+                        id: t.id,
+                        partitions,
+                    },
+                )
             })
             .collect()
     }

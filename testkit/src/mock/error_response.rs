@@ -5,9 +5,9 @@
 
 use gregor_protocol::messages::*;
 use gregor_protocol::messages::{
-    api_versions, consumer_group_describe, create_partitions, create_topics, delete_records, delete_topics, describe_groups,
-    fetch, find_coordinator, list_offsets, metadata, offset_commit, offset_fetch,
-    offset_for_leader_epoch, produce,
+    api_versions, consumer_group_describe, create_partitions, create_topics, delete_records,
+    delete_topics, describe_groups, fetch, find_coordinator, list_offsets, metadata, offset_commit,
+    offset_fetch, offset_for_leader_epoch, produce,
 };
 use gregor_protocol::{ErrorCode, Request};
 

@@ -98,8 +98,8 @@ mod splice;
 pub(crate) mod state;
 
 pub use cluster::{MockCluster, MockClusterBuilder, StartError};
-pub use control::{ControlError, OpenTransaction, PartitionInfo, Truncated};
 pub use consumer_group::{ConsumerGroupConfig, ConsumerGroupState};
+pub use control::{ControlError, OpenTransaction, PartitionInfo, Truncated};
 pub use group::{CommittedOffset, GroupConfig, GroupState};
 pub use intercept::{Action, Intercept, InterceptId, Observer, SeenRequest};
 pub use log::MaintainError;

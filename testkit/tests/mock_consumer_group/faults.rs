@@ -52,7 +52,11 @@ async fn heartbeats_meet_injected_faults() {
         let old = mock.coordinator_of(&group).await.expect("a coordinator");
         let new = if old == 1 { 2 } else { 1 };
         assert!(mock.move_coordinator(&group, new).await.expect("moved"));
-        let stale = b.client.connection(old, Purpose::Control).await.expect("old coordinator");
+        let stale = b
+            .client
+            .connection(old, Purpose::Control)
+            .await
+            .expect("old coordinator");
         let resp = stale.send(m1.beat_req()).await.expect("answered");
         assert_eq!(code(&resp), ErrorCode::NotCoordinator);
         b.client.forget_coordinator(CoordinatorKind::Group, &group);

@@ -106,7 +106,10 @@ impl Broker {
     }
 
     /// [`beat_v`](Self::beat_v) in version 1.
-    pub async fn beat(&self, req: &ConsumerGroupHeartbeatRequest) -> ConsumerGroupHeartbeatResponse {
+    pub async fn beat(
+        &self,
+        req: &ConsumerGroupHeartbeatRequest,
+    ) -> ConsumerGroupHeartbeatResponse {
         self.beat_v(1, req).await
     }
 
@@ -119,7 +122,10 @@ impl Broker {
         retry_coordinator(self, group, |conn| {
             let req = req.clone();
             async move {
-                let mut resp = conn.send(req).await.expect("ConsumerGroupDescribe answered");
+                let mut resp = conn
+                    .send(req)
+                    .await
+                    .expect("ConsumerGroupDescribe answered");
                 let g = resp.groups.pop().expect("one group");
                 (ErrorCode::from_code(g.error_code), g)
             }
@@ -300,7 +306,11 @@ impl Member {
     }
 
     /// Joins with `req` and takes the answer.
-    pub async fn join(&mut self, b: &Broker, req: &ConsumerGroupHeartbeatRequest) -> ConsumerGroupHeartbeatResponse {
+    pub async fn join(
+        &mut self,
+        b: &Broker,
+        req: &ConsumerGroupHeartbeatRequest,
+    ) -> ConsumerGroupHeartbeatResponse {
         let resp = b.beat(req).await;
         self.apply(b.kind, &resp);
         resp
@@ -324,8 +334,8 @@ pub async fn settle(b: &Broker, members: &mut [&mut Member]) {
                 m.beat(b).await;
             }
             let d = b.describe(&group).await;
-            let stable = d.group_state == "Stable"
-                && members.iter().all(|m| m.epoch == d.group_epoch);
+            let stable =
+                d.group_state == "Stable" && members.iter().all(|m| m.epoch == d.group_epoch);
             if stable {
                 return;
             }

@@ -67,10 +67,16 @@ fn previous_of(m: &MemberSpec<'_>, topic: Uuid, count: i32) -> Vec<i32> {
         .unwrap_or_default()
 }
 
-fn range(members: &[MemberSpec<'_>], partitions: &BTreeMap<Uuid, i32>, out: &mut BTreeMap<String, Parts>) {
+fn range(
+    members: &[MemberSpec<'_>],
+    partitions: &BTreeMap<Uuid, i32>,
+    out: &mut BTreeMap<String, Parts>,
+) {
     for (topic, count) in partitions {
-        let subscribed: Vec<&MemberSpec<'_>> =
-            members.iter().filter(|m| m.topics.contains(topic)).collect();
+        let subscribed: Vec<&MemberSpec<'_>> = members
+            .iter()
+            .filter(|m| m.topics.contains(topic))
+            .collect();
         if subscribed.is_empty() {
             continue;
         }
@@ -82,7 +88,11 @@ fn range(members: &[MemberSpec<'_>], partitions: &BTreeMap<Uuid, i32>, out: &mut
         for m in &subscribed {
             let had = previous_of(m, *topic, *count);
             let keep = had.len().min(quota as usize);
-            let entry = out.entry(m.id.to_owned()).or_default().entry(*topic).or_default();
+            let entry = out
+                .entry(m.id.to_owned())
+                .or_default()
+                .entry(*topic)
+                .or_default();
             for p in had.iter().take(keep) {
                 sticky.insert(*p);
                 entry.insert(*p);
@@ -104,7 +114,11 @@ fn range(members: &[MemberSpec<'_>], partitions: &BTreeMap<Uuid, i32>, out: &mut
                 remaining += 1;
                 extra -= 1;
             }
-            let entry = out.entry(id.to_owned()).or_default().entry(*topic).or_default();
+            let entry = out
+                .entry(id.to_owned())
+                .or_default()
+                .entry(*topic)
+                .or_default();
             for _ in 0..remaining.max(0) {
                 if let Some(p) = free.next() {
                     entry.insert(p);
@@ -114,7 +128,11 @@ fn range(members: &[MemberSpec<'_>], partitions: &BTreeMap<Uuid, i32>, out: &mut
     }
 }
 
-fn uniform(members: &[MemberSpec<'_>], partitions: &BTreeMap<Uuid, i32>, out: &mut BTreeMap<String, Parts>) {
+fn uniform(
+    members: &[MemberSpec<'_>],
+    partitions: &BTreeMap<Uuid, i32>,
+    out: &mut BTreeMap<String, Parts>,
+) {
     let homogeneous = members.windows(2).all(|w| w[0].topics == w[1].topics);
     if homogeneous {
         uniform_homogeneous(members, partitions, out);
@@ -147,7 +165,11 @@ fn uniform_homogeneous(
     for m in members {
         let had: Vec<(Uuid, i32)> = all
             .iter()
-            .filter(|(t, p)| m.previous.and_then(|x| x.get(t)).is_some_and(|ps| ps.contains(p)))
+            .filter(|(t, p)| {
+                m.previous
+                    .and_then(|x| x.get(t))
+                    .is_some_and(|ps| ps.contains(p))
+            })
             .copied()
             .collect();
         let mut keep = had.len().min(quota);
@@ -185,22 +207,45 @@ fn uniform_heterogeneous(
     partitions: &BTreeMap<Uuid, i32>,
     out: &mut BTreeMap<String, Parts>,
 ) {
-    let topics: BTreeSet<Uuid> = members.iter().flat_map(|m| m.topics.iter().copied()).collect();
-    let all = all_partitions(&topics, partitions);
+    // Topics with fewer subscribers first, so the members that can take them do.
+    let mut topics: Vec<Uuid> = members
+        .iter()
+        .flat_map(|m| m.topics.iter().copied())
+        .collect::<BTreeSet<Uuid>>()
+        .into_iter()
+        .collect();
+    topics.sort_by_key(|t| members.iter().filter(|m| m.topics.contains(t)).count());
+    let all: Vec<(Uuid, i32)> = topics
+        .iter()
+        .filter_map(|t| partitions.get(t).map(|n| (*t, *n)))
+        .flat_map(|(t, n)| (0..n).map(move |p| (t, p)))
+        .collect();
     let count = |out: &BTreeMap<String, Parts>, id: &str| -> usize {
-        out.get(id).map_or(0, |p| p.values().map(BTreeSet::len).sum())
+        out.get(id)
+            .map_or(0, |p| p.values().map(BTreeSet::len).sum())
     };
     for (t, p) in all {
-        let candidates: Vec<&MemberSpec<'_>> = members.iter().filter(|m| m.topics.contains(&t)).collect();
-        let least = candidates.iter().map(|m| count(out, m.id)).min().unwrap_or(0);
+        let candidates: Vec<&MemberSpec<'_>> =
+            members.iter().filter(|m| m.topics.contains(&t)).collect();
+        let least = candidates
+            .iter()
+            .map(|m| count(out, m.id))
+            .min()
+            .unwrap_or(0);
         // The previous owner keeps it unless it is already ahead of the least loaded member.
         let previous = candidates.iter().find(|m| {
-            m.previous.and_then(|x| x.get(&t)).is_some_and(|ps| ps.contains(&p))
+            m.previous
+                .and_then(|x| x.get(&t))
+                .is_some_and(|ps| ps.contains(&p))
                 && count(out, m.id) <= least
         });
         let chosen = previous.or_else(|| candidates.iter().find(|m| count(out, m.id) == least));
         if let Some(m) = chosen {
-            out.entry(m.id.to_owned()).or_default().entry(t).or_default().insert(p);
+            out.entry(m.id.to_owned())
+                .or_default()
+                .entry(t)
+                .or_default()
+                .insert(p);
         }
     }
 }
@@ -225,7 +270,9 @@ mod tests {
     }
 
     fn sizes(a: &BTreeMap<String, Parts>) -> Vec<usize> {
-        a.values().map(|p| p.values().map(BTreeSet::len).sum()).collect()
+        a.values()
+            .map(|p| p.values().map(BTreeSet::len).sum())
+            .collect()
     }
 
     #[test]
@@ -234,10 +281,22 @@ mod tests {
         let a = assign(RANGE, &[spec("a", &[T], None)], &topics);
         assert_eq!(a["a"], parts(T, &[0, 1, 2, 3]));
         let prev = a["a"].clone();
-        let b = assign(RANGE, &[spec("a", &[T], Some(&prev)), spec("b", &[T], None)], &topics);
+        let b = assign(
+            RANGE,
+            &[spec("a", &[T], Some(&prev)), spec("b", &[T], None)],
+            &topics,
+        );
         assert_eq!(b["a"], parts(T, &[0, 1]));
         assert_eq!(b["b"], parts(T, &[2, 3]));
-        let c = assign(RANGE, &[spec("a", &[T], None), spec("b", &[T], None), spec("c", &[T], None)], &BTreeMap::from([(T, 5)]));
+        let c = assign(
+            RANGE,
+            &[
+                spec("a", &[T], None),
+                spec("b", &[T], None),
+                spec("c", &[T], None),
+            ],
+            &BTreeMap::from([(T, 5)]),
+        );
         assert_eq!(c["a"], parts(T, &[0, 1]));
         assert_eq!(c["b"], parts(T, &[2, 3]));
         assert_eq!(c["c"], parts(T, &[4]));
@@ -249,10 +308,17 @@ mod tests {
         let a = assign(UNIFORM, &[spec("a", &[T, U], None)], &topics);
         assert_eq!(sizes(&a), vec![5]);
         let prev = a["a"].clone();
-        let b = assign(UNIFORM, &[spec("a", &[T, U], Some(&prev)), spec("b", &[T, U], None)], &topics);
+        let b = assign(
+            UNIFORM,
+            &[spec("a", &[T, U], Some(&prev)), spec("b", &[T, U], None)],
+            &topics,
+        );
         assert_eq!(sizes(&b), vec![3, 2]);
         // a keeps three of its own; b gets the rest.
-        let a_kept: usize = b["a"].iter().map(|(t, ps)| ps.intersection(&prev[t]).count()).sum();
+        let a_kept: usize = b["a"]
+            .iter()
+            .map(|(t, ps)| ps.intersection(&prev[t]).count())
+            .sum();
         assert_eq!(a_kept, 3);
         let union: usize = sizes(&b).iter().sum();
         assert_eq!(union, 5);
@@ -261,7 +327,11 @@ mod tests {
     #[test]
     fn uniform_with_different_subscriptions_stays_balanced() {
         let topics = BTreeMap::from([(T, 4), (U, 2)]);
-        let a = assign(UNIFORM, &[spec("a", &[T, U], None), spec("b", &[T], None)], &topics);
+        let a = assign(
+            UNIFORM,
+            &[spec("a", &[T, U], None), spec("b", &[T], None)],
+            &topics,
+        );
         assert_eq!(sizes(&a), vec![3, 3]);
         assert!(!a["b"].contains_key(&U));
         let none = assign(UNIFORM, &[spec("a", &[], None)], &topics);

@@ -247,5 +247,4 @@ impl ConsumerGroup {
         }
         self.epoch += 1;
     }
-
 }

@@ -65,7 +65,9 @@ pub(crate) fn validate(req: &ConsumerGroupHeartbeatRequest, version: i16) -> Res
         if !assignor::is_supported(a) {
             return Err(fail(
                 ErrorCode::UnsupportedAssignor,
-                format!("ServerAssignor {a} is not supported. Supported assignors: uniform, range."),
+                format!(
+                    "ServerAssignor {a} is not supported. Supported assignors: uniform, range."
+                ),
             ));
         }
     }
@@ -113,12 +115,9 @@ fn check_epoch(m: &Member, epoch: i32, owned: Option<&Parts>) -> Result<(), Fail
     }
     if epoch < current {
         let subset = owned.is_some_and(|owned| {
-            owned.iter().all(|(t, ps)| {
-                m.progress
-                    .assigned
-                    .get(t)
-                    .is_some_and(|a| ps.is_subset(a))
-            })
+            owned
+                .iter()
+                .all(|(t, ps)| m.progress.assigned.get(t).is_some_and(|a| ps.is_subset(a)))
         });
         if epoch != m.progress.previous_epoch || !subset {
             return Err(fail(
@@ -138,7 +137,9 @@ fn leave(
     env: &Env<'_>,
     req: &ConsumerGroupHeartbeatRequest,
 ) -> Result<ConsumerGroupHeartbeatResponse, Fail> {
-    let g = groups.get_mut(&req.group_id).ok_or_else(|| not_found(&req.group_id))?;
+    let g = groups
+        .get_mut(&req.group_id)
+        .ok_or_else(|| not_found(&req.group_id))?;
     let member_id = match &req.instance_id {
         None => {
             if !g.members.contains_key(&req.member_id) {
@@ -147,7 +148,9 @@ fn leave(
             req.member_id.clone()
         }
         Some(instance) => {
-            let m = g.static_member(instance).ok_or_else(|| unknown_instance(instance))?;
+            let m = g
+                .static_member(instance)
+                .ok_or_else(|| unknown_instance(instance))?;
             if m.id != req.member_id {
                 return Err(fenced_instance(&req.member_id, instance, &m.id));
             }

@@ -46,8 +46,8 @@ use gregor_protocol::messages::consumer_group_describe::DescribedGroup;
 use gregor_protocol::messages::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse};
 use gregor_protocol::primitives::Uuid;
 
-pub use group::ConsumerGroupState;
 pub(crate) use group::ConsumerGroup;
+pub use group::ConsumerGroupState;
 
 pub(crate) use super::group::TopicMeta;
 
@@ -252,8 +252,12 @@ impl ConsumerGroups {
             if at > now {
                 break;
             }
-            let Some(g) = self.groups.get_mut(&group_id) else { break };
-            let Some(m) = g.members.get_mut(&member_id) else { break };
+            let Some(g) = self.groups.get_mut(&group_id) else {
+                break;
+            };
+            let Some(m) = g.members.get_mut(&member_id) else {
+                break;
+            };
             match due {
                 Due::Session => {
                     tracing::debug!(group_id, member_id, "consumer group member session expired");
@@ -263,7 +267,11 @@ impl ConsumerGroups {
                     m.rebalance_deadline = None;
                     let revoking = m.progress.state == reconcile::MemberState::UnrevokedPartitions;
                     if revoking && m.epoch() == epoch {
-                        tracing::debug!(group_id, member_id, "consumer group member did not revoke in time");
+                        tracing::debug!(
+                            group_id,
+                            member_id,
+                            "consumer group member did not revoke in time"
+                        );
                         g.remove_member(&member_id, None);
                     }
                 }
@@ -303,11 +311,19 @@ fn member_id(seed: u64, counter: u64) -> String {
     };
     let hi = mix(seed ^ counter.wrapping_mul(0x2545_f491_4f6c_dd1d));
     let lo = mix(hi ^ counter);
-    let bytes: Vec<u8> = hi.to_be_bytes().into_iter().chain(lo.to_be_bytes()).collect();
+    let bytes: Vec<u8> = hi
+        .to_be_bytes()
+        .into_iter()
+        .chain(lo.to_be_bytes())
+        .collect();
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(22);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let chars = chunk.len() + 1;
         for i in 0..chars {

@@ -181,7 +181,12 @@ fn next(
         }
     }
     if !revoking.is_empty() && owns_any(owned, &revoking) {
-        return m.with(MemberState::UnrevokedPartitions, m.epoch, assigned, revoking);
+        return m.with(
+            MemberState::UnrevokedPartitions,
+            m.epoch,
+            assigned,
+            revoking,
+        );
     }
     for (t, ps) in to_assign {
         assigned.entry(t).or_default().extend(ps);
@@ -235,14 +240,28 @@ mod tests {
         // Owned partitions not reported: the member must revoke 2 and 3 at epoch 1.
         let r = reconcile(&m, &target(2, &wanted, &subscribed), None, &free);
         assert_eq!(r.state, MemberState::UnrevokedPartitions);
-        assert_eq!((r.epoch, r.assigned.clone(), r.pending_revocation.clone()), (1, parts(&[0, 1]), parts(&[2, 3])));
+        assert_eq!(
+            (r.epoch, r.assigned.clone(), r.pending_revocation.clone()),
+            (1, parts(&[0, 1]), parts(&[2, 3]))
+        );
         // Still reporting 2: no progress.
         let still = parts(&[0, 1, 2]);
-        assert_eq!(reconcile(&r, &target(2, &wanted, &subscribed), Some(&still), &free), r);
+        assert_eq!(
+            reconcile(&r, &target(2, &wanted, &subscribed), Some(&still), &free),
+            r
+        );
         // Revoked: epoch 2, stable.
-        let done = reconcile(&r, &target(2, &wanted, &subscribed), Some(&parts(&[0, 1])), &free);
+        let done = reconcile(
+            &r,
+            &target(2, &wanted, &subscribed),
+            Some(&parts(&[0, 1])),
+            &free,
+        );
         assert_eq!(done.state, MemberState::Stable);
-        assert_eq!((done.epoch, done.previous_epoch, done.assigned), (2, 1, parts(&[0, 1])));
+        assert_eq!(
+            (done.epoch, done.previous_epoch, done.assigned),
+            (2, 1, parts(&[0, 1]))
+        );
     }
 
     #[test]
@@ -251,7 +270,12 @@ mod tests {
         let wanted = parts(&[2, 3]);
         let m = Progress::new();
         let held = |_: Uuid, p: i32| p == 3;
-        let r = reconcile(&m, &target(2, &wanted, &subscribed), Some(&Parts::new()), &held);
+        let r = reconcile(
+            &m,
+            &target(2, &wanted, &subscribed),
+            Some(&Parts::new()),
+            &held,
+        );
         assert_eq!(r.state, MemberState::UnreleasedPartitions);
         assert_eq!((r.epoch, r.assigned.clone()), (2, parts(&[2])));
         let free = |_: Uuid, _: i32| false;
@@ -265,8 +289,16 @@ mod tests {
         let subscribed = BTreeSet::from([T]);
         let wanted = parts(&[0]);
         let free = |_: Uuid, _: i32| false;
-        let r = reconcile(&stable(1, &[0, 1]), &target(2, &wanted, &subscribed), Some(&parts(&[0])), &free);
-        assert_eq!((r.state, r.epoch, r.assigned), (MemberState::Stable, 2, parts(&[0])));
+        let r = reconcile(
+            &stable(1, &[0, 1]),
+            &target(2, &wanted, &subscribed),
+            Some(&parts(&[0])),
+            &free,
+        );
+        assert_eq!(
+            (r.state, r.epoch, r.assigned),
+            (MemberState::Stable, 2, parts(&[0]))
+        );
     }
 
     #[test]

@@ -55,9 +55,7 @@ impl GroupCoordinator {
         }
         let topics = ctx.topology.topics();
         let client = (ctx.client_id, ctx.client_host);
-        let resp = self
-            .consumer
-            .heartbeat(ctx.now, client, &topics, req);
+        let resp = self.consumer.heartbeat(ctx.now, client, &topics, req);
         self.advance(ctx.now);
         resp
     }

@@ -536,7 +536,12 @@ impl GroupCoordinator {
         self.consumer
             .groups
             .get(group_id)
-            .map(|g| g.members.values().map(|m| (m.id.clone(), m.epoch())).collect())
+            .map(|g| {
+                g.members
+                    .values()
+                    .map(|m| (m.id.clone(), m.epoch()))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 

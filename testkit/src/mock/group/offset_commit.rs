@@ -9,8 +9,8 @@ use gregor_protocol::{ErrorCode, TopicPartition};
 use std::collections::BTreeMap;
 
 use super::state::Group;
-use crate::mock::consumer_group::ConsumerGroups;
 use super::{CommittedOffset, GroupCoordinator, GroupState, RequestCtx};
+use crate::mock::consumer_group::ConsumerGroups;
 
 pub(super) fn handle(
     c: &mut GroupCoordinator,
