@@ -575,3 +575,5 @@ mod admin;
 mod consumer_protocol;
 #[path = "messages_group/offsets.rs"]
 mod offsets;
+#[path = "messages_group/consumer_group_describe.rs"]
+mod consumer_group_describe;
