@@ -131,13 +131,13 @@ async fn uniform(kind: BrokerKind) {
     members_come_and_go(kind, "uniform").await;
 }
 
-per_kind!(uniform: kafka => Kafka);
+per_kind!(uniform: mock => Mock, kafka => Kafka);
 
 async fn range(kind: BrokerKind) {
     members_come_and_go(kind, "range").await;
 }
 
-per_kind!(range: kafka => Kafka);
+per_kind!(range: mock => Mock, kafka => Kafka);
 
 /// Waits up to `limit` for an event `pick` accepts, returning what it picked.
 async fn next_matching<T>(
@@ -203,7 +203,7 @@ async fn a_regex_topic_created_after_joining_is_assigned(kind: BrokerKind) {
     consumer.close().await.expect("closes");
 }
 
-per_kind!(a_regex_topic_created_after_joining_is_assigned: kafka => Kafka);
+per_kind!(a_regex_topic_created_after_joining_is_assigned: mock => Mock, kafka => Kafka);
 
 /// A static member that closes leaves temporarily (epoch -2): a member with the same
 /// instance id that starts within the session gets the same partitions back at once, and
@@ -276,7 +276,7 @@ async fn a_static_member_comes_back_and_a_duplicate_is_refused(kind: BrokerKind)
     two.close().await.expect("closes");
 }
 
-per_kind!(a_static_member_comes_back_and_a_duplicate_is_refused: kafka => Kafka);
+per_kind!(a_static_member_comes_back_and_a_duplicate_is_refused: mock => Mock, kafka => Kafka);
 
 /// On a broker without the consumer protocol (tansu), a member configured to fall back
 /// joins with the classic protocol; one that is not stops with a typed error.

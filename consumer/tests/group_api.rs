@@ -1,7 +1,7 @@
 //! What an application of the group consumer calls, on our mock and Apache Kafka: seek, pause
 //! and resume, lag and position, background commits, commits from its rebalance listener, and
 //! partitions read as streams of their own; with the classic protocol and with KIP-848's
-//! consumer protocol (`kafka_848`).
+//! consumer protocol (`mock_848`, `kafka_848`).
 
 mod group_support;
 mod stream_support;
@@ -93,7 +93,7 @@ async fn seek_pause_resume(kind: BrokerKind, protocol: GroupProtocol) {
     consumer.close().await.expect("close");
 }
 
-per_protocol!(seek_pause_resume: mock => Mock Classic, kafka => Kafka Classic, kafka_848 => Kafka Consumer);
+per_protocol!(seek_pause_resume: mock => Mock Classic, kafka => Kafka Classic, mock_848 => Mock Consumer, kafka_848 => Kafka Consumer);
 
 /// a alone, then a and b, then b alone, each step held for `hold`, while a producer appends
 /// to 4 partitions: no partition has two owners, every offset is delivered, none twice.
@@ -148,7 +148,7 @@ async fn manual_commits_on_revoke(kind: BrokerKind, protocol: GroupProtocol) {
     eprintln!("{kind}: manual commits on revoke, {produced} records, 0 gaps, 0 duplicates");
 }
 
-per_protocol!(manual_commits_on_revoke: mock => Mock Classic, kafka => Kafka Classic, kafka_848 => Kafka Consumer);
+per_protocol!(manual_commits_on_revoke: mock => Mock Classic, kafka => Kafka Classic, mock_848 => Mock Consumer, kafka_848 => Kafka Consumer);
 
 /// Members that read each partition as its own stream on its own task (slowly): a
 /// revocation waits until the stream's task is done with what it holds, so the next owner
@@ -173,4 +173,4 @@ async fn partition_streams_hold_the_revocation(kind: BrokerKind, protocol: Group
     eprintln!("{kind}: partition streams, {produced} records, 0 gaps, 0 duplicates");
 }
 
-per_protocol!(partition_streams_hold_the_revocation: mock => Mock Classic, kafka => Kafka Classic, kafka_848 => Kafka Consumer);
+per_protocol!(partition_streams_hold_the_revocation: mock => Mock Classic, kafka => Kafka Classic, mock_848 => Mock Consumer, kafka_848 => Kafka Consumer);

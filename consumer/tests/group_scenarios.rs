@@ -3,7 +3,7 @@
 //! the session timeout, a member missing `max.poll.interval.ms`, a closing member leaving
 //! (while another cancels its calls all the time), a pattern subscription meeting a new topic,
 //! partitions added; each with the classic protocol and with KIP-848's consumer protocol
-//! (`kafka_848`: the coordinator's range assignor). The faults (members cut off or killed, the coordinator moving, a
+//! (`mock_848`, `kafka_848`: the coordinator's range assignor). The faults (members cut off or killed, the coordinator moving, a
 //! duplicate instance id) are in `group_faults.rs`; what an application calls (seek, pause,
 //! commits, its rebalance listener, partition streams) in `group_api.rs`.
 
@@ -87,7 +87,7 @@ async fn static_member_restarts(kind: BrokerKind, protocol: GroupProtocol) {
     );
 }
 
-per_protocol!(static_member_restarts: mock => Mock Classic, kafka => Kafka Classic, kafka_848 => Kafka Consumer);
+per_protocol!(static_member_restarts: mock => Mock Classic, kafka => Kafka Classic, mock_848 => Mock Consumer, kafka_848 => Kafka Consumer);
 
 /// Restarts every member of a three-member group one after the other while a producer
 /// appends, with dynamic members (each restart is two rebalances) or static ones (no
@@ -167,8 +167,8 @@ async fn rolling_restart_static(kind: BrokerKind, protocol: GroupProtocol) {
     rolling_restart(kind, protocol, true).await;
 }
 
-per_protocol!(rolling_restart_dynamic: mock => Mock Classic, kafka => Kafka Classic, kafka_848 => Kafka Consumer);
-per_protocol!(rolling_restart_static: mock => Mock Classic, kafka => Kafka Classic, kafka_848 => Kafka Consumer);
+per_protocol!(rolling_restart_dynamic: mock => Mock Classic, kafka => Kafka Classic, mock_848 => Mock Consumer, kafka_848 => Kafka Consumer);
+per_protocol!(rolling_restart_static: mock => Mock Classic, kafka => Kafka Classic, mock_848 => Mock Consumer, kafka_848 => Kafka Consumer);
 
 /// Processing a chunk for longer than the session timeout (but under max.poll.interval.ms)
 /// keeps the membership: heartbeats go on in the background.
@@ -196,7 +196,7 @@ async fn slow_processing_keeps_membership(kind: BrokerKind, protocol: GroupProto
     assert_eq!(sc.ledger.duplicates(), 0);
 }
 
-per_protocol!(slow_processing_keeps_membership: mock => Mock Classic, kafka => Kafka Classic, kafka_848 => Kafka Consumer);
+per_protocol!(slow_processing_keeps_membership: mock => Mock Classic, kafka => Kafka Classic, mock_848 => Mock Consumer, kafka_848 => Kafka Consumer);
 
 /// A member that does not poll within max.poll.interval.ms leaves: the other member takes
 /// its partitions; when it polls again it is told (lost, then the poll timeout) and rejoins.
@@ -243,7 +243,7 @@ async fn poll_interval_exceeded(kind: BrokerKind, protocol: GroupProtocol) {
     );
 }
 
-per_protocol!(poll_interval_exceeded: mock => Mock Classic, kafka => Kafka Classic, kafka_848 => Kafka Consumer);
+per_protocol!(poll_interval_exceeded: mock => Mock Classic, kafka => Kafka Classic, mock_848 => Mock Consumer, kafka_848 => Kafka Consumer);
 
 /// Closing sends LeaveGroup once the revocation is done: the other member takes over at once,
 /// not after the closed member's session times out (20 s here); and an application that
@@ -301,7 +301,7 @@ async fn close_leaves_and_cancelled_calls_lose_nothing(kind: BrokerKind, protoco
     );
 }
 
-per_protocol!(close_leaves_and_cancelled_calls_lose_nothing: mock => Mock Classic, kafka => Kafka Classic, kafka_848 => Kafka Consumer);
+per_protocol!(close_leaves_and_cancelled_calls_lose_nothing: mock => Mock Classic, kafka => Kafka Classic, mock_848 => Mock Consumer, kafka_848 => Kafka Consumer);
 
 /// A pattern subscription picks up a topic created after the members joined, and lets go of
 /// a topic deleted while they run.
@@ -380,7 +380,7 @@ async fn pattern_meets_a_new_topic(kind: BrokerKind, protocol: GroupProtocol) {
     b.stop().await;
 }
 
-per_protocol!(pattern_meets_a_new_topic: mock => Mock Classic, kafka => Kafka Classic, kafka_848 => Kafka Consumer);
+per_protocol!(pattern_meets_a_new_topic: mock => Mock Classic, kafka => Kafka Classic, mock_848 => Mock Consumer, kafka_848 => Kafka Consumer);
 
 /// Partitions added to a subscribed topic are assigned (the leader sees the count change).
 async fn partitions_added(kind: BrokerKind, protocol: GroupProtocol) {
@@ -404,4 +404,4 @@ async fn partitions_added(kind: BrokerKind, protocol: GroupProtocol) {
     b.stop().await;
 }
 
-per_protocol!(partitions_added: mock => Mock Classic, kafka => Kafka Classic, kafka_848 => Kafka Consumer);
+per_protocol!(partitions_added: mock => Mock Classic, kafka => Kafka Classic, mock_848 => Mock Consumer, kafka_848 => Kafka Consumer);

@@ -40,12 +40,22 @@ fn described(member_type: i8) -> ConsumerGroupDescribeResponse {
 
 /// The wire bytes of `described`, up to the member's type.
 fn described_bytes() -> W {
-    let group = W::new().i32(0).carr(1).i16(0).null_cs().cs("g").cs("Stable");
+    let group = W::new()
+        .i32(0)
+        .carr(1)
+        .i16(0)
+        .null_cs()
+        .cs("g")
+        .cs("Stable");
     let group = group.i32(3).i32(3).cs("uniform").carr(1);
     let member = group.cs("m").null_cs().null_cs().i32(3).cs("c").cs("/h");
     let member = member.carr(1).cs("t").null_cs();
     let assignment = |w: W, partitions: &[i32]| {
-        let w = w.carr(1).raw(&TOPIC_ID.0).cs("t").carr(partitions.len() as u32);
+        let w = w
+            .carr(1)
+            .raw(&TOPIC_ID.0)
+            .cs("t")
+            .carr(partitions.len() as u32);
         partitions.iter().fold(w, |w, p| w.i32(*p)).tags0().tags0()
     };
     let member = assignment(member, &[0]);

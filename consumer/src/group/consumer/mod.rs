@@ -489,6 +489,17 @@ impl GroupConsumer {
                     self.held = Some((tp, chunk.next_offset(), chunk.leader_epoch()));
                     return Ok(GroupEvent::Records(chunk));
                 }
+                Next::Chunk((tp, Err(crate::fetch::FetchError::UnknownPartition { .. }))) => {
+                    // The topic was deleted (the engine refreshed the metadata and retried):
+                    // nothing is left to read, and the group takes the partition away (the
+                    // coordinator, or the pattern when the metadata no longer lists the
+                    // topic), as Java's consumer goes on. Stop fetching it; it waits for its
+                    // revocation.
+                    warn!(group = %self.group_id, partition = %tp, "the partition no longer exists; not fetched until it is revoked");
+                    if let Some(owned) = self.owned.get_mut(&tp) {
+                        owned.reader = None;
+                    }
+                }
                 Next::Chunk((_, Err(error))) => return Err(error.into()),
                 Next::AutoCommit => {
                     self.collect_auto_commit(false).await;
