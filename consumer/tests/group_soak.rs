@@ -24,7 +24,9 @@
 //! chaos). The environment changes them: `GREGOR_SOAK_SECS` (produce for that long at the
 //! rate: `GREGOR_SOAK_SECS=1800` is a half-hour soak), `GREGOR_SOAK_RATE`,
 //! `GREGOR_SOAK_RECORDS`, `GREGOR_SOAK_SEED` (the seed is printed: the same seed gives the same
-//! schedule of actions, not the same timing), `GREGOR_SOAK_GROUP_B_PROTOCOL`. Ignored by a
+//! schedule of actions, not the same timing), `GREGOR_SOAK_GROUP_B_PROTOCOL`,
+//! `GREGOR_SOAK_LOG_DIR` (where every member's log is written; a failed audit writes them to
+//! the temporary directory anyway). Ignored by a
 //! plain `cargo test` (it takes minutes): run it with
 //! `cargo test -p gregor-consumer --test group_soak -- --ignored --nocapture`. Needs
 //! `.ci/install-kafka.sh`.
@@ -279,6 +281,18 @@ async fn two_groups_survive_joins_leaves_kills_and_cuts() {
         ));
     }
     eprintln!("{summary}");
+    let clean = reports.iter().all(AuditReport::is_clean);
+    let logs = match std::env::var_os("GREGOR_SOAK_LOG_DIR") {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None if !clean => Some(std::env::temp_dir().join(format!("gregor-soak-{}", settings.seed))),
+        None => None,
+    };
+    if let Some(dir) = logs {
+        for group in &groups {
+            group.write_logs(&dir).expect("the members' logs written");
+        }
+        eprintln!("soak: the members' logs are in {}", dir.display());
+    }
     for (group, report) in groups.iter().zip(&reports) {
         assert!(
             report.is_clean(),

@@ -25,7 +25,8 @@
 //! succeeded, as soon as the consumer knows of it (the explicit ones and, with auto-commit on,
 //! the automatic ones as [`GroupConsumer::committed`] shows them after each event; the commits
 //! the consumer makes itself while revoking partitions or closing are not reported);
-//! `commit-failed MESSAGE`; `closed`; `error MESSAGE` on a fatal error (exit 1).
+//! `commit-failed MESSAGE` (also when the commit of `close` fails: the consumer closes
+//! anyway); `closed`; `error MESSAGE` on a fatal error (exit 1).
 //!
 //! Every record the consumer delivers is reported, whether or not this program thinks the
 //! member owns its partition: a delivery outside an assignment is for the test to see.
@@ -425,7 +426,8 @@ impl Member {
     }
 
     /// Stops: commits what was processed (auto-commit off), then closes the consumer (which
-    /// commits with auto-commit on, and leaves the group).
+    /// commits with auto-commit on, and leaves the group). A commit that fails is reported
+    /// (`commit-failed`); the member still closes.
     async fn close(mut self, mut consumer: GroupConsumer) -> Result<(), String> {
         if !self.auto_commit {
             if let Err(error) = consumer.commit().await {
@@ -433,7 +435,15 @@ impl Member {
             }
             self.report_commits(&consumer);
         }
-        consumer.close().await.map_err(|e| format!("closing: {e}"))
+        // The consumer closes (revokes, leaves) whatever its commit did: an error is the
+        // commit's, as Java's close logs a failed auto-commit and goes on.
+        if let Err(error) = consumer.close().await {
+            emit(&format!(
+                "commit-failed closing: {}",
+                one_line(&error.to_string())
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -218,6 +218,19 @@ impl SoakGroup {
         audit.report()
     }
 
+    /// Writes every member's log to `dir/<group>-<n>-<fate>.events`, one line per event.
+    pub fn write_logs(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        for (i, slot) in self.members.iter().enumerate() {
+            let text = slot
+                .peer
+                .with_events(|events| events.iter().map(|e| format!("{e}\n")).collect::<String>());
+            let name = format!("{}-{}-{:?}.events", self.setup.name, i + 1, slot.fate);
+            std::fs::write(dir.join(name.to_lowercase()), text)?;
+        }
+        Ok(())
+    }
+
     /// Every member's state, for a failure message.
     pub fn describe(&self) -> String {
         self.members

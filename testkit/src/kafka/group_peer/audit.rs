@@ -64,6 +64,8 @@ struct Run {
 pub struct GroupAudit {
     produced: BTreeMap<Partition, i64>,
     members: Vec<String>,
+    /// Per member, the messages of its `commit-failed` lines.
+    failures: Vec<Vec<String>>,
     tenures: Vec<Tenure>,
     /// Per partition, its tenures in the order met.
     by_partition: BTreeMap<Partition, Vec<usize>>,
@@ -171,6 +173,7 @@ impl GroupAudit {
     pub fn add_member(&mut self, label: &str, events: &[PeerEvent], killed: bool) {
         let member = self.members.len();
         self.members.push(label.to_owned());
+        self.failures.push(Vec::new());
         let mut open: BTreeMap<Partition, usize> = BTreeMap::new();
         for event in events {
             match event {
@@ -219,7 +222,10 @@ impl GroupAudit {
                         self.commit(label, &p, open.get(&p).copied(), *offset);
                     }
                 }
-                PeerEvent::CommitFailed(_) => self.commit_failures += 1,
+                PeerEvent::CommitFailed(message) => {
+                    self.commit_failures += 1;
+                    self.failures[member].push(message.clone());
+                }
                 PeerEvent::Error(message) => {
                     self.violations
                         .push(format!("{label} failed: error {message}"));
@@ -437,6 +443,14 @@ impl GroupAudit {
                             format!("killed, but below its last commit or first offset {bound}")
                         }
                         None => "not killed".to_owned(),
+                    };
+                    let failures = &self.failures[before.member];
+                    let why = match failures.last() {
+                        Some(last) => format!(
+                            "{why}; its commit failed {} times, last: {last}",
+                            failures.len()
+                        ),
+                        None => why,
                     };
                     report.violations.push(format!(
                         "{} offsets {from}..{to} delivered by {} at {} again by {} at {} \

@@ -67,6 +67,31 @@ fn a_duplicate_after_a_graceful_handoff_is_a_violation() {
 }
 
 #[test]
+fn a_duplicate_names_the_failed_commits_of_the_member_before() {
+    let mut audit = GroupAudit::new(produced(&[(0, 20)]));
+    let a = [
+        "assigned t 0",
+        "records t 0 0 9 10 1 100",
+        "commit-failed closing: rebalancing",
+        "closed",
+    ];
+    audit.add_member("a", &log(&a), false);
+    audit.add_member(
+        "b",
+        &log(&["assigned t 0", "records t 0 0 19 20 2 200"]),
+        false,
+    );
+    let report = audit.report();
+    assert_eq!((report.duplicates, report.commit_failures), (10, 1));
+    assert_eq!(report.violations.len(), 1, "{report}");
+    assert!(
+        report.violations[0]
+            .contains("a not killed; its commit failed 1 times, last: closing: rebalancing"),
+        "{report}"
+    );
+}
+
+#[test]
 fn after_a_kill_only_what_followed_the_last_commit_may_come_again() {
     // a committed 6 and died: b reading 6..=9 again is explained.
     let report = handoff(6, true);
