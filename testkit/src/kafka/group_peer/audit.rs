@@ -48,6 +48,20 @@ struct Tenure {
     commits: Vec<i64>,
 }
 
+/// Duplicates of one partition no kill explains, from one member to another.
+#[derive(Debug, Clone, Copy)]
+struct Unexplained {
+    count: u64,
+    /// The lowest and (one past) the highest of them.
+    from: i64,
+    to: i64,
+    /// When the first of them was delivered before, and again.
+    before_at: i64,
+    after_at: i64,
+    /// The kill's bound, when the member before was killed.
+    bound: Option<i64>,
+}
+
 /// A contiguous run of offsets one member delivered in one `records` line.
 #[derive(Debug, Clone, Copy)]
 struct Run {
@@ -401,6 +415,8 @@ impl GroupAudit {
         runs.sort_by_key(|r| r.at_ms);
         // start -> (end, the run that delivered it last)
         let mut painted: BTreeMap<i64, (i64, Run)> = BTreeMap::new();
+        // Per (member before, member after): the duplicates no kill explains.
+        let mut unexplained: BTreeMap<(usize, usize), Unexplained> = BTreeMap::new();
         for run in runs {
             report.deliveries += u64::try_from(run.end - run.start).unwrap_or(0);
             let mut overlapping: Vec<(i64, i64, Run)> = Vec::new();
@@ -438,33 +454,50 @@ impl GroupAudit {
                 if explained < count {
                     // What is not explained: below the bound, or all of it.
                     let to = allowed_from.map_or(to, |bound| bound.clamp(from, to));
-                    let why = match allowed_from {
-                        Some(bound) => {
-                            format!("killed, but below its last commit or first offset {bound}")
-                        }
-                        None => "not killed".to_owned(),
-                    };
-                    let failures = &self.failures[before.member];
-                    let why = match failures.last() {
-                        Some(last) => format!(
-                            "{why}; its commit failed {} times, last: {last}",
-                            failures.len()
-                        ),
-                        None => why,
-                    };
-                    report.violations.push(format!(
-                        "{} offsets {from}..{to} delivered by {} at {} again by {} at {} \
-                         ({} {why})",
-                        name(p),
-                        self.members[before.member],
-                        before.at_ms,
-                        self.members[run.member],
-                        run.at_ms,
-                        self.members[before.member],
-                    ));
+                    let entry =
+                        unexplained
+                            .entry((before.member, run.member))
+                            .or_insert(Unexplained {
+                                count: 0,
+                                from,
+                                to,
+                                before_at: before.at_ms,
+                                after_at: run.at_ms,
+                                bound: allowed_from,
+                            });
+                    entry.count += count - explained;
+                    entry.from = entry.from.min(from);
+                    entry.to = entry.to.max(to);
                 }
             }
             painted.insert(run.start, (run.end, run));
+        }
+        for ((before, after), u) in unexplained {
+            let why = match u.bound {
+                Some(bound) => format!("killed, but below its last commit or first offset {bound}"),
+                None => "not killed".to_owned(),
+            };
+            let failures = &self.failures[before];
+            let why = match failures.last() {
+                Some(last) => format!(
+                    "{why}; its commit failed {} times, last: {last}",
+                    failures.len()
+                ),
+                None => why,
+            };
+            report.violations.push(format!(
+                "{} offsets {}..{} ({} of them) delivered by {} (from {}) again by {} (from {}) \
+                 ({} {why})",
+                name(p),
+                u.from,
+                u.to,
+                u.count,
+                self.members[before],
+                u.before_at,
+                self.members[after],
+                u.after_at,
+                self.members[before],
+            ));
         }
         let end = self.produced.get(p).copied();
         let mut next = 0i64;

@@ -239,3 +239,28 @@ fn runs_split_where_offsets_jump() {
     let report = audit.report();
     assert_eq!((report.delivered, report.gaps), (4, 7), "{report}");
 }
+
+#[test]
+fn duplicates_from_one_member_to_another_make_one_violation() {
+    let mut audit = GroupAudit::new(produced(&[(0, 20)]));
+    let a = [
+        "assigned t 0",
+        "records t 0 0 4 5 1 100",
+        "records t 0 5 9 5 1 110",
+        "revoked t 0",
+    ];
+    audit.add_member("a", &log(&a), false);
+    audit.add_member(
+        "b",
+        &log(&["assigned t 0", "records t 0 0 19 20 2 200"]),
+        false,
+    );
+    let report = audit.report();
+    assert_eq!(report.duplicates, 10);
+    assert_eq!(report.violations.len(), 1, "{report}");
+    assert!(
+        report.violations[0]
+            .contains("offsets 0..10 (10 of them) delivered by a (from 100) again by b (from 200)"),
+        "{report}"
+    );
+}
