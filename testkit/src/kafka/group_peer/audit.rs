@@ -1,28 +1,5 @@
 //! [`GroupAudit`]: the invariants of one consumer group, checked from its members' logs by
-//! ranges of offsets (the [`Ledger`](super::Ledger) keeps one entry per offset, too many for a
-//! soak of millions of records).
-//!
-//! A member's log is cut into *tenures*: one per partition per assignment, from the
-//! `assigned` line that gave it the partition to the `revoked` or `lost` line that took it
-//! away, its `closed` line, or the end of its log. A member the test killed (SIGKILL) ends its
-//! open tenures by dying: those are its *final* tenures. The checks, per partition:
-//!
-//! - **delivered within an assignment**: every `records` and `committed` line falls in a
-//!   tenure of that partition;
-//! - **exclusive ownership**: no two members' tenures deliver at once (the span from a
-//!   tenure's first delivery to its last, by the members' clocks, overlaps no other member's);
-//!   an overlap with a killed member's final tenure is counted, not failed;
-//! - **no gap**: every produced offset was delivered, and nothing else;
-//! - **commits**: each commits only what its tenure delivered, and the partition's commits
-//!   never go back, within a tenure and from one tenure to the next (in delivery order);
-//! - **duplicates**: an offset delivered again (in delivery-time order) is explained only when
-//!   its previous delivery was in a killed member's final tenure, at or after that tenure's
-//!   last reported commit (or its first offset, when it reported none): the records the new
-//!   owner had to read again because the member died before committing them. Every other
-//!   duplicate is a violation.
-//!
-//! It also measures the longest stall: the longest time between two deliveries of one
-//! partition.
+//! ranges of offsets.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -73,7 +50,31 @@ struct Run {
     member: usize,
 }
 
-/// The invariants of one group, checked from its members' logs ([module docs](self)).
+/// The invariants of one consumer group, checked from its members' logs by
+/// ranges of offsets (the [`Ledger`](super::Ledger) keeps one entry per offset, too many for a
+/// soak of millions of records).
+///
+/// A member's log is cut into *tenures*: one per partition per assignment, from the
+/// `assigned` line that gave it the partition to the `revoked` or `lost` line that took it
+/// away, its `closed` line, or the end of its log. A member the test killed (SIGKILL) ends its
+/// open tenures by dying: those are its *final* tenures. The checks, per partition:
+///
+/// - **delivered within an assignment**: every `records` and `committed` line falls in a
+///   tenure of that partition;
+/// - **exclusive ownership**: no two members' tenures deliver at once (the span from a
+///   tenure's first delivery to its last, by the members' clocks, overlaps no other member's);
+///   an overlap with a killed member's final tenure is counted, not failed;
+/// - **no gap**: every produced offset was delivered, and nothing else;
+/// - **commits**: each commits only what its tenure delivered, and the partition's commits
+///   never go back, within a tenure and from one tenure to the next (in delivery order);
+/// - **duplicates**: an offset delivered again (in delivery-time order) is explained only when
+///   its previous delivery was in a killed member's final tenure, at or after that tenure's
+///   last reported commit (or its first offset, when it reported none): the records the new
+///   owner had to read again because the member died before committing them. Every other
+///   duplicate is a violation.
+///
+/// It also measures the longest stall: the longest time between two deliveries of one
+/// partition.
 #[derive(Debug, Clone, Default)]
 pub struct GroupAudit {
     produced: BTreeMap<Partition, i64>,

@@ -14,7 +14,9 @@
 //! client commits, and only what was processed counts as consumed. Tests wait on the log
 //! ([`GroupPeer::wait_for`], [`wait_for_all`], [`wait_owned_exactly_once`]; `until` and
 //! `until_all` from async tests), read who owns what ([`GroupPeer::owned`]), and check every
-//! produced offset was delivered ([`Ledger`]).
+//! produced offset was delivered ([`Ledger`], per offset), or a whole group's invariants by
+//! ranges of offsets for long runs ([`GroupAudit`]: ownership, gaps, commits, duplicates
+//! explained by kills).
 //!
 //! # The member programs
 //!
