@@ -30,6 +30,11 @@
 //! plain `cargo test` (it takes minutes): run it with
 //! `cargo test -p gregor-consumer --test group_soak -- --ignored --nocapture`. Needs
 //! `.ci/install-kafka.sh`.
+//!
+//! Known failure: a member stopped while its group's rebalance waits for a killed member's
+//! session loses its last commit, and the next owner reads those records again
+//! (`group_close_in_rebalance.rs` reproduces it; about one run in three hits it,
+//! `GREGOR_SOAK_SEED=1796658721923115006` did twice).
 
 mod soak_support;
 
