@@ -7,10 +7,9 @@
 //! producer does not).
 //!
 //! - Group A: the classic protocol, cooperative-sticky, auto-commit on.
-//! - Group B: `group.protocol=consumer` (KIP-848) once gregor speaks it; until then the classic
-//!   protocol with the eager range assignor, auto-commit on. Flip
-//!   `soak_support::GROUP_B_PROTOCOL` to `consumer`, or set
-//!   `GREGOR_SOAK_GROUP_B_PROTOCOL=consumer`.
+//! - Group B: `group.protocol=consumer` (KIP-848: the coordinator assigns, uniform), auto-commit
+//!   on; `GREGOR_SOAK_GROUP_B_PROTOCOL=classic` runs it with the classic protocol and the eager
+//!   range assignor instead.
 //!
 //! Each group keeps at least one member running and has at most four. When the producer is
 //! done, the members read to the end, stop gracefully, and each group's members' logs are
@@ -75,12 +74,15 @@ fn group_a(group: &str) -> (String, Vec<(String, String)>) {
 }
 
 /// The consumer properties of group B: KIP-848 (the broker assigns, with its own session and
-/// heartbeat settings), or, until gregor speaks it, classic with the eager range assignor.
+/// heartbeat settings; `session.timeout.ms` only tells gregor's member the broker's session,
+/// 10 s, after which it gives its partitions up unheard), or classic with the eager range
+/// assignor.
 fn group_b(group: &str, protocol: &str) -> (String, Vec<(String, String)>) {
     if protocol == "consumer" {
         let props = [
             ("group.id", group),
             ("group.protocol", "consumer"),
+            ("session.timeout.ms", "10000"),
             ("enable.auto.commit", "true"),
             ("auto.commit.interval.ms", "1000"),
             ("auto.offset.reset", "earliest"),

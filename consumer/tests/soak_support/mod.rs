@@ -18,9 +18,9 @@ use gregor_client::producer::{DeliveryFuture, Producer, ProducerRecord};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// Group B's protocol when `GREGOR_SOAK_GROUP_B_PROTOCOL` is not set: `classic` until gregor's
-/// group consumer speaks KIP-848, then `consumer`.
-pub const GROUP_B_PROTOCOL: &str = "classic";
+/// Group B's protocol when `GREGOR_SOAK_GROUP_B_PROTOCOL` is not set: KIP-848's `consumer`
+/// (`classic` runs it with the eager range assignor instead).
+pub const GROUP_B_PROTOCOL: &str = "consumer";
 
 /// Records produced by default (`GREGOR_SOAK_RECORDS`).
 pub const RECORDS: u64 = 1_000_000;

@@ -721,6 +721,22 @@ impl GroupConsumer {
         if let Some(done) = self.revoking.take() {
             let _ = self.commands.send(Command::RevokeDone(done));
         }
+        if self.settings.auto_commit.is_some() {
+            // As Java does: commit what the application finished first, while the member's
+            // generation holds. The revocation below waits for fetches in flight, and a
+            // parked rejoin answered meanwhile leaves the group completing a rebalance, in
+            // which every commit is refused (found by the group soak). What is left (a
+            // partition stream still finishing) is committed by the revocation.
+            let partitions: Vec<TopicPartition> = self
+                .owned
+                .iter()
+                .filter(|(_, o)| o.stream.is_none())
+                .map(|(tp, _)| tp.clone())
+                .collect();
+            if let Err(error) = self.commit_resumable(&partitions, true, &[]).await {
+                debug!(group = %self.group_id, %error, "the commit at close failed; the revocation commits again");
+            }
+        }
         let _ = self.commands.send(Command::Close {
             leave: self.settings.leave_on_close,
         });
