@@ -320,3 +320,48 @@ async fn falls_back_to_classic_only_when_allowed(kind: BrokerKind) {
 }
 
 per_kind!(falls_back_to_classic_only_when_allowed: tansu => Tansu);
+
+/// A commit the coordinator refuses with `STALE_MEMBER_EPOCH` (a heartbeat answer moved the
+/// member on while the commit travelled) is sent again with the member's epoch, never failed
+/// (pitfall 10 of the notes: clients that gave up there skipped or re-read offsets).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_refused_for_a_stale_epoch_is_sent_again() {
+    use gregor_protocol::{ApiKey, ErrorCode};
+    use gregor_testkit::mock::{Action, Intercept};
+    let broker = broker(BrokerKind::Mock).await;
+    let mock = broker.mock().expect("the mock");
+    let client = client(&broker).await;
+    let topic = unique_name("g848-stale");
+    create_topic_on(&broker, &client, &topic, 1).await;
+    let producer = Producer::start(&client, &topic, 1, 3, Duration::from_millis(50));
+    let mut s = consumer_protocol(&unique_name("g"), "uniform");
+    s.auto_commit = None;
+    let mut consumer = GroupConsumer::new(
+        client.clone(),
+        s,
+        Subscription::Topics(vec![topic.clone()]),
+    );
+    let tp = gregor_consumer::TopicPartition::new(topic.as_str(), 0);
+    let next = next_matching(&mut consumer, Duration::from_secs(30), |e| match e {
+        GroupEvent::Records(chunk) => Some(chunk.next_offset()),
+        _ => None,
+    })
+    .await;
+    let rule = mock
+        .intercept(
+            ApiKey::OffsetCommit,
+            Intercept::times(2, Action::Error(ErrorCode::StaleMemberEpoch)),
+        )
+        .await;
+    // Asking for the next event acknowledges the chunk; then commit it.
+    next_matching(&mut consumer, Duration::from_secs(30), |e| {
+        matches!(e, GroupEvent::Records(_)).then_some(())
+    })
+    .await;
+    consumer.commit().await.expect("committed despite two stale-epoch refusals");
+    mock.remove_intercept(rule).await;
+    let committed = consumer.committed(&tp).expect("a committed offset");
+    assert!(committed >= next, "committed {committed}, finished {next}");
+    producer.stop().await;
+    consumer.close().await.expect("closes");
+}

@@ -67,6 +67,11 @@ impl Committer {
             // then commit those partitions again with it; never fail the commit on it while
             // the member is in the group.
             let used = round.epoch;
+            // Ask the membership for a heartbeat now, whose answer carries the epoch.
+            let _ = self.commands.send(Command::CommitRefused(
+                gregor_protocol::ErrorCode::StaleMemberEpoch,
+                Reaction::RetryWithNewEpoch,
+            ));
             let mut state = self.state.clone();
             let newer = tokio::time::timeout(
                 STALE_EPOCH_WAIT,

@@ -375,10 +375,14 @@ impl ConsumerMembership {
         }
     }
 
-    /// A commit was refused in a way that says the member is out of its epoch: heartbeat at
-    /// once, whose answer (fenced, unknown member) decides what is lost.
+    /// A commit was refused in a way that says the member is out of its epoch (a stale
+    /// epoch, or fenced): heartbeat at once, whose answer brings the newer epoch or decides
+    /// what is lost.
     pub fn commit_refused(&mut self, _now: Instant, _code: ErrorCode, action: Reaction) {
-        if matches!(action, Reaction::ResetMember | Reaction::ResetGeneration) {
+        if matches!(
+            action,
+            Reaction::ResetMember | Reaction::ResetGeneration | Reaction::RetryWithNewEpoch
+        ) {
             self.ack_due = true;
         }
     }
