@@ -336,11 +336,8 @@ async fn a_commit_refused_for_a_stale_epoch_is_sent_again() {
     let producer = Producer::start(&client, &topic, 1, 3, Duration::from_millis(50));
     let mut s = consumer_protocol(&unique_name("g"), "uniform");
     s.auto_commit = None;
-    let mut consumer = GroupConsumer::new(
-        client.clone(),
-        s,
-        Subscription::Topics(vec![topic.clone()]),
-    );
+    let mut consumer =
+        GroupConsumer::new(client.clone(), s, Subscription::Topics(vec![topic.clone()]));
     let tp = gregor_consumer::TopicPartition::new(topic.as_str(), 0);
     let next = next_matching(&mut consumer, Duration::from_secs(30), |e| match e {
         GroupEvent::Records(chunk) => Some(chunk.next_offset()),
@@ -358,7 +355,10 @@ async fn a_commit_refused_for_a_stale_epoch_is_sent_again() {
         matches!(e, GroupEvent::Records(_)).then_some(())
     })
     .await;
-    consumer.commit().await.expect("committed despite two stale-epoch refusals");
+    consumer
+        .commit()
+        .await
+        .expect("committed despite two stale-epoch refusals");
     mock.remove_intercept(rule).await;
     let committed = consumer.committed(&tp).expect("a committed offset");
     assert!(committed >= next, "committed {committed}, finished {next}");
