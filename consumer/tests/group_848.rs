@@ -11,130 +11,46 @@ mod stream_support;
 
 use std::time::{Duration, Instant};
 
-use gregor_consumer::group::config::GroupProtocol;
-use gregor_consumer::group::consumer::{GroupConsumer, GroupConsumerSettings, GroupEvent};
+use gregor_consumer::group::consumer::{GroupConsumer, GroupEvent};
 use gregor_consumer::group::errors::GroupError;
 use gregor_consumer::group::task::Subscription;
 use gregor_testkit::BrokerKind;
 use gregor_testkit::data::{create_topic_on, unique_name};
-use group_support::{Ledger, Member, Producer, eventually, partitions, settings};
+use group_support::come_and_go::members_come_and_go;
+use group_support::scenario::consumer_protocol;
+use group_support::{Producer, partitions};
 use stream_support::{broker, client, per_kind};
 
-/// The members that join after the first.
-const OTHERS: [&str; 4] = ["b", "c", "d", "e"];
-
-/// Test settings for the consumer protocol with the coordinator's `assignor`. The session
-/// timeout is the test brokers' `group.consumer.session.timeout.ms` (10 s): the member gives
-/// its partitions up when it has not been heard for that long.
-fn consumer_protocol(group: &str, assignor: &str) -> GroupConsumerSettings {
-    let mut s = settings(group, Vec::new());
-    s.group_protocol = GroupProtocol::Consumer;
-    s.remote_assignor = Some(assignor.to_owned());
-    s.membership.session_timeout = Duration::from_secs(10);
-    s
-}
-
-/// 1 -> 5 -> 1 members with auto-commit and graceful leaves while a producer appends: every
-/// offset is delivered, none twice, no partition has two owners at once, five members split
-/// ten partitions two each, and partitions that stay with their owner keep flowing.
-async fn members_come_and_go(kind: BrokerKind, assignor: &str) {
+/// The classic suite's main scenario (`group_support::come_and_go`) with the coordinator's
+/// uniform assignor; heartbeats every 500 ms, so partitions that do not move wait less than
+/// two of them (no group-wide barrier).
+async fn uniform(kind: BrokerKind) {
     let broker = broker(kind).await;
     let client = client(&broker).await;
-    let topic = unique_name("g848-come-go");
-    create_topic_on(&broker, &client, &topic, 10).await;
-    let group = unique_name("g");
-    let ledger = Ledger::default();
-    let producer = Producer::start(&client, &topic, 10, 3, Duration::from_millis(100));
-    let subscription = Subscription::Topics(vec![topic.clone()]);
-    let start = |name: &str| {
-        Member::start(
-            name,
-            &client,
-            consumer_protocol(&group, assignor),
-            subscription.clone(),
-            &ledger,
-        )
-    };
-
-    let a = start("a");
-    eventually(&ledger, "a owns all", Duration::from_secs(30), |l| {
-        l.owners().len() == 10
-    })
-    .await;
-    let joined = Instant::now();
-    let others: Vec<Member> = OTHERS.iter().map(|name| start(name)).collect();
-    eventually(
-        &ledger,
-        "five owners, two each",
-        Duration::from_secs(45),
-        |l| {
-            let owners = l.owners();
-            owners.len() == 10
-                && std::iter::once("a")
-                    .chain(OTHERS)
-                    .all(|m| owners.values().filter(|o| *o == m).count() == 2)
-        },
+    members_come_and_go(
+        &broker,
+        &client,
+        &format!("{kind} consumer protocol, uniform"),
+        |g| consumer_protocol(g, "uniform"),
+        Some(Duration::from_secs(1)),
     )
     .await;
-    let settled = Instant::now();
-    let kept_gap = ledger.longest_gap_of_kept("a", joined, settled);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    for member in others {
-        member.stop().await;
-    }
-    eventually(&ledger, "a owns all again", Duration::from_secs(30), |l| {
-        let owners = l.owners();
-        owners.len() == 10 && owners.values().all(|o| o == "a")
-    })
-    .await;
-    let ends = producer.stop().await;
-    eventually(
-        &ledger,
-        "every offset delivered",
-        Duration::from_secs(30),
-        |l| l.gaps(&ends).is_empty(),
-    )
-    .await;
-    a.stop().await;
-
-    assert_eq!(
-        ends.keys()
-            .cloned()
-            .collect::<std::collections::BTreeSet<_>>(),
-        partitions(&topic, 10)
-    );
-    let produced: i64 = ends.values().sum();
-    assert_eq!(
-        ledger.overlaps(),
-        vec![],
-        "a partition had two owners at once"
-    );
-    assert_eq!(
-        ledger.duplicates(),
-        0,
-        "duplicates among {produced} records"
-    );
-    eprintln!(
-        "{kind} consumer protocol, {assignor}: {produced} records, 0 gaps, 0 duplicates, \
-         0 overlaps; partitions a kept while four members joined: longest delivery gap \
-         {kept_gap:?}; 1 -> 5 members settled in {:?}",
-        settled - joined
-    );
-    // I5: no group-wide barrier; what does not move keeps flowing (heartbeats 500 ms).
-    assert!(
-        kept_gap < Duration::from_secs(1),
-        "a partition that did not move waited {kept_gap:?}"
-    );
-}
-
-async fn uniform(kind: BrokerKind) {
-    members_come_and_go(kind, "uniform").await;
 }
 
 per_kind!(uniform: mock => Mock, kafka => Kafka);
 
+/// The same with the coordinator's range assignor.
 async fn range(kind: BrokerKind) {
-    members_come_and_go(kind, "range").await;
+    let broker = broker(kind).await;
+    let client = client(&broker).await;
+    members_come_and_go(
+        &broker,
+        &client,
+        &format!("{kind} consumer protocol, range"),
+        |g| consumer_protocol(g, "range"),
+        Some(Duration::from_secs(1)),
+    )
+    .await;
 }
 
 per_kind!(range: mock => Mock, kafka => Kafka);
@@ -205,6 +121,35 @@ async fn a_regex_topic_created_after_joining_is_assigned(kind: BrokerKind) {
 
 per_kind!(a_regex_topic_created_after_joining_is_assigned: mock => Mock, kafka => Kafka);
 
+/// Polls `members` in turn (each call acknowledges the event before it, which completes a
+/// revocation), keeping `owned` up to date, until `done` holds for it, then once more each.
+async fn poll_both(
+    members: [&mut GroupConsumer; 2],
+    owned: &mut [Vec<gregor_consumer::TopicPartition>; 2],
+    done: impl Fn(&[Vec<gregor_consumer::TopicPartition>; 2]) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last_round = false;
+    let [a, b] = members;
+    loop {
+        for (i, member) in [&mut *a, &mut *b].into_iter().enumerate() {
+            match tokio::time::timeout(Duration::from_millis(100), member.next()).await {
+                Ok(Ok(GroupEvent::Assigned(p))) => owned[i].extend(p),
+                Ok(Ok(GroupEvent::Revoked(p) | GroupEvent::Lost(p))) => {
+                    owned[i].retain(|tp| !p.contains(tp));
+                }
+                Ok(Ok(_)) | Err(_) => {}
+                Ok(Err(e)) => panic!("member {i}: {e}"),
+            }
+        }
+        if last_round {
+            return;
+        }
+        last_round = done(owned);
+        assert!(Instant::now() < deadline, "not reached in 30 s: {owned:?}");
+    }
+}
+
 /// A static member that closes leaves temporarily (epoch -2): a member with the same
 /// instance id that starts within the session gets the same partitions back at once, and
 /// a second member with an instance id in use is refused with a typed error.
@@ -225,24 +170,14 @@ async fn a_static_member_comes_back_and_a_duplicate_is_refused(kind: BrokerKind)
     };
     let mut one = member("pod-1");
     let mut two = member("pod-2");
-    let mut owned_by_one = next_matching(&mut one, Duration::from_secs(30), assigned).await;
-    next_matching(&mut two, Duration::from_secs(30), assigned).await;
-    // Wait for the split (two each) before restarting one.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while owned_by_one.len() != 2 {
-        assert!(Instant::now() < deadline, "no 2/2 split: {owned_by_one:?}");
-        let event = tokio::time::timeout(Duration::from_millis(200), one.next()).await;
-        match event {
-            Ok(Ok(GroupEvent::Assigned(p))) => owned_by_one.extend(p),
-            Ok(Ok(GroupEvent::Revoked(p))) => owned_by_one.retain(|tp| !p.contains(tp)),
-            Ok(Ok(_)) | Err(_) => {}
-            Ok(Err(e)) => panic!("one: {e}"),
-        }
-        tokio::select! {
-            _ = two.next() => {}
-            () = tokio::time::sleep(Duration::from_millis(10)) => {}
-        }
-    }
+    // The split (two each) before anything else, acknowledged by both (a revocation
+    // completes at the member's next call).
+    let mut owned = [Vec::new(), Vec::new()];
+    poll_both([&mut one, &mut two], &mut owned, |o| {
+        o.iter().all(|p| p.len() == 2)
+    })
+    .await;
+    let [mut owned_by_one, _] = owned;
     owned_by_one.sort();
 
     // A duplicate of pod-2 while pod-2 is in the group.

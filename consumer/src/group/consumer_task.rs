@@ -23,7 +23,9 @@ use tracing::{debug, warn};
 
 use super::consumer_membership::{ConsumerMembership, ConsumerStep, ConsumerSubscription};
 use super::errors::Reaction;
-use super::task::{Command, MemberMachine, TaskContext, deliver, handle, publish};
+use super::task::{
+    Command, MemberMachine, TaskContext, answer_within_fence, deliver, handle, publish,
+};
 
 /// The shortest time between two metadata refreshes asked for unknown topic ids.
 const METADATA_RETRY: Duration = Duration::from_millis(200);
@@ -101,26 +103,17 @@ pub(crate) async fn run(
         }
         match step {
             ConsumerStep::Send(request) => {
-                let send = send(&cx, *request);
-                tokio::pin!(send);
                 let fence = membership.fence_at();
-                let fenced = async {
-                    match fence {
-                        Some(at) => tokio::time::sleep_until(at.into()).await,
-                        None => std::future::pending().await,
-                    }
-                };
-                tokio::pin!(fenced);
-                let answer = loop {
-                    tokio::select! {
-                        answer = &mut send => break Some(answer),
-                        () = &mut fenced => break None,
-                        command = commands.recv(), if commands_open => {
-                            commands_open = command.is_some();
-                            closing |= handle(&mut membership, command, &cx);
-                        }
-                    }
-                };
+                let answer = answer_within_fence(
+                    send(&cx, *request),
+                    fence,
+                    &mut membership,
+                    &mut commands,
+                    &mut commands_open,
+                    &mut closing,
+                    &cx,
+                )
+                .await;
                 let Some(answer) = answer else {
                     warn!(group = %cx.group_id, "no heartbeat answer within the session timeout; fencing");
                     cx.client

@@ -199,28 +199,17 @@ pub(crate) async fn run(
         match step {
             Step::Send(request) => {
                 let api = request.api();
-                let send = send(&cx, request);
-                tokio::pin!(send);
-                // A request unanswered (a stalled connection) must not outlast the session:
-                // at the fence the request is given up and the member fences itself.
                 let fence = membership.fence_at();
-                let fenced = async {
-                    match fence {
-                        Some(at) => tokio::time::sleep_until(at.into()).await,
-                        None => std::future::pending().await,
-                    }
-                };
-                tokio::pin!(fenced);
-                let answer = loop {
-                    tokio::select! {
-                        answer = &mut send => break Some(answer),
-                        () = &mut fenced => break None,
-                        command = commands.recv(), if commands_open => {
-                            commands_open = command.is_some();
-                            closing |= handle(&mut membership, command, &cx);
-                        }
-                    }
-                };
+                let answer = answer_within_fence(
+                    send(&cx, request),
+                    fence,
+                    &mut membership,
+                    &mut commands,
+                    &mut commands_open,
+                    &mut closing,
+                    &cx,
+                )
+                .await;
                 let Some(answer) = answer else {
                     warn!(group = %cx.group_id, ?api, "no answer within the session timeout; fencing");
                     cx.client
@@ -359,6 +348,39 @@ impl MemberMachine for Membership {
     }
     fn is_rebalancing(&self) -> bool {
         Membership::is_rebalancing(self)
+    }
+}
+
+/// Waits for `send`'s answer while applying the consumer's commands to `membership`. A
+/// request left unanswered (a stalled connection) must not outlast the session: at `fence`
+/// it is given up (`None`) and the member fences itself.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn answer_within_fence<M: MemberMachine, T>(
+    send: impl std::future::Future<Output = T>,
+    fence: Option<Instant>,
+    membership: &mut M,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+    commands_open: &mut bool,
+    closing: &mut bool,
+    cx: &TaskContext,
+) -> Option<T> {
+    tokio::pin!(send);
+    let fenced = async {
+        match fence {
+            Some(at) => tokio::time::sleep_until(at.into()).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(fenced);
+    loop {
+        tokio::select! {
+            answer = &mut send => return Some(answer),
+            () = &mut fenced => return None,
+            command = commands.recv(), if *commands_open => {
+                *commands_open = command.is_some();
+                *closing |= handle(membership, command, cx);
+            }
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! waits in [`scenario`].
 #![allow(dead_code)]
 
+pub mod come_and_go;
 pub mod scenario;
 
 use std::collections::{BTreeMap, BTreeSet};

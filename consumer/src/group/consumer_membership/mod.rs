@@ -46,16 +46,13 @@ use gregor_protocol::{ErrorCode, TopicPartition};
 use heartbeat::{OwnedIds, SentFields, assignment_ids, topic_partitions};
 
 use super::errors::{FatalKind, GroupApi, Reaction, ReactionContext, reaction};
-use super::membership::{CommitIdentity, MemberEvent};
+use super::membership::{CommitIdentity, MemberEvent, retry_wait};
 
 /// The epoch a member leaves the group with.
 pub const LEAVE_EPOCH: i32 = -1;
 /// The epoch a static member leaves with when it means to come back (its assignment waits
 /// for its instance id until the session times out).
 pub const STATIC_LEAVE_EPOCH: i32 = -2;
-
-/// The longest wait between retries of a failing heartbeat.
-const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(1);
 
 /// What a consumer-protocol membership needs to know about its member.
 #[derive(Debug, Clone)]
@@ -755,12 +752,7 @@ impl ConsumerMembership {
     }
 
     fn schedule_retry(&mut self, now: Instant) {
-        let doublings = self.failures.min(5);
-        let wait = self
-            .settings
-            .retry_backoff
-            .saturating_mul(1 << doublings)
-            .min(MAX_RETRY_BACKOFF);
+        let wait = retry_wait(self.settings.retry_backoff, self.failures);
         self.failures = self.failures.saturating_add(1);
         self.retry_at = Some(now + wait);
     }

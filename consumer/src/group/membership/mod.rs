@@ -646,12 +646,7 @@ impl Membership {
     }
 
     fn schedule_retry(&mut self, now: Instant) {
-        let doublings = self.failures.min(5);
-        let wait = self
-            .settings
-            .retry_backoff
-            .saturating_mul(1 << doublings)
-            .min(MAX_RETRY_BACKOFF);
+        let wait = retry_wait(self.settings.retry_backoff, self.failures);
         self.failures = self.failures.saturating_add(1);
         self.retry_at = Some(now + wait);
     }
@@ -664,6 +659,13 @@ impl Membership {
             .flatten()
             .min()
     }
+}
+
+/// The wait before the retry that follows `failures` failures in a row: `base`, doubled per
+/// failure, at most [`MAX_RETRY_BACKOFF`] (both protocols' memberships).
+pub(crate) fn retry_wait(base: Duration, failures: u32) -> Duration {
+    base.saturating_mul(1 << failures.min(5))
+        .min(MAX_RETRY_BACKOFF)
 }
 
 #[cfg(test)]
