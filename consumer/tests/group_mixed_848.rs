@@ -147,6 +147,11 @@ async fn gregor_java_and_librdkafka_848() {
 /// gregor members leave: with the last KIP-848 member gone the coordinator converts the group
 /// back into a classic group, which another classic Java member joins. The group is `Stable`
 /// before the first KIP-848 member joins (KAFKA-21582, Apache Kafka 4.1.2).
+///
+/// Java's classic members deliver a few records again here (0 to 10 per run so far: the
+/// last poll's batch of a partition the coordinator revoked from them, read again by the
+/// gregor member it went to, about 200-400 ms later, with no overlap): the
+/// cooperative auto-commit behaviour `group_mixed.rs` reports, counted, not asserted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gregor_848_joins_a_classic_java_group() {
     let Some(mut mixed) = Mixed::start("mixed848-migrate", &[Java]).await else {
