@@ -470,7 +470,9 @@ fn offset_fetch(code: ErrorCode) -> Option<Reaction> {
     use ErrorCode as E;
     Some(match code {
         E::CoordinatorNotAvailable | E::NotCoordinator => Reaction::Rediscover,
-        E::CoordinatorLoadInProgress | E::UnstableOffsetCommit => Reaction::Backoff,
+        E::CoordinatorLoadInProgress | E::UnstableOffsetCommit | E::StaleMemberEpoch => {
+            Reaction::Backoff
+        }
         E::UnknownTopicOrPartition | E::TopicAuthorizationFailed => Reaction::PartitionError,
         E::GroupAuthorizationFailed => Reaction::Fatal(FatalKind::GroupAuthorization),
         _ => return None,

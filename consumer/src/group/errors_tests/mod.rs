@@ -110,6 +110,12 @@ const GREGOR_NAMED: &[(GroupApi, ErrorCode, &str)] = &[
          with the member's latest epoch; gregor does too, never failing the commit on it",
     ),
     (
+        Fetch,
+        E::StaleMemberEpoch,
+        "consumer protocol: gregor's lookups carry no member epoch, so Kafka never answers it; \
+         should one come, it is retried, never turned into auto.offset.reset (KAFKA-20765)",
+    ),
+    (
         Cghb,
         E::UnsupportedVersion,
         "fatal as in Java, but typed (GroupError::UnsupportedVersion), or a fallback to the \
