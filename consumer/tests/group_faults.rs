@@ -386,3 +386,76 @@ async fn a_duplicate_instance_id_fences_the_old_member(kind: BrokerKind) {
 }
 
 per_kind!(a_duplicate_instance_id_fences_the_old_member: mock => Mock, kafka => Kafka);
+
+/// A partition whose committed offset cannot be looked up (the coordinator refuses it once)
+/// is an error for the application, never a start from `auto.offset.reset`: the next call
+/// looks it up again and the partition starts from its committed offset (pitfall 10 of the
+/// notes: clients that reset there skipped records).
+async fn a_failed_offset_lookup_is_retried_never_reset(kind: BrokerKind, protocol: GroupProtocol) {
+    use gregor_client::admin::{Admin, OffsetAndMetadata};
+    use gregor_consumer::fetch::OffsetReset;
+    use gregor_consumer::{GroupError, GroupEvent, TopicPartition};
+    let broker = broker(kind).await;
+    let mock = broker.mock().expect("the mock");
+    let sc = Scenario::new(&broker, "lookup", 1)
+        .await
+        .with_protocol(protocol);
+    let producer = sc.produce(1);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let tp = TopicPartition::new(sc.topic.as_str(), 0);
+    let committed = Admin::new(sc.client.clone())
+        .commit_offsets(&sc.group, &[(tp.clone(), OffsetAndMetadata::new(2))])
+        .await
+        .expect("OffsetCommit");
+    assert!(committed.values().all(Result::is_ok), "{committed:?}");
+    let rule = mock
+        .intercept(
+            ApiKey::OffsetFetch,
+            Intercept::once(Action::Error(
+                gregor_protocol::ErrorCode::TopicAuthorizationFailed,
+            )),
+        )
+        .await;
+    let mut s = sc.range();
+    // Latest: a reset would skip everything produced so far.
+    s.offset_reset = OffsetReset::Latest;
+    let mut consumer =
+        gregor_consumer::GroupConsumer::new(sc.client_for("a").await, s, sc.subscription());
+    let refused = tokio::time::timeout(SETTLE, async {
+        loop {
+            match consumer.next().await {
+                Ok(_) => continue,
+                Err(e) => break e,
+            }
+        }
+    })
+    .await
+    .expect("the refused lookup reaches the application");
+    // The mock refuses the whole request (its group-level code too): the client's typed
+    // error; a refusal of the partition alone is `PartitionsRejected` naming it.
+    assert!(
+        matches!(
+            &refused,
+            GroupError::Client(gregor_client::ClientError::Broker {
+                api: ApiKey::OffsetFetch,
+                ..
+            })
+        ) || matches!(&refused, GroupError::PartitionsRejected { partitions, .. } if partitions[0].0 == tp),
+        "{refused:?}"
+    );
+    mock.remove_intercept(rule).await;
+    let first = tokio::time::timeout(SETTLE, async {
+        loop {
+            if let GroupEvent::Records(chunk) = consumer.next().await.expect("no more errors") {
+                break chunk.as_slice().first().map(|r| r.offset);
+            }
+        }
+    })
+    .await
+    .expect("records after the retry");
+    assert_eq!(first, Some(2), "started from the committed offset");
+    producer.stop().await;
+    consumer.close().await.expect("closes");
+}
+
+per_protocol!(a_failed_offset_lookup_is_retried_never_reset: mock => Mock Classic, mock_848 => Mock Consumer);

@@ -343,8 +343,14 @@ impl GroupConsumer {
             // applying it (its awaits: offset lookups, the engine's revoke, commits, which are
             // all safe to repeat) applies it again on the next call.
             if let Some(event) = self.inbox.front().cloned() {
+                let assigned = matches!(event, MemberEvent::Assigned(_));
                 let result = self.on_member_event(event).await;
-                self.inbox.pop_front();
+                // An assignment whose offsets could not be looked up stays: the error goes to
+                // the application, and its next call looks them up again (a partition never
+                // falls back to auto.offset.reset because its lookup failed).
+                if result.is_ok() || !assigned {
+                    self.inbox.pop_front();
+                }
                 result?;
                 continue;
             }
@@ -459,6 +465,21 @@ impl GroupConsumer {
             Some(Background::Offsets(result)) => result.map_err(GroupError::Client)?,
             _ => return Err(GroupError::Closed),
         };
+        // A partition the lookup failed for (after the admin's retries) is an error, never
+        // "nothing committed": that would start it from auto.offset.reset.
+        let failed: Vec<(TopicPartition, gregor_protocol::ErrorCode)> = partitions
+            .iter()
+            .filter_map(|tp| match committed.get(tp) {
+                Some(Err(code)) => Some((tp.clone(), *code)),
+                _ => None,
+            })
+            .collect();
+        if !failed.is_empty() {
+            return Err(GroupError::PartitionsRejected {
+                api: super::errors::GroupApi::OffsetFetch,
+                partitions: failed,
+            });
+        }
         for tp in partitions {
             let offset = committed
                 .get(tp)
