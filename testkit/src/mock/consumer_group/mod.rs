@@ -1,11 +1,11 @@
 //! The KIP-848 consumer group coordinator of the mock cluster, as a sans-io state machine.
 //!
-//! [`ConsumerGroups`] holds every consumer-protocol group: members, the group epoch, the
+//! `ConsumerGroups` holds every consumer-protocol group: members, the group epoch, the
 //! target assignment and its epoch, each member's current assignment and reconciliation
 //! state, resolved regular expressions and committed offsets. It never touches a socket or a
 //! clock: requests come in decoded with an `Env` (`now`, the request version, the client, the
 //! cluster's topics) and go out as responses; session and rebalance timeouts fire from
-//! [`ConsumerGroups::advance`], driven by the classic coordinator's `poll` and
+//! `ConsumerGroups::advance`, driven by the classic coordinator's `poll` and
 //! `next_deadline` (the group shell's timer task), which this one lives inside.
 //!
 //! # Layout
@@ -19,7 +19,7 @@
 //!
 //! Offsets (OffsetCommit and OffsetFetch fenced by member epoch), the classic APIs on a
 //! consumer group and the shared group-id namespace are handled by the classic coordinator
-//! (`mock::group`), which asks [`ConsumerGroups`] for the checks.
+//! (`mock::group`), which asks `ConsumerGroups` for the checks.
 //!
 //! # Semantics
 //! Apache Kafka 4.1's `GroupMetadataManager` for groups of type `consumer`. Deviations: member
