@@ -3,6 +3,7 @@
 //!
 //! ```sh
 //! cargo run -p gregor-consumer --example group
+//! cargo run -p gregor-consumer --example group -- --protocol consumer   # KIP-848
 //! ```
 //!
 //! Starts our MockCluster in-process (or uses `KAFKA_BOOTSTRAP_SERVERS` when set), creates a
@@ -32,6 +33,11 @@
 //! example checks exactly that at the end, and exits non-zero unless every produced offset
 //! was read once.
 //!
+//! With `--protocol consumer` the members speak KIP-848's consumer protocol
+//! (`group.protocol=consumer`): the coordinator assigns (`group.remote.assignor=uniform`) and
+//! sets the heartbeat interval; there is no group-wide rebalance, a member revokes what moves
+//! and the new owner gets it at its next heartbeat.
+//!
 //! The group consumer itself is in `run` (the two ways to configure it) and `consume` (the
 //! application's loop); the rest is the example's bookkeeping.
 //!
@@ -49,6 +55,7 @@ use bytes::Bytes;
 use gregor_client::config::ProducerConfig;
 use gregor_client::producer::{Producer, ProducerRecord};
 use gregor_consumer::group::assignor;
+use gregor_consumer::group::config::GroupProtocol;
 use gregor_consumer::{
     Client, FetchConfig, GroupConfig, GroupConsumer, GroupEvent, OffsetReset, RecordChunk,
     TopicPartition,
@@ -88,7 +95,15 @@ async fn run() -> Result<(), AnyError> {
     } else {
         "cooperative"
     };
-    println!("partition.assignment.strategy: {strategy} ({protocol} rebalancing)");
+    let consumer_protocol = std::env::args()
+        .skip_while(|a| a != "--protocol")
+        .nth(1)
+        .is_some_and(|p| p == "consumer");
+    if consumer_protocol {
+        println!("group.protocol: consumer (KIP-848; the coordinator assigns, uniform)");
+    } else {
+        println!("partition.assignment.strategy: {strategy} ({protocol} rebalancing)");
+    }
 
     let broker = support::broker().await?;
     let where_ = if broker.mock.is_some() {
@@ -116,6 +131,14 @@ async fn run() -> Result<(), AnyError> {
         ("auto.offset.reset", "earliest"),
         ("fetch.max.wait.ms", "100"),
     ])?;
+    let from_properties = if consumer_protocol {
+        let mut c = from_properties;
+        c.set("group.protocol", "consumer")?;
+        c.set("group.remote.assignor", "uniform")?;
+        c
+    } else {
+        from_properties
+    };
     // Members b and c: the same settings with the typed builder.
     let typed = GroupConfig::new(group.as_str())
         .with_assignors([strategy])
@@ -126,6 +149,13 @@ async fn run() -> Result<(), AnyError> {
         .with_auto_commit_interval(Duration::from_secs(1))
         .with_auto_offset_reset(OffsetReset::Earliest)
         .with_fetch(FetchConfig::default().with_max_wait(Duration::from_millis(100)));
+    let typed = if consumer_protocol {
+        typed
+            .with_group_protocol(GroupProtocol::Consumer)
+            .with_remote_assignor("uniform")
+    } else {
+        typed
+    };
     if format!("{from_properties:?}") != format!("{typed:?}") {
         return Err("the properties and the builder describe different settings".into());
     }

@@ -1,6 +1,7 @@
 //! What an application of the group consumer calls, on our mock and Apache Kafka: seek, pause
 //! and resume, lag and position, background commits, commits from its rebalance listener, and
-//! partitions read as streams of their own.
+//! partitions read as streams of their own; with the classic protocol and with KIP-848's
+//! consumer protocol (`mock_848`, `kafka_848`).
 
 mod group_support;
 mod stream_support;
@@ -8,23 +9,26 @@ mod stream_support;
 use std::time::Duration;
 
 use gregor_client::admin::Admin;
+use gregor_consumer::group::config::GroupProtocol;
 use gregor_consumer::group::consumer::GroupConsumerSettings;
 use gregor_testkit::BrokerKind;
-use group_support::scenario::{Scenario, next_chunk_where, range, wait_split};
-use group_support::{Behaviour, Producer};
-use stream_support::{broker, per_kind};
+use group_support::scenario::{Scenario, next_chunk_where, wait_split};
+use group_support::{Behaviour, Producer, per_protocol};
+use stream_support::broker;
 
 /// pause holds a partition back while the others flow; resume brings it back; seek moves a
 /// position (and is what the next commit stores).
-async fn seek_pause_resume(kind: BrokerKind) {
+async fn seek_pause_resume(kind: BrokerKind, protocol: GroupProtocol) {
     let broker = broker(kind).await;
-    let sc = Scenario::new(&broker, "seek", 2).await;
+    let sc = Scenario::new(&broker, "seek", 2)
+        .await
+        .with_protocol(protocol);
     let producer = Producer::start(&sc.client, &sc.topic, 2, 5, Duration::from_millis(50));
     let p0 = gregor_consumer::TopicPartition::new(sc.topic.as_str(), 0);
     let p1 = gregor_consumer::TopicPartition::new(sc.topic.as_str(), 1);
     let mut consumer = gregor_consumer::GroupConsumer::new(
         sc.client_for("a").await,
-        range(&sc.group),
+        sc.range(),
         sc.subscription(),
     );
     next_chunk_where(&mut consumer, |c| c.topic_partition() == &p1).await;
@@ -89,7 +93,7 @@ async fn seek_pause_resume(kind: BrokerKind) {
     consumer.close().await.expect("close");
 }
 
-per_kind!(seek_pause_resume: mock => Mock, kafka => Kafka);
+per_protocol!(seek_pause_resume: mock => Mock Classic, kafka => Kafka Classic, mock_848 => Mock Consumer, kafka_848 => Kafka Consumer);
 
 /// a alone, then a and b, then b alone, each step held for `hold`, while a producer appends
 /// to 4 partitions: no partition has two owners, every offset is delivered, none twice.
@@ -119,11 +123,13 @@ async fn a_then_b(
 
 /// Auto-commit off: the application commits what it processed from its rebalance listener
 /// when partitions are revoked (and on close); handoffs deliver nothing twice.
-async fn manual_commits_on_revoke(kind: BrokerKind) {
+async fn manual_commits_on_revoke(kind: BrokerKind, protocol: GroupProtocol) {
     let broker = broker(kind).await;
-    let sc = Scenario::new(&broker, "manual", 4).await;
+    let sc = Scenario::new(&broker, "manual", 4)
+        .await
+        .with_protocol(protocol);
     let manual = || {
-        let mut s = range(&sc.group);
+        let mut s = sc.range();
         s.auto_commit = None;
         s
     };
@@ -142,21 +148,23 @@ async fn manual_commits_on_revoke(kind: BrokerKind) {
     eprintln!("{kind}: manual commits on revoke, {produced} records, 0 gaps, 0 duplicates");
 }
 
-per_kind!(manual_commits_on_revoke: mock => Mock, kafka => Kafka);
+per_protocol!(manual_commits_on_revoke: mock => Mock Classic, kafka => Kafka Classic, mock_848 => Mock Consumer, kafka_848 => Kafka Consumer);
 
 /// Members that read each partition as its own stream on its own task (slowly): a
 /// revocation waits until the stream's task is done with what it holds, so the next owner
 /// starts where it stopped: no partition has two owners, nothing is lost or read twice.
-async fn partition_streams_hold_the_revocation(kind: BrokerKind) {
+async fn partition_streams_hold_the_revocation(kind: BrokerKind, protocol: GroupProtocol) {
     let broker = broker(kind).await;
-    let sc = Scenario::new(&broker, "streams", 4).await;
+    let sc = Scenario::new(&broker, "streams", 4)
+        .await
+        .with_protocol(protocol);
     let streams = Behaviour {
         streams: Some(Duration::from_millis(150)),
         ..Behaviour::default()
     };
     let produced = a_then_b(
         &sc,
-        || range(&sc.group),
+        || sc.range(),
         streams,
         Duration::from_secs(1),
         "each revocation waited for its stream",
@@ -165,4 +173,4 @@ async fn partition_streams_hold_the_revocation(kind: BrokerKind) {
     eprintln!("{kind}: partition streams, {produced} records, 0 gaps, 0 duplicates");
 }
 
-per_kind!(partition_streams_hold_the_revocation: mock => Mock, kafka => Kafka);
+per_protocol!(partition_streams_hold_the_revocation: mock => Mock Classic, kafka => Kafka Classic, mock_848 => Mock Consumer, kafka_848 => Kafka Consumer);

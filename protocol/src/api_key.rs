@@ -52,11 +52,13 @@ pub enum ApiKey {
     CreatePartitions = 37,
     /// ConsumerGroupHeartbeat (68, KIP-848).
     ConsumerGroupHeartbeat = 68,
+    /// ConsumerGroupDescribe (69, KIP-848).
+    ConsumerGroupDescribe = 69,
 }
 
 impl ApiKey {
     /// Every key gregor speaks.
-    pub const ALL: [ApiKey; 23] = [
+    pub const ALL: [ApiKey; 24] = [
         ApiKey::Produce,
         ApiKey::Fetch,
         ApiKey::ListOffsets,
@@ -80,6 +82,7 @@ impl ApiKey {
         ApiKey::SaslAuthenticate,
         ApiKey::CreatePartitions,
         ApiKey::ConsumerGroupHeartbeat,
+        ApiKey::ConsumerGroupDescribe,
     ];
 
     /// The key's number on the wire.

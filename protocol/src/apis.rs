@@ -36,6 +36,7 @@ macro_rules! for_each_api {
             (SaslAuthenticate, $crate::messages::SaslAuthenticateRequest, $crate::messages::SaslAuthenticateResponse),
             (CreatePartitions, $crate::messages::CreatePartitionsRequest, $crate::messages::CreatePartitionsResponse),
             (ConsumerGroupHeartbeat, $crate::messages::ConsumerGroupHeartbeatRequest, $crate::messages::ConsumerGroupHeartbeatResponse),
+            (ConsumerGroupDescribe, $crate::messages::ConsumerGroupDescribeRequest, $crate::messages::ConsumerGroupDescribeResponse),
         }
     };
 }

@@ -571,6 +571,8 @@ fn leave_group_fields_outside_their_versions() {
 
 #[path = "messages_group/admin.rs"]
 mod admin;
+#[path = "messages_group/consumer_group_describe.rs"]
+mod consumer_group_describe;
 #[path = "messages_group/consumer_protocol.rs"]
 mod consumer_protocol;
 #[path = "messages_group/offsets.rs"]

@@ -304,6 +304,8 @@ oracle! {
     list_groups_response => (gregor_protocol::messages::ListGroupsResponse, kafka_protocol::messages::ListGroupsResponse),
     consumer_group_heartbeat_request => (gregor_protocol::messages::ConsumerGroupHeartbeatRequest, kafka_protocol::messages::ConsumerGroupHeartbeatRequest),
     consumer_group_heartbeat_response => (gregor_protocol::messages::ConsumerGroupHeartbeatResponse, kafka_protocol::messages::ConsumerGroupHeartbeatResponse),
+    consumer_group_describe_request => (gregor_protocol::messages::ConsumerGroupDescribeRequest, kafka_protocol::messages::ConsumerGroupDescribeRequest),
+    consumer_group_describe_response => (gregor_protocol::messages::ConsumerGroupDescribeResponse, kafka_protocol::messages::ConsumerGroupDescribeResponse),
     produce_request => (gregor_protocol::messages::ProduceRequest, kafka_protocol::messages::ProduceRequest),
     produce_response => (gregor_protocol::messages::ProduceResponse, kafka_protocol::messages::ProduceResponse),
     init_producer_id_request => (gregor_protocol::messages::InitProducerIdRequest, kafka_protocol::messages::InitProducerIdRequest),

@@ -79,6 +79,8 @@ message_properties! {
     offset_for_leader_epoch_response => OffsetForLeaderEpochResponse,
     consumer_group_heartbeat_request => ConsumerGroupHeartbeatRequest,
     consumer_group_heartbeat_response => ConsumerGroupHeartbeatResponse,
+    consumer_group_describe_request => ConsumerGroupDescribeRequest,
+    consumer_group_describe_response => ConsumerGroupDescribeResponse,
     consumer_protocol_assignment => ConsumerProtocolAssignment,
     consumer_protocol_subscription => ConsumerProtocolSubscription,
     describe_groups_request => DescribeGroupsRequest,

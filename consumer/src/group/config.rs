@@ -42,6 +42,9 @@ use crate::fetch::{FetchConfig, IsolationLevel, OffsetReset};
 /// Kafka `INT` of milliseconds.
 pub const REBALANCE_TIMEOUT_KEY: &str = "gregor.group.rebalance.timeout.ms";
 
+/// gregor's own key for [`GroupConfig::protocol_fallback`] (`true`/`false`).
+pub const PROTOCOL_FALLBACK_KEY: &str = "gregor.group.protocol.fallback";
+
 /// Every property a [`GroupConfig`] reads besides
 /// [`FETCH_KEYS`](crate::fetch::config::FETCH_KEYS). `retry.backoff.ms` is also a client key
 /// ([`CLIENT_KEYS`]): both read it.
@@ -55,6 +58,7 @@ pub const GROUP_KEYS: &[&str] = &[
     "heartbeat.interval.ms",
     "max.poll.interval.ms",
     REBALANCE_TIMEOUT_KEY,
+    PROTOCOL_FALLBACK_KEY,
     "enable.auto.commit",
     "auto.commit.interval.ms",
     "auto.offset.reset",
@@ -118,7 +122,20 @@ pub enum MembershipOnClose {
     RemainInGroup,
 }
 
-/// The settings of a group consumer (classic protocol).
+/// Which group protocol a member speaks (`group.protocol`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GroupProtocol {
+    /// The classic protocol: JoinGroup, SyncGroup, Heartbeat; a member assigns
+    /// (`group.protocol=classic`).
+    #[default]
+    Classic,
+    /// KIP-848's consumer protocol: ConsumerGroupHeartbeat; the coordinator assigns
+    /// (`group.protocol=consumer`, Kafka 4.0 and later).
+    Consumer,
+}
+
+/// The settings of a group consumer.
 ///
 /// Build with [`GroupConfig::new`] and the `with_*` setters, or from properties with
 /// [`GroupConfig::from_properties`]; check with [`GroupConfig::validate`]. Defaults are Java's
@@ -181,6 +198,22 @@ pub struct GroupConfig {
     /// [`FETCH_KEYS`](crate::fetch::config::FETCH_KEYS)). Default [`FetchConfig::default`]:
     /// `read_uncommitted`, as in Java.
     pub fetch: FetchConfig,
+    /// The group protocol (`group.protocol`). Default [`GroupProtocol::Classic`]. With
+    /// [`GroupProtocol::Consumer`] the coordinator assigns and sets the heartbeat interval and
+    /// session timeout: [`assignors`](Self::assignors) and
+    /// [`heartbeat_interval`](Self::heartbeat_interval) are not used, and
+    /// [`session_timeout`](Self::session_timeout) only bounds how long the member goes on
+    /// without a heartbeat answer before it gives its partitions up (set it to the broker's
+    /// `group.consumer.session.timeout.ms`, 45 s by default).
+    pub group_protocol: GroupProtocol,
+    /// The coordinator's assignor for the consumer protocol (`group.remote.assignor`:
+    /// `uniform`, `range`), or `None` for the broker's default. Default `None`.
+    pub remote_assignor: Option<String>,
+    /// With [`GroupProtocol::Consumer`]: join with the classic protocol instead when the
+    /// coordinator does not support the consumer protocol (`UNSUPPORTED_VERSION`, or
+    /// ConsumerGroupHeartbeat missing from its ApiVersions) ([`PROTOCOL_FALLBACK_KEY`]).
+    /// Default false: the consumer stops with [`GroupError::UnsupportedVersion`](super::errors::GroupError::UnsupportedVersion).
+    pub protocol_fallback: bool,
 }
 
 impl GroupConfig {
@@ -204,6 +237,9 @@ impl GroupConfig {
             allow_auto_create_topics: false,
             exclude_internal_topics: true,
             fetch: FetchConfig::default(),
+            group_protocol: GroupProtocol::Classic,
+            remote_assignor: None,
+            protocol_fallback: false,
         }
     }
 
@@ -335,6 +371,27 @@ impl GroupConfig {
     #[must_use]
     pub fn with_fetch(mut self, fetch: FetchConfig) -> Self {
         self.fetch = fetch;
+        self
+    }
+
+    /// Sets [`group_protocol`](Self::group_protocol).
+    #[must_use]
+    pub fn with_group_protocol(mut self, protocol: GroupProtocol) -> Self {
+        self.group_protocol = protocol;
+        self
+    }
+
+    /// Sets [`remote_assignor`](Self::remote_assignor).
+    #[must_use]
+    pub fn with_remote_assignor(mut self, assignor: impl Into<String>) -> Self {
+        self.remote_assignor = Some(assignor.into());
+        self
+    }
+
+    /// Sets [`protocol_fallback`](Self::protocol_fallback).
+    #[must_use]
+    pub fn with_protocol_fallback(mut self, fallback: bool) -> Self {
+        self.protocol_fallback = fallback;
         self
     }
 }
@@ -546,8 +603,8 @@ impl GroupConfig {
     /// of built-in assignors (see [`builtin_assignor`]); `auto.offset.reset` also takes
     /// librdkafka's `smallest`, `beginning`, `largest`, `end` and `error`;
     /// `group.instance.id` and `client.rack` are unset by an empty value;
-    /// `group.protocol` must be `classic` (the consumer protocol is not supported yet) and
-    /// `group.remote.assignor` empty; `internal.leave.group.on.close=false` is
+    /// `group.protocol` is `classic` or `consumer` (any case); an empty
+    /// `group.remote.assignor` is the broker's default; `internal.leave.group.on.close=false` is
     /// [`MembershipOnClose::RemainInGroup`], `true` [`MembershipOnClose::Default`].
     ///
     /// # Errors
@@ -586,24 +643,18 @@ impl GroupConfig {
                 self.instance_id = Some(value.to_owned()).filter(|id| !id.is_empty());
             }
             "group.protocol" => {
-                if value.eq_ignore_ascii_case("consumer") {
-                    return Err(ConfigError::invalid(
-                        key,
-                        "the consumer protocol (KIP-848) is not supported yet; use classic",
-                    ));
-                }
-                if !value.eq_ignore_ascii_case("classic") {
+                self.group_protocol = if value.eq_ignore_ascii_case("consumer") {
+                    GroupProtocol::Consumer
+                } else if value.eq_ignore_ascii_case("classic") {
+                    GroupProtocol::Classic
+                } else {
                     return Err(ConfigError::invalid(key, "expected classic or consumer"));
-                }
+                };
             }
             "group.remote.assignor" => {
-                if !value.is_empty() {
-                    return Err(ConfigError::invalid(
-                        key,
-                        "applies only to group.protocol=consumer",
-                    ));
-                }
+                self.remote_assignor = Some(value.to_owned()).filter(|a| !a.is_empty());
             }
+            PROTOCOL_FALLBACK_KEY => self.protocol_fallback = boolean(key, value)?,
             "partition.assignment.strategy" => self.assignors = parse_assignors(key, value)?,
             "session.timeout.ms" => self.session_timeout = millis(key, value, INT_MAX)?,
             "heartbeat.interval.ms" => self.heartbeat_interval = millis(key, value, INT_MAX)?,

@@ -369,11 +369,22 @@ fn other_group_keys() {
     assert!(!c.exclude_internal_topics);
     assert_eq!(group(&[("client.rack", "")]).unwrap().client_rack, None);
 
-    assert_invalid(group(&[("group.protocol", "consumer")]), "group.protocol");
+    assert_eq!(c.group_protocol, GroupProtocol::Classic);
+    assert_eq!(c.remote_assignor, None);
+    let consumer = group(&[
+        ("group.protocol", "Consumer"),
+        ("group.remote.assignor", "range"),
+        (PROTOCOL_FALLBACK_KEY, "true"),
+    ])
+    .unwrap();
+    assert_eq!(consumer.group_protocol, GroupProtocol::Consumer);
+    assert_eq!(consumer.remote_assignor.as_deref(), Some("range"));
+    assert!(consumer.protocol_fallback);
+    assert!(!group(&[]).unwrap().protocol_fallback);
     assert_invalid(group(&[("group.protocol", "eager")]), "group.protocol");
     assert_invalid(
-        group(&[("group.remote.assignor", "uniform")]),
-        "group.remote.assignor",
+        group(&[(PROTOCOL_FALLBACK_KEY, "yes")]),
+        PROTOCOL_FALLBACK_KEY,
     );
     for key in [
         "enable.auto.commit",
@@ -418,7 +429,8 @@ fn every_listed_key_is_accepted() {
             | "internal.leave.group.on.close"
             | "allow.auto.create.topics"
             | "exclude.internal.topics"
-            | "check.crcs" => "false",
+            | "check.crcs"
+            | PROTOCOL_FALLBACK_KEY => "false",
             _ => "1",
         };
         group(&[(key, sample)]).unwrap_or_else(|e| panic!("{key}: {e}"));

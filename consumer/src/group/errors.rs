@@ -67,11 +67,14 @@ pub enum GroupApi {
     OffsetCommit,
     /// OffsetFetch: the group's committed offsets.
     OffsetFetch,
+    /// ConsumerGroupHeartbeat (KIP-848): joining, staying in and leaving a group of the
+    /// consumer protocol, where the coordinator assigns.
+    ConsumerGroupHeartbeat,
 }
 
 impl GroupApi {
     /// Every group API, in the order above.
-    pub const ALL: [GroupApi; 7] = [
+    pub const ALL: [GroupApi; 8] = [
         GroupApi::FindCoordinator,
         GroupApi::JoinGroup,
         GroupApi::SyncGroup,
@@ -79,6 +82,7 @@ impl GroupApi {
         GroupApi::LeaveGroup,
         GroupApi::OffsetCommit,
         GroupApi::OffsetFetch,
+        GroupApi::ConsumerGroupHeartbeat,
     ];
 
     /// The API's key on the wire.
@@ -91,6 +95,7 @@ impl GroupApi {
             GroupApi::LeaveGroup => ApiKey::LeaveGroup,
             GroupApi::OffsetCommit => ApiKey::OffsetCommit,
             GroupApi::OffsetFetch => ApiKey::OffsetFetch,
+            GroupApi::ConsumerGroupHeartbeat => ApiKey::ConsumerGroupHeartbeat,
         }
     }
 
@@ -104,6 +109,7 @@ impl GroupApi {
             GroupApi::LeaveGroup => "LeaveGroup",
             GroupApi::OffsetCommit => "OffsetCommit",
             GroupApi::OffsetFetch => "OffsetFetch",
+            GroupApi::ConsumerGroupHeartbeat => "ConsumerGroupHeartbeat",
         }
     }
 }
@@ -166,6 +172,9 @@ pub enum FatalKind {
     UnsupportedVersion,
     /// `INVALID_REQUEST`: the coordinator refuses the request as malformed.
     InvalidRequest,
+    /// `UNRELEASED_INSTANCE_ID` (consumer protocol): another member with this
+    /// `group.instance.id` is still in the group.
+    UnreleasedInstanceId,
     /// A code the API's handler does not expect and that retrying cannot fix.
     Other,
 }
@@ -200,6 +209,9 @@ impl FatalKind {
             FatalKind::UnsupportedVersion => GroupError::UnsupportedVersion {
                 api,
                 static_member: instance_id.is_some(),
+            },
+            FatalKind::UnreleasedInstanceId => GroupError::UnreleasedInstanceId {
+                instance_id: instance_id.unwrap_or_default().to_owned(),
             },
             FatalKind::InvalidRequest | FatalKind::Other => GroupError::Broker { api, code },
         }
@@ -254,6 +266,11 @@ pub enum Reaction {
     /// generation are kept. A member that believed itself stable rejoins (Java requests a
     /// rejoin on a commit's `REBALANCE_IN_PROGRESS`).
     CommitRebalancing,
+    /// A commit refused with `STALE_MEMBER_EPOCH` (consumer protocol): a heartbeat answer
+    /// moved the member to a newer epoch while the commit was under way. The commit is sent
+    /// again with the member's newest epoch (within its deadline); the membership is
+    /// untouched.
+    RetryWithNewEpoch,
     /// A commit that can never succeed: it was sent for a generation the member has left, so
     /// its partitions may be someone else's now. The commit fails with
     /// [`GroupError::CommitFailed`]; the member's current state is not changed.
@@ -289,6 +306,7 @@ pub(crate) fn named(api: GroupApi, code: ErrorCode, cx: ReactionContext) -> Opti
         GroupApi::LeaveGroup => leave_group(code),
         GroupApi::OffsetCommit => offset_commit(code, cx),
         GroupApi::OffsetFetch => offset_fetch(code),
+        GroupApi::ConsumerGroupHeartbeat => consumer_group_heartbeat(code),
     }
 }
 
@@ -299,9 +317,10 @@ fn unnamed(api: GroupApi, code: ErrorCode) -> Reaction {
         GroupApi::LeaveGroup => Reaction::Done,
         _ if code.is_retriable() => Reaction::Backoff,
         GroupApi::OffsetCommit | GroupApi::OffsetFetch => Reaction::PartitionError,
-        GroupApi::FindCoordinator | GroupApi::JoinGroup | GroupApi::SyncGroup => {
-            Reaction::Fatal(FatalKind::Other)
-        }
+        GroupApi::FindCoordinator
+        | GroupApi::JoinGroup
+        | GroupApi::SyncGroup
+        | GroupApi::ConsumerGroupHeartbeat => Reaction::Fatal(FatalKind::Other),
     }
 }
 
@@ -411,6 +430,7 @@ fn offset_commit(code: ErrorCode, cx: ReactionContext) -> Option<Reaction> {
             Reaction::PartitionError
         }
         E::RebalanceInProgress => Reaction::CommitRebalancing,
+        E::StaleMemberEpoch => Reaction::RetryWithNewEpoch,
         E::FencedInstanceId | E::UnknownMemberId | E::IllegalGeneration
             if cx.generation_changed =>
         {
@@ -421,6 +441,26 @@ fn offset_commit(code: ErrorCode, cx: ReactionContext) -> Option<Reaction> {
         E::UnknownMemberId => Reaction::ResetMember,
         E::FencedInstanceId => Reaction::Fatal(FatalKind::FencedInstanceId),
         E::GroupAuthorizationFailed => Reaction::Fatal(FatalKind::GroupAuthorization),
+        _ => return None,
+    })
+}
+
+/// ConsumerGroupHeartbeat (KIP-848). The member keeps its member id in every case
+/// (KIP-1082: the client generates it once): fenced or unknown, it loses its partitions and
+/// joins again at epoch 0 ([`Reaction::ResetGeneration`]).
+fn consumer_group_heartbeat(code: ErrorCode) -> Option<Reaction> {
+    use ErrorCode as E;
+    Some(match code {
+        E::CoordinatorNotAvailable | E::NotCoordinator => Reaction::Rediscover,
+        E::CoordinatorLoadInProgress => Reaction::Backoff,
+        E::FencedMemberEpoch | E::UnknownMemberId => Reaction::ResetGeneration,
+        E::GroupAuthorizationFailed => Reaction::Fatal(FatalKind::GroupAuthorization),
+        E::GroupMaxSizeReached => Reaction::Fatal(FatalKind::GroupMaxSizeReached),
+        E::InvalidRequest => Reaction::Fatal(FatalKind::InvalidRequest),
+        E::UnreleasedInstanceId => Reaction::Fatal(FatalKind::UnreleasedInstanceId),
+        E::FencedInstanceId => Reaction::Fatal(FatalKind::FencedInstanceId),
+        E::UnsupportedVersion => Reaction::Fatal(FatalKind::UnsupportedVersion),
+        E::UnsupportedAssignor | E::InvalidRegularExpression => Reaction::Fatal(FatalKind::Other),
         _ => return None,
     })
 }
@@ -450,6 +490,14 @@ pub enum GroupError {
     )]
     FencedInstanceId {
         /// The fenced `group.instance.id`.
+        instance_id: String,
+    },
+    /// Another member of the group still holds this member's `group.instance.id`
+    /// (`UNRELEASED_INSTANCE_ID`, consumer protocol): it has not left (or left only
+    /// temporarily and is still within its session). This one stops and does not retry.
+    #[error("group.instance.id {instance_id:?} is still in use by another member of the group")]
+    UnreleasedInstanceId {
+        /// The `group.instance.id`.
         instance_id: String,
     },
     /// The principal may not use the group (`GROUP_AUTHORIZATION_FAILED`).

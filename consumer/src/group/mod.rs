@@ -1,4 +1,5 @@
-//! The rebalancing group consumer (classic protocol): membership, assignors, offsets.
+//! The rebalancing group consumer: membership (the classic protocol and KIP-848's consumer
+//! protocol), assignors, offsets.
 //!
 //! ```no_run
 //! use gregor_consumer::{Client, ClientConfig, GroupConfig, GroupConsumer, GroupEvent};
@@ -33,6 +34,11 @@
 //!   ([`Membership`](membership::Membership)): JoinGroup (KIP-394), SyncGroup, heartbeats,
 //!   eager and cooperative (KIP-429) rounds, static membership (KIP-345, KIP-814), self-fencing,
 //!   LeaveGroup. It returns the next request and events for the application.
+//! - [`consumer_membership`]: the same for KIP-848's consumer protocol
+//!   ([`ConsumerMembership`](consumer_membership::ConsumerMembership), `group.protocol=consumer`):
+//!   ConsumerGroupHeartbeat with the client's own member id, epochs, reconciliation (revoke
+//!   before assign, topic ids held until the metadata names them), fencing, leaving with
+//!   epoch -1 or -2. Same events, same revoke barrier.
 //! - [`errors`]: the one table from (API, error code, context) to what the member does,
 //!   checked against Java's handlers in its tests, and [`GroupError`](errors::GroupError).
 //! - [`assignor`]: who gets which partition: the [`Assignor`](assignor::Assignor) trait and
@@ -41,6 +47,9 @@
 //! - [`task`]: the thin async shell: one task per member owns the membership, talks to the
 //!   coordinator on the member's own connection, runs the leader's assignor, and watches the
 //!   poll interval. It never waits for the application.
+//! - `consumer_task`: the same shell for the consumer protocol (heartbeats, topic-id
+//!   resolution); it hands over to [`task`] when the coordinator lacks the protocol and the
+//!   member may fall back.
 //! - [`consumer`]: [`GroupConsumer`](consumer::GroupConsumer), what the application holds: the
 //!   partitions' readers in the shared fetch engine, the offsets the application finished,
 //!   commits fenced by the generation (auto-commit in the background), and the revoke
@@ -56,6 +65,8 @@
 pub mod assignor;
 pub mod config;
 pub mod consumer;
+pub mod consumer_membership;
+mod consumer_task;
 pub mod errors;
 pub mod membership;
 pub mod partition_stream;

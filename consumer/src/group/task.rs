@@ -95,13 +95,18 @@ impl PollClock {
         self.waiting.store(waiting, Ordering::Relaxed);
     }
 
+    /// The task gave the partitions up for lack of polls.
+    pub(crate) fn mark_expired(&self) {
+        self.expired.store(true, Ordering::Relaxed);
+    }
+
     /// Whether the task gave up the partitions for lack of polls; clears the flag.
     pub(crate) fn take_expired(&self) -> bool {
         self.expired.swap(false, Ordering::Relaxed)
     }
 
     /// The time the last poll is older than `limit` by, if it is.
-    fn overdue(&self, limit: Duration) -> Option<Instant> {
+    pub(crate) fn overdue(&self, limit: Duration) -> Option<Instant> {
         if self.waiting.load(Ordering::Relaxed) {
             return None;
         }
@@ -110,7 +115,7 @@ impl PollClock {
         (Instant::now() >= due).then_some(due)
     }
 
-    fn next_check(&self, limit: Duration) -> Instant {
+    pub(crate) fn next_check(&self, limit: Duration) -> Instant {
         self.origin + Duration::from_millis(self.last.load(Ordering::Relaxed)) + limit
     }
 }
@@ -127,7 +132,7 @@ pub enum Subscription {
 
 impl Subscription {
     /// The topics it names in `metadata` (for a pattern: those that match, sorted).
-    fn resolve(&self, client: &Client) -> Vec<String> {
+    pub(crate) fn resolve(&self, client: &Client) -> Vec<String> {
         match self {
             Subscription::Topics(topics) => topics.clone(),
             Subscription::Pattern(regex) => {
@@ -295,7 +300,7 @@ pub(crate) async fn run(
                     if let Some(since) = cx.poll_clock.overdue(cx.max_poll_interval) {
                         warn!(group = %cx.group_id, ?since, "max.poll.interval.ms passed without a poll; leaving the group");
                         membership.poll_interval_expired();
-                        cx.poll_clock.expired.store(true, Ordering::Relaxed);
+                        cx.poll_clock.mark_expired();
                     }
                 }
             }
@@ -304,8 +309,61 @@ pub(crate) async fn run(
     publish(&membership, &cx);
 }
 
+/// What the shell needs of a membership, whichever protocol it speaks: its events, the
+/// consumer's commands, and the identity commits are fenced with.
+pub(crate) trait MemberMachine {
+    /// The next event for the consumer.
+    fn poll_event(&mut self) -> Option<MemberEvent>;
+    /// The application finished these revoked partitions.
+    fn revoke_done(&mut self, partitions: &[TopicPartition]);
+    /// Stop: revoke everything, then leave if `leave`.
+    fn close(&mut self, leave: bool);
+    /// A commit was refused with `code`, which the table answered with `action`.
+    fn commit_refused(&mut self, now: Instant, code: gregor_protocol::ErrorCode, action: Reaction);
+    /// The application polled again after a poll-interval expiry.
+    fn rejoin_after_poll_timeout(&mut self);
+    /// The member has left or failed.
+    fn is_done(&self) -> bool;
+    /// The partitions the member owns.
+    fn owned_partitions(&self) -> Vec<TopicPartition>;
+    /// The identity commits are fenced with.
+    fn commit_identity(&self) -> Option<CommitIdentity>;
+    /// A rebalance is under way.
+    fn is_rebalancing(&self) -> bool;
+}
+
+impl MemberMachine for Membership {
+    fn poll_event(&mut self) -> Option<MemberEvent> {
+        Membership::poll_event(self)
+    }
+    fn revoke_done(&mut self, partitions: &[TopicPartition]) {
+        Membership::revoke_done(self, partitions);
+    }
+    fn close(&mut self, leave: bool) {
+        Membership::close(self, leave);
+    }
+    fn commit_refused(&mut self, now: Instant, code: gregor_protocol::ErrorCode, action: Reaction) {
+        Membership::commit_refused(self, now, code, action);
+    }
+    fn rejoin_after_poll_timeout(&mut self) {
+        Membership::rejoin_after_poll_timeout(self);
+    }
+    fn is_done(&self) -> bool {
+        Membership::is_done(self)
+    }
+    fn owned_partitions(&self) -> Vec<TopicPartition> {
+        self.owned().iter().cloned().collect()
+    }
+    fn commit_identity(&self) -> Option<CommitIdentity> {
+        Membership::commit_identity(self)
+    }
+    fn is_rebalancing(&self) -> bool {
+        Membership::is_rebalancing(self)
+    }
+}
+
 /// Hands the membership's pending events to the consumer; false if the consumer is gone.
-fn deliver(membership: &mut Membership, cx: &TaskContext) -> bool {
+pub(crate) fn deliver<M: MemberMachine>(membership: &mut M, cx: &TaskContext) -> bool {
     while let Some(event) = membership.poll_event() {
         if cx.events.send(event).is_err() {
             return false;
@@ -315,7 +373,11 @@ fn deliver(membership: &mut Membership, cx: &TaskContext) -> bool {
 }
 
 /// Applies a command; returns whether the consumer is closing.
-fn handle(membership: &mut Membership, command: Option<Command>, cx: &TaskContext) -> bool {
+pub(crate) fn handle<M: MemberMachine>(
+    membership: &mut M,
+    command: Option<Command>,
+    cx: &TaskContext,
+) -> bool {
     match command {
         Some(Command::RevokeDone(partitions)) => {
             membership.revoke_done(&partitions);
@@ -337,14 +399,14 @@ fn handle(membership: &mut Membership, command: Option<Command>, cx: &TaskContex
         // The consumer was dropped without closing: leave as a close would, without waiting.
         None => {
             membership.close(true);
-            let owned: Vec<TopicPartition> = membership.owned().iter().cloned().collect();
+            let owned = membership.owned_partitions();
             membership.revoke_done(&owned);
             true
         }
     }
 }
 
-fn publish(membership: &Membership, cx: &TaskContext) {
+pub(crate) fn publish<M: MemberMachine>(membership: &M, cx: &TaskContext) {
     let state = MemberState {
         identity: membership.commit_identity(),
         rebalancing: membership.is_rebalancing(),

@@ -13,6 +13,7 @@ use gregor_client::Client;
 use gregor_consumer::TopicPartition;
 use gregor_consumer::fetch::{FetchConfig, OffsetReset};
 use gregor_consumer::group::assignor::SharedAssignor;
+use gregor_consumer::group::config::{GroupProtocol, MembershipOnClose};
 use gregor_consumer::group::consumer::{GroupConsumer, GroupConsumerSettings, GroupEvent};
 use gregor_consumer::group::errors::GroupError;
 use gregor_consumer::group::membership::MembershipSettings;
@@ -322,6 +323,10 @@ pub fn settings(group: &str, assignors: Vec<SharedAssignor>) -> GroupConsumerSet
         offset_reset: OffsetReset::Earliest,
         leave_on_close: true,
         fetch: FetchConfig::default().with_max_wait(Duration::from_millis(100)),
+        group_protocol: GroupProtocol::Classic,
+        remote_assignor: None,
+        protocol_fallback: false,
+        on_close: MembershipOnClose::Default,
     }
 }
 
@@ -616,3 +621,26 @@ pub async fn eventually(
 pub fn partitions(topic: &str, count: i32) -> BTreeSet<TopicPartition> {
     (0..count).map(|p| TopicPartition::new(topic, p)).collect()
 }
+
+/// One test per (broker kind, group protocol) of an `async fn NAME(kind, protocol)`:
+/// `per_protocol!(NAME: mock => Mock Classic, kafka_848 => Kafka Consumer)` makes
+/// `NAME::mock` and `NAME::kafka_848`.
+#[allow(unused_macros)]
+macro_rules! per_protocol {
+    ($test:ident: $($suffix:ident => $kind:ident $protocol:ident),+ $(,)?) => {
+        mod $test {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $suffix() {
+                    super::$test(
+                        gregor_testkit::BrokerKind::$kind,
+                        gregor_consumer::group::config::GroupProtocol::$protocol,
+                    )
+                    .await;
+                }
+            )+
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use per_protocol;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use gregor_client::Client;
 use gregor_consumer::group::assignor::builtin;
+use gregor_consumer::group::config::GroupProtocol;
 use gregor_consumer::group::consumer::GroupConsumerSettings;
 use gregor_consumer::group::task::Subscription;
 use gregor_consumer::{GroupConsumer, GroupEvent, RecordChunk, TopicPartition};
@@ -33,6 +34,18 @@ pub async fn member_client(bootstrap: &str, id: &str) -> Client {
 /// The test settings ([`settings`]) of `group` with the range assignor.
 pub fn range(group: &str) -> GroupConsumerSettings {
     settings(group, vec![builtin("range").expect("built in")])
+}
+
+/// The test settings ([`settings`]) of `group` for KIP-848's consumer protocol with the
+/// coordinator's `assignor`. The session timeout is the test brokers'
+/// `group.consumer.session.timeout.ms` (10 s): the member gives its partitions up when it has
+/// not been heard for that long.
+pub fn consumer_protocol(group: &str, assignor: &str) -> GroupConsumerSettings {
+    let mut s = settings(group, Vec::new());
+    s.group_protocol = GroupProtocol::Consumer;
+    s.remote_assignor = Some(assignor.to_owned());
+    s.membership.session_timeout = Duration::from_secs(10);
+    s
 }
 
 /// Waits until the owners are exactly `split` (member, partition count).
@@ -89,6 +102,8 @@ pub struct Scenario {
     pub group: String,
     /// What the members deliver.
     pub ledger: Ledger,
+    /// The group protocol its members speak ([`Scenario::range`]).
+    pub protocol: GroupProtocol,
 }
 
 impl Scenario {
@@ -130,6 +145,23 @@ impl Scenario {
             topic,
             group: unique_name(name),
             ledger: Ledger::default(),
+            protocol: GroupProtocol::Classic,
+        }
+    }
+
+    /// The same scenario with members speaking `protocol`.
+    pub fn with_protocol(mut self, protocol: GroupProtocol) -> Scenario {
+        self.protocol = protocol;
+        self
+    }
+
+    /// The test settings of the scenario's group with the range assignor: the classic
+    /// protocol's ([`range`]) or the consumer protocol's with the coordinator's range assignor
+    /// ([`consumer_protocol`]).
+    pub fn range(&self) -> GroupConsumerSettings {
+        match self.protocol {
+            GroupProtocol::Consumer => consumer_protocol(&self.group, "range"),
+            _ => range(&self.group),
         }
     }
 

@@ -79,6 +79,7 @@ pub async fn start_positions(
 /// One test per broker kind for an `async fn name(kind: BrokerKind)`: `per_kind!(name: mock =>
 /// Mock, kafka => Kafka)` makes the tests `name::mock` and `name::kafka` (filter them with
 /// `cargo test name::` or `cargo test ::kafka`), each on a two-worker runtime.
+#[allow(unused_macros)]
 macro_rules! per_kind {
     ($test:ident: $($suffix:ident => $kind:ident),+ $(,)?) => {
         mod $test {
@@ -91,4 +92,5 @@ macro_rules! per_kind {
         }
     };
 }
+#[allow(unused_imports)]
 pub(crate) use per_kind;

@@ -5,6 +5,7 @@
 //! schema names inside their API's module (`messages::fetch::FetchTopic`).
 
 pub mod api_versions;
+pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
 pub mod consumer_protocol;
 pub mod create_partitions;
@@ -30,6 +31,7 @@ pub mod sasl_handshake;
 pub mod sync_group;
 
 pub use api_versions::{ApiVersionsRequest, ApiVersionsResponse};
+pub use consumer_group_describe::{ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse};
 pub use consumer_group_heartbeat::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse};
 pub use consumer_protocol::{ConsumerProtocolAssignment, ConsumerProtocolSubscription};
 pub use create_partitions::{CreatePartitionsRequest, CreatePartitionsResponse};

@@ -9,6 +9,7 @@ use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 
 use super::conn::{Inner, Security, accept_loop, bind};
+use super::consumer_group::ConsumerGroupConfig;
 use super::control::ControlError;
 use super::group::GroupConfig;
 use super::group_shell::{GroupShell, group_timer};
@@ -129,7 +130,28 @@ impl MockClusterBuilder {
     /// The group coordinator's settings (Kafka's `group.*` broker configs). Tests with short
     /// consumer session timeouts lower [`GroupConfig::min_session_timeout`] (6 s by default).
     pub fn group_config(mut self, config: GroupConfig) -> Self {
-        self.config.group = config;
+        // The consumer group settings have their own setters; keep them.
+        let consumer = std::mem::take(&mut self.config.group.consumer);
+        self.config.group = GroupConfig { consumer, ..config };
+        self
+    }
+
+    /// The KIP-848 consumer group coordinator's settings (`group.consumer.*`); see
+    /// [`ConsumerGroupConfig`] for the defaults (those of the testkit's Kafka).
+    pub fn consumer_group_config(mut self, config: ConsumerGroupConfig) -> Self {
+        self.config.group.consumer = config;
+        self
+    }
+
+    /// `group.consumer.heartbeat.interval.ms` (500 ms).
+    pub fn consumer_heartbeat_interval(mut self, d: Duration) -> Self {
+        self.config.group.consumer.heartbeat_interval = d;
+        self
+    }
+
+    /// `group.consumer.session.timeout.ms` (10 s).
+    pub fn consumer_session_timeout(mut self, d: Duration) -> Self {
+        self.config.group.consumer.session_timeout = d;
         self
     }
 

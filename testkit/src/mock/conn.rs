@@ -21,7 +21,7 @@
 //! channel, without a response). An unsupported ApiVersions version is answered (see
 //! [`unsupported_version_response`]). Oversized frames (above 100 MiB, Kafka's
 //! `socket.request.max.bytes`) close the connection too. Bytes after a body's last field are
-//! ignored, as Kafka's parser ignores them. A request for a disabled API (ConsumerGroupHeartbeat)
+//! ignored, as Kafka's parser ignores them. A request for a disabled API (none at present)
 //! closes the connection, as Kafka does.
 
 use std::net::SocketAddr;
@@ -340,7 +340,9 @@ async fn handle_frame(
     };
     let action = inner.state.lock().await.intercepts.on_request(&seen);
     let mut error = None;
+    let mut drop_response = false;
     match action {
+        Action::DropResponse => drop_response = true,
         Action::DropConnection => {
             return Err(ConnError::Closed(
                 "an interception dropped the connection".into(),
@@ -379,6 +381,11 @@ async fn handle_frame(
         inner.publish(&st, before);
         outcome
     };
+    if drop_response {
+        return Err(ConnError::Closed(
+            "an interception dropped the response".into(),
+        ));
+    }
     let outcome = match outcome {
         Parked::Group(ticket, rx) => {
             let out = wait_for_group(inner, ticket, rx, version, correlation_id, stop).await?;

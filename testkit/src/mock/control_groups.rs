@@ -2,6 +2,7 @@
 //! the coordinator holds them.
 
 use super::cluster::MockCluster;
+use super::consumer_group::ConsumerGroupState;
 use super::control::ControlError;
 use super::group::{CommittedOffset, GroupState};
 
@@ -52,5 +53,25 @@ impl MockCluster {
     ) -> Option<CommittedOffset> {
         let st = self.inner.state.lock().await;
         st.groups.committed_offset(group, topic, partition).cloned()
+    }
+
+    /// A KIP-848 consumer group's state and group epoch, `None` if there is no such group.
+    pub async fn consumer_group_state(&self, group: &str) -> Option<(ConsumerGroupState, i32)> {
+        self.inner
+            .state
+            .lock()
+            .await
+            .groups
+            .consumer_group_state(group)
+    }
+
+    /// A KIP-848 consumer group's member ids with their member epochs, in id order.
+    pub async fn consumer_group_members(&self, group: &str) -> Vec<(String, i32)> {
+        self.inner
+            .state
+            .lock()
+            .await
+            .groups
+            .consumer_group_members(group)
     }
 }

@@ -20,7 +20,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use super::group::{GroupCoordinator, Topology, offsets_partition_for};
+use super::group::{GroupCoordinator, TopicMeta, Topology, offsets_partition_for};
 use super::state::{BrokerInfo, ClusterState, TopicState};
 
 /// Kafka's default `offsets.topic.num.partitions`.
@@ -66,6 +66,22 @@ impl Topology for ClusterTopology<'_> {
         self.topics
             .get(topic)
             .is_some_and(|t| usize::try_from(partition).is_ok_and(|p| p < t.partitions.len()))
+    }
+
+    fn topics(&self) -> BTreeMap<String, TopicMeta> {
+        self.topics
+            .values()
+            .map(|t| {
+                let partitions = i32::try_from(t.partitions.len()).unwrap_or(i32::MAX);
+                (
+                    t.name.clone(),
+                    TopicMeta {
+                        id: t.id,
+                        partitions,
+                    },
+                )
+            })
+            .collect()
     }
 }
 

@@ -5,9 +5,9 @@
 
 use gregor_protocol::messages::*;
 use gregor_protocol::messages::{
-    api_versions, create_partitions, create_topics, delete_records, delete_topics, describe_groups,
-    fetch, find_coordinator, list_offsets, metadata, offset_commit, offset_fetch,
-    offset_for_leader_epoch, produce,
+    api_versions, consumer_group_describe, create_partitions, create_topics, delete_records,
+    delete_topics, describe_groups, fetch, find_coordinator, list_offsets, metadata, offset_commit,
+    offset_fetch, offset_for_leader_epoch, produce,
 };
 use gregor_protocol::{ErrorCode, Request};
 
@@ -136,6 +136,9 @@ list_errors! {
     };
     DescribeGroupsRequest => DescribeGroupsResponse { groups: for g in groups
         => describe_groups::DescribedGroup { group_id: g.clone() }
+    };
+    ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse { groups: for g in group_ids
+        => consumer_group_describe::DescribedGroup { group_id: g.clone() }
     };
     CreateTopicsRequest => CreateTopicsResponse { topics: for t in topics
         => create_topics::CreatableTopicResult { name: t.name.clone(), error_message: None }

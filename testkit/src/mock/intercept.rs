@@ -28,6 +28,9 @@ pub enum Action {
     Delay(Duration),
     /// Close the connection without answering.
     DropConnection,
+    /// Handle it normally (its effects on the cluster stay), then close the connection
+    /// without answering: a response lost on the way back.
+    DropResponse,
 }
 
 /// A request as a rule saw it.

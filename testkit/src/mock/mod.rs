@@ -28,12 +28,14 @@
 //! - `conn`: the async shell: listeners and connection tasks (frames in, responses out);
 //!   `group_shell`: delivery of parked group responses and the group coordinator's timer task.
 //! - [`group`]: the classic group coordinator as a sans-io state machine (requests and `now`
-//!   in, responses, some deferred, out); `coordinators`: which broker coordinates which group
-//!   (Kafka's `__consumer_offsets` partition hash over the brokers, fail-over, moves).
+//!   in, responses, some deferred, out); [`consumer_group`]: the KIP-848 consumer group
+//!   coordinator (ConsumerGroupHeartbeat, ConsumerGroupDescribe), sans-io too, held by the
+//!   classic one (one group-id namespace, shared offsets and timers); `coordinators`: which
+//!   broker coordinates which group (Kafka's `__consumer_offsets` partition hash over the
+//!   brokers, fail-over, moves).
 //! - `handlers`: one module per API, sans-io, and the dispatch table generated with
-//!   `gregor_protocol::for_each_api!`; `handlers::group_apis` hands the group APIs to the
-//!   group coordinator. ConsumerGroupHeartbeat (KIP-848) is disabled: not advertised, and a
-//!   request for it closes the connection, as Kafka does for a disabled API.
+//!   `gregor_protocol::for_each_api!`; `handlers::group_apis` hands the group APIs (KIP-848's
+//!   included) to the group coordinator.
 //! - `state`: the cluster state (brokers, topics, partitions, producer ids, sessions, groups,
 //!   rules); `log`: a partition's log (batches as received, offsets, leader epoch cache,
 //!   producer and transaction state, compaction); `session`: fetch sessions (KIP-227);
@@ -46,7 +48,11 @@
 //! # Consumer groups
 //! The classic protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit,
 //! OffsetFetch, DescribeGroups, ListGroups, FindCoordinator) is served by one
-//! [`group::GroupCoordinator`] in the cluster state. A parked JoinGroup or SyncGroup holds its
+//! [`group::GroupCoordinator`] in the cluster state; KIP-848's consumer protocol
+//! (ConsumerGroupHeartbeat v0-1, ConsumerGroupDescribe v0-1, offsets fenced by member epoch)
+//! by its [`consumer_group`] part, configured with
+//! [`MockClusterBuilder::consumer_group_config`] (heartbeat interval 500 ms and session
+//! timeout 10 s by default, as the testkit's Kafka). A parked JoinGroup or SyncGroup holds its
 //! connection's later responses back until it is answered (Kafka mutes a connection while a
 //! request is in flight, so it behaves the same). Session, rebalance and initial-delay timers
 //! run on tokio time. [`MockClusterBuilder::group_config`] sets the `group.*` configs; its
@@ -75,6 +81,7 @@
 
 mod cluster;
 mod conn;
+pub mod consumer_group;
 mod control;
 mod control_groups;
 mod coordinators;
@@ -91,6 +98,7 @@ mod splice;
 pub(crate) mod state;
 
 pub use cluster::{MockCluster, MockClusterBuilder, StartError};
+pub use consumer_group::{ConsumerGroupConfig, ConsumerGroupState};
 pub use control::{ControlError, OpenTransaction, PartitionInfo, Truncated};
 pub use group::{CommittedOffset, GroupConfig, GroupState};
 pub use intercept::{Action, Intercept, InterceptId, Observer, SeenRequest};

@@ -51,16 +51,75 @@ impl Committer {
     /// table (a refusal that says the member is out of its generation makes it rejoin).
     async fn commit(self, offsets: Vec<(TopicPartition, OffsetAndMetadata)>) -> CommitOutcome {
         let mut committed = Vec::new();
+        let mut pending = offsets;
+        let mut retries = 0;
+        loop {
+            let round = self.commit_once(&pending).await;
+            committed.extend(round.committed);
+            if round.stale.is_empty() {
+                return CommitOutcome {
+                    committed,
+                    result: round.result,
+                };
+            }
+            // STALE_MEMBER_EPOCH (consumer protocol): a heartbeat answer moved the member to a
+            // newer epoch while the commit was on its way. Wait for the task to publish it,
+            // then commit those partitions again with it; never fail the commit on it while
+            // the member is in the group.
+            let used = round.epoch;
+            // Ask the membership for a heartbeat now, whose answer carries the epoch.
+            let _ = self.commands.send(Command::CommitRefused(
+                gregor_protocol::ErrorCode::StaleMemberEpoch,
+                Reaction::RetryWithNewEpoch,
+            ));
+            let mut state = self.state.clone();
+            let newer = tokio::time::timeout(
+                STALE_EPOCH_WAIT,
+                state.wait_for(|s| s.identity.as_ref().is_none_or(|i| i.generation != used)),
+            )
+            .await;
+            // Timed out or not, a member still in the group tries again (the epoch it has may
+            // have been the newest after all); one out of the group cannot commit.
+            let in_group = match newer {
+                Ok(Ok(s)) => s.identity.is_some(),
+                Ok(Err(_)) => false,
+                Err(_) => self.state.borrow().identity.is_some(),
+            };
+            retries += 1;
+            if !in_group || retries > STALE_EPOCH_RETRIES {
+                let result = round.result.and(Err(GroupError::PartitionsRejected {
+                    api: GroupApi::OffsetCommit,
+                    partitions: round
+                        .stale
+                        .iter()
+                        .map(|(tp, _)| (tp.clone(), gregor_protocol::ErrorCode::StaleMemberEpoch))
+                        .collect(),
+                }));
+                return CommitOutcome { committed, result };
+            }
+            debug!(group = %self.group_id, epoch = used, "commit met a stale member epoch; retrying with the new one");
+            pending = round.stale;
+        }
+    }
+
+    /// One OffsetCommit with the member's current identity.
+    async fn commit_once(&self, offsets: &[(TopicPartition, OffsetAndMetadata)]) -> CommitRound {
+        let mut committed = Vec::new();
+        let mut stale = Vec::new();
         if offsets.is_empty() {
-            return CommitOutcome {
+            return CommitRound {
                 committed,
+                stale,
+                epoch: -1,
                 result: Ok(()),
             };
         }
         let state = self.state.borrow().clone();
         let Some(identity) = state.identity else {
-            return CommitOutcome {
+            return CommitRound {
                 committed,
+                stale,
+                epoch: -1,
                 result: Err(GroupError::RebalanceInProgress),
             };
         };
@@ -69,15 +128,18 @@ impl Committer {
             member_id: identity.member_id,
             instance_id: identity.instance_id,
         };
+        let epoch = fencing.generation_or_epoch;
         let results = match self
             .admin
-            .commit_offsets_fenced(&self.group_id, &fencing, &offsets)
+            .commit_offsets_fenced(&self.group_id, &fencing, offsets)
             .await
         {
             Ok(results) => results,
             Err(error) => {
-                return CommitOutcome {
+                return CommitRound {
                     committed,
+                    stale,
+                    epoch,
                     result: Err(GroupError::Client(error)),
                 };
             }
@@ -103,6 +165,12 @@ impl Committer {
                 Err(code) => {
                     let action = reaction(GroupApi::OffsetCommit, code, context);
                     match action {
+                        Reaction::RetryWithNewEpoch => {
+                            if let Some(entry) = offsets.iter().find(|(t, _)| *t == tp) {
+                                stale.push(entry.clone());
+                            }
+                            continue;
+                        }
                         Reaction::CommitRebalancing => {
                             worst = Some(GroupError::RebalanceInProgress)
                         }
@@ -135,9 +203,29 @@ impl Committer {
                 partitions: refused,
             }),
         };
-        CommitOutcome { committed, result }
+        CommitRound {
+            committed,
+            stale,
+            epoch,
+            result,
+        }
     }
 }
+
+/// What one OffsetCommit did.
+struct CommitRound {
+    committed: Vec<(TopicPartition, i64)>,
+    /// Partitions refused with `STALE_MEMBER_EPOCH`, to commit again with a newer epoch.
+    stale: Vec<(TopicPartition, OffsetAndMetadata)>,
+    /// The epoch (or generation) the commit was fenced with.
+    epoch: i32,
+    result: Result<(), GroupError>,
+}
+
+/// How long a commit refused for a stale member epoch waits for the newer epoch.
+const STALE_EPOCH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+/// How often such a commit is sent again.
+const STALE_EPOCH_RETRIES: u32 = 10;
 
 impl GroupConsumer {
     /// Commits what was finished of `partitions` on a task of its own (a call dropped while

@@ -47,7 +47,12 @@ use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use super::assignor::{self, SharedAssignor};
-use super::config::GroupConfig;
+use super::config::{GroupConfig, GroupProtocol, MembershipOnClose};
+use super::consumer_membership::{
+    ConsumerMembership, ConsumerMembershipSettings, ConsumerSubscription, LEAVE_EPOCH,
+    STATIC_LEAVE_EPOCH,
+};
+use super::consumer_task;
 use super::errors::GroupError;
 use super::membership::{MemberEvent, Membership, MembershipSettings};
 use super::partition_stream::{PartitionStream, StreamShared};
@@ -70,6 +75,39 @@ pub struct GroupConsumerSettings {
     pub leave_on_close: bool,
     /// The fetch engine's settings.
     pub fetch: FetchConfig,
+    /// The group protocol (`group.protocol`).
+    pub group_protocol: GroupProtocol,
+    /// `group.remote.assignor`, for the consumer protocol.
+    pub remote_assignor: Option<String>,
+    /// Fall back to the classic protocol when the coordinator lacks the consumer protocol.
+    pub protocol_fallback: bool,
+    /// What the member does about its membership on close (the consumer protocol leaves
+    /// temporarily, epoch -2, for a static member by default).
+    pub on_close: MembershipOnClose,
+}
+
+impl GroupConsumerSettings {
+    /// The consumer protocol's settings drawn from these.
+    pub fn consumer_membership(&self) -> ConsumerMembershipSettings {
+        let m = &self.membership;
+        let leave_epoch_on_close = match self.on_close {
+            MembershipOnClose::RemainInGroup => None,
+            MembershipOnClose::LeaveGroup => Some(LEAVE_EPOCH),
+            _ if m.instance_id.is_some() => Some(STATIC_LEAVE_EPOCH),
+            _ => Some(LEAVE_EPOCH),
+        };
+        ConsumerMembershipSettings {
+            group_id: m.group_id.clone(),
+            instance_id: m.instance_id.clone(),
+            rack: m.rack.clone(),
+            rebalance_timeout: m.rebalance_timeout,
+            session_timeout: m.session_timeout,
+            retry_backoff: m.retry_backoff,
+            server_assignor: self.remote_assignor.clone(),
+            leave_epoch_on_close,
+            fallback_to_classic: self.protocol_fallback,
+        }
+    }
 }
 
 impl GroupConsumerSettings {
@@ -108,8 +146,29 @@ impl GroupConsumerSettings {
             offset_reset: config.auto_offset_reset,
             leave_on_close: config.leaves_group_on_close(),
             fetch: config.fetch.clone(),
+            group_protocol: config.group_protocol,
+            remote_assignor: config.remote_assignor.clone(),
+            protocol_fallback: config.protocol_fallback,
+            on_close: config.on_close,
         })
     }
+}
+
+/// A member id for the consumer protocol: 16 random bytes in unpadded base64url (22
+/// characters), as Java's `Uuid.toString`. Without the operating system's randomness, the
+/// time and the process id stand in (the coordinator only needs it unique in the group).
+fn new_member_id() -> String {
+    use base64::Engine as _;
+    let mut raw = [0u8; 16];
+    if getrandom::fill(&mut raw).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        raw[..12].copy_from_slice(&nanos.to_le_bytes()[..12]);
+        raw[12..].copy_from_slice(&std::process::id().to_le_bytes());
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
 
 /// A partition this member owns.
@@ -175,7 +234,7 @@ impl GroupConsumer {
             Subscription::Topics(topics) => topics.clone(),
             Subscription::Pattern(_) => Vec::new(),
         };
-        let membership = Membership::new(settings.membership.clone(), topics);
+        let classic = Membership::new(settings.membership.clone(), topics.clone());
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (event_tx, events) = mpsc::unbounded_channel();
         let (state_tx, state) = watch::channel(MemberState::default());
@@ -196,7 +255,29 @@ impl GroupConsumer {
             // The pattern is matched against the metadata: fetch all of it once now.
             client.request_metadata_refresh();
         }
-        let task = tokio::spawn(task::run(membership, context, command_rx));
+        let task = match settings.group_protocol {
+            GroupProtocol::Consumer => {
+                let subscription = match &subscription {
+                    Subscription::Topics(_) => ConsumerSubscription::Topics(topics),
+                    Subscription::Pattern(regex) => {
+                        ConsumerSubscription::Regex(regex.as_str().to_owned())
+                    }
+                };
+                let membership = ConsumerMembership::new(
+                    settings.consumer_membership(),
+                    subscription,
+                    new_member_id(),
+                );
+                tokio::spawn(async move {
+                    if let consumer_task::Ended::FallBack(context, commands) =
+                        consumer_task::run(membership, context, command_rx).await
+                    {
+                        task::run(classic, context, commands).await;
+                    }
+                })
+            }
+            _ => tokio::spawn(task::run(classic, context, command_rx)),
+        };
         GroupConsumer {
             group_id,
             instance_id,
@@ -407,6 +488,17 @@ impl GroupConsumer {
                 Next::Chunk((tp, Ok(chunk))) => {
                     self.held = Some((tp, chunk.next_offset(), chunk.leader_epoch()));
                     return Ok(GroupEvent::Records(chunk));
+                }
+                Next::Chunk((tp, Err(crate::fetch::FetchError::UnknownPartition { .. }))) => {
+                    // The topic was deleted (the engine refreshed the metadata and retried):
+                    // nothing is left to read, and the group takes the partition away (the
+                    // coordinator, or the pattern when the metadata no longer lists the
+                    // topic), as Java's consumer goes on. Stop fetching it; it waits for its
+                    // revocation.
+                    warn!(group = %self.group_id, partition = %tp, "the partition no longer exists; not fetched until it is revoked");
+                    if let Some(owned) = self.owned.get_mut(&tp) {
+                        owned.reader = None;
+                    }
                 }
                 Next::Chunk((_, Err(error))) => return Err(error.into()),
                 Next::AutoCommit => {
@@ -628,6 +720,22 @@ impl GroupConsumer {
         self.pending.clear();
         if let Some(done) = self.revoking.take() {
             let _ = self.commands.send(Command::RevokeDone(done));
+        }
+        if self.settings.auto_commit.is_some() {
+            // As Java does: commit what the application finished first, while the member's
+            // generation holds. The revocation below waits for fetches in flight, and a
+            // parked rejoin answered meanwhile leaves the group completing a rebalance, in
+            // which every commit is refused (found by the group soak). What is left (a
+            // partition stream still finishing) is committed by the revocation.
+            let partitions: Vec<TopicPartition> = self
+                .owned
+                .iter()
+                .filter(|(_, o)| o.stream.is_none())
+                .map(|(tp, _)| tp.clone())
+                .collect();
+            if let Err(error) = self.commit_resumable(&partitions, true, &[]).await {
+                debug!(group = %self.group_id, %error, "the commit at close failed; the revocation commits again");
+            }
         }
         let _ = self.commands.send(Command::Close {
             leave: self.settings.leave_on_close,

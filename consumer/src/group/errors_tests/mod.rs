@@ -26,6 +26,7 @@
 //! the codes its response class documents; [`table`] holds what rows are made of. The checks
 //! are here.
 
+mod consumer_group_heartbeat;
 mod find_coordinator;
 mod heartbeat;
 mod join_group;
@@ -42,8 +43,8 @@ use gregor_protocol::ErrorCode as E;
 
 use FatalKind as K;
 use GroupApi::{
-    FindCoordinator as Find, Heartbeat as Hb, JoinGroup as Join, LeaveGroup as Leave,
-    OffsetCommit as Commit, OffsetFetch as Fetch, SyncGroup as Sync,
+    ConsumerGroupHeartbeat as Cghb, FindCoordinator as Find, Heartbeat as Hb, JoinGroup as Join,
+    LeaveGroup as Leave, OffsetCommit as Commit, OffsetFetch as Fetch, SyncGroup as Sync,
 };
 use Reaction::*;
 use table::{Row, all_contexts};
@@ -58,6 +59,7 @@ fn java_table() -> Vec<Row> {
         leave_group::rows(),
         offset_commit::rows(),
         offset_fetch::rows(),
+        consumer_group_heartbeat::rows(),
     ]
     .concat()
 }
@@ -72,6 +74,7 @@ const JAVA_NAMED: &[(GroupApi, &[ErrorCode])] = &[
     (Leave, leave_group::JAVA_NAMED),
     (Commit, offset_commit::JAVA_NAMED),
     (Fetch, offset_fetch::JAVA_NAMED),
+    (Cghb, consumer_group_heartbeat::JAVA_NAMED),
 ];
 
 /// The "Possible error codes" of Java's response classes (`common/requests/<Api>Response.java`
@@ -84,6 +87,7 @@ const DOCUMENTED: &[(GroupApi, &[ErrorCode])] = &[
     (Leave, leave_group::DOCUMENTED),
     (Commit, offset_commit::DOCUMENTED),
     (Fetch, offset_fetch::DOCUMENTED),
+    (Cghb, consumer_group_heartbeat::DOCUMENTED),
 ];
 
 /// Codes gregor's table names for an API that neither Java's handler nor the response class
@@ -98,6 +102,18 @@ const GREGOR_NAMED: &[(GroupApi, ErrorCode, &str)] = &[
         Hb,
         E::CoordinatorLoadInProgress,
         "spelled out: the backoff Java's heartbeat thread applies to every unnamed code",
+    ),
+    (
+        Commit,
+        E::StaleMemberEpoch,
+        "consumer protocol: Java's CommitRequestManager (not the classic handler) retries it \
+         with the member's latest epoch; gregor does too, never failing the commit on it",
+    ),
+    (
+        Cghb,
+        E::UnsupportedVersion,
+        "fatal as in Java, but typed (GroupError::UnsupportedVersion), or a fallback to the \
+         classic protocol when the member is configured so",
     ),
 ];
 
@@ -247,7 +263,7 @@ fn documented_default(api: GroupApi, code: ErrorCode) -> Reaction {
         Leave => Done,
         _ if code.is_retriable() => Backoff,
         Commit | Fetch => PartitionError,
-        Find | Join | Sync => Fatal(K::Other),
+        Find | Join | Sync | Cghb => Fatal(K::Other),
     }
 }
 

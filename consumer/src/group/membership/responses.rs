@@ -205,7 +205,7 @@ impl Membership {
                 self.phase = Phase::Unjoined;
             }
             // Commit outcomes: the member's state stays as it is.
-            Reaction::CommitRebalancing | Reaction::CommitFailed => {}
+            Reaction::CommitRebalancing | Reaction::CommitFailed | Reaction::RetryWithNewEpoch => {}
             Reaction::Fatal(kind) => self.fail(api, code, kind),
         }
     }

@@ -1,7 +1,9 @@
-//! Other clients as members of a consumer group, for tests that put gregor's group consumer in
-//! the same group as them: Java's `KafkaConsumer` (`testkit/kafka/GroupMemberPeer.java`,
-//! compiled with the [`peer`](super::peer)) and librdkafka's consumer through Python's
-//! `confluent_kafka` (`testkit/kafka/group_member.py`).
+//! Group members in processes of their own, for tests that put gregor's group consumer in the
+//! same group as other clients, or that kill members: Java's `KafkaConsumer`
+//! (`testkit/kafka/GroupMemberPeer.java`, compiled with the [`peer`](super::peer)),
+//! librdkafka's consumer through Python's `confluent_kafka` (`testkit/kafka/group_member.py`),
+//! and gregor's own group consumer (gregor-consumer's `gregor-group-member` binary,
+//! [`GroupPeer::gregor`]), or any program that speaks the same lines ([`GroupPeer::program`]).
 //!
 //! A [`GroupPeer`] is one such member in a process of its own: it subscribes with the consumer
 //! properties it is given, polls until told to stop, and reports what happens to it as lines on
@@ -12,11 +14,13 @@
 //! client commits, and only what was processed counts as consumed. Tests wait on the log
 //! ([`GroupPeer::wait_for`], [`wait_for_all`], [`wait_owned_exactly_once`]; `until` and
 //! `until_all` from async tests), read who owns what ([`GroupPeer::owned`]), and check every
-//! produced offset was delivered ([`Ledger`]).
+//! produced offset was delivered ([`Ledger`], per offset), or a whole group's invariants by
+//! ranges of offsets for long runs ([`GroupAudit`]: ownership, gaps, commits, duplicates
+//! explained by kills).
 //!
 //! # The member programs
 //!
-//! Both take `BOOTSTRAP TIMEOUT_SECONDS (--topics T1,T2 | --pattern REGEX) [--delay-ms N]
+//! All take `BOOTSTRAP TIMEOUT_SECONDS (--topics T1,T2 | --pattern REGEX) [--delay-ms N]
 //! [K=V ...]` ([`MemberConfig`] writes them): the properties go to the consumer as they are
 //! (Java also takes librdkafka's assignor names `range`, `roundrobin`, `sticky`,
 //! `cooperative-sticky` in `partition.assignment.strategy`); `--delay-ms` sleeps per record (a
@@ -64,6 +68,7 @@
 //! assert!(ledger.missing("t", 0, 0..10).is_empty());
 //! ```
 
+mod audit;
 mod events;
 mod ledger;
 mod librdkafka;
@@ -72,6 +77,7 @@ mod wait;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -81,6 +87,7 @@ use std::time::{Duration, Instant};
 use super::install::KafkaInstall;
 use super::peer::{JavaPeer, PeerError};
 
+pub use audit::{AuditReport, GroupAudit};
 pub use events::{Partition, PeerEvent};
 pub use ledger::{Delivery, Ledger};
 pub use member_config::{MemberConfig, Subscription};
@@ -176,7 +183,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// One group member in a process of its own (Java's or librdkafka's consumer), its output
+/// One group member in a process of its own (Java's, librdkafka's or gregor's consumer), its output
 /// parsed into a log of [`PeerEvent`]s. The waits block their thread (use the `until`
 /// variants in async tests); dropping it kills the process.
 #[derive(Debug)]
@@ -245,6 +252,38 @@ impl GroupPeer {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         GroupPeer::spawn(config.label("librdkafka"), command)
+    }
+
+    /// Starts a member program of our own at `path` (one that takes the same arguments and
+    /// speaks the same lines as Java's and librdkafka's, [the table](self#the-member-programs))
+    /// against `bootstrap`, set up by `config`; `kind` names the client in its
+    /// [`label`](Self::label) (`gregor` for gregor-consumer's `gregor-group-member`).
+    pub fn program(
+        kind: &str,
+        path: &Path,
+        bootstrap: &str,
+        config: &MemberConfig,
+    ) -> Result<GroupPeer, GroupPeerError> {
+        let mut command = Command::new(path);
+        command
+            .arg(bootstrap)
+            .arg(config.timeout.as_secs().max(1).to_string())
+            .args(config.args()?)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        GroupPeer::spawn(config.label(kind), command)
+    }
+
+    /// Starts gregor's group consumer as a member: gregor-consumer's `gregor-group-member`
+    /// binary at `path` (`env!("CARGO_BIN_EXE_gregor-group-member")` in that crate's
+    /// integration tests), labelled `gregor member ...`.
+    pub fn gregor(
+        path: &Path,
+        bootstrap: &str,
+        config: &MemberConfig,
+    ) -> Result<GroupPeer, GroupPeerError> {
+        GroupPeer::program("gregor", path, bootstrap, config)
     }
 
     /// Whether `python3` imports `confluent_kafka` (asked once per process).
@@ -325,6 +364,13 @@ impl GroupPeer {
     /// Every event so far, in order.
     pub fn events(&self) -> Vec<PeerEvent> {
         lock(&self.log.state).events.clone()
+    }
+
+    /// Calls `f` with every event so far, without copying them (a member's log of a long run
+    /// is large); the log is locked meanwhile, so the member's next line waits: keep `f`
+    /// short.
+    pub fn with_events<R>(&self, f: impl FnOnce(&[PeerEvent]) -> R) -> R {
+        f(&lock(&self.log.state).events)
     }
 
     /// The partitions the member owns according to `events`: assigned and neither revoked

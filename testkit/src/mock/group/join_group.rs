@@ -37,6 +37,9 @@ pub(super) fn handle(
     if req.group_id.is_empty() {
         return error(ErrorCode::InvalidGroupId, &req.member_id, v);
     }
+    if let Err(code) = c.classic_join_allowed(&req.group_id) {
+        return error(code, "", v);
+    }
     let session = millis(req.session_timeout_ms);
     if req.session_timeout_ms < 0
         || session < c.cfg.min_session_timeout
@@ -66,6 +69,7 @@ pub(super) fn handle(
         groups,
         out,
         ids,
+        ..
     } = c;
     if !groups.contains_key(&req.group_id) {
         // Only a join without a member id creates a group.

@@ -6,8 +6,10 @@ use gregor_protocol::messages::{ListGroupsRequest, ListGroupsResponse};
 
 use super::{GroupCoordinator, GroupState, RequestCtx};
 
-/// The type of every group here (KIP-848 groups would be `consumer`).
+/// The type of classic groups.
 const CLASSIC: &str = "classic";
+/// The type (and protocol type) of KIP-848 groups.
+const CONSUMER: &str = "consumer";
 
 pub(super) fn handle(
     c: &GroupCoordinator,
@@ -28,7 +30,23 @@ pub(super) fn handle(
     } else {
         Vec::new()
     };
-    let groups = c
+    let consumer = c
+        .listed_consumer_groups(ctx)
+        .into_iter()
+        .filter(|(_, state)| states.is_empty() || states.contains(&state.to_ascii_lowercase()))
+        .filter(|_| types.is_empty() || types.iter().any(|t| t == CONSUMER))
+        .map(|(id, state)| ListedGroup {
+            group_id: id,
+            protocol_type: CONSUMER.to_owned(),
+            group_state: if v >= 4 { state } else { String::new() },
+            group_type: if v >= 5 {
+                CONSUMER.to_owned()
+            } else {
+                String::new()
+            },
+            ..Default::default()
+        });
+    let mut groups: Vec<ListedGroup> = c
         .groups
         .values()
         .filter(|g| g.state != GroupState::Dead && ctx.coordinates(&g.id))
@@ -49,7 +67,9 @@ pub(super) fn handle(
             },
             ..Default::default()
         })
+        .chain(consumer)
         .collect();
+    groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));
     ListGroupsResponse {
         groups,
         ..Default::default()

@@ -38,6 +38,7 @@
 //! the choice here is deterministic (the smallest name), and member ids are generated from a
 //! seeded counter rather than random UUIDs, so runs repeat.
 
+mod consumer_apis;
 mod coordinator;
 mod describe_groups;
 mod find_coordinator;
@@ -61,8 +62,10 @@ use gregor_protocol::messages::{
     OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, SyncGroupRequest,
     SyncGroupResponse,
 };
+use gregor_protocol::primitives::Uuid;
 use gregor_protocol::{ErrorCode, TopicPartition};
 
+use super::consumer_group::{ConsumerGroupConfig, ConsumerGroupState, ConsumerGroups};
 use member::IdGen;
 use state::Group;
 
@@ -88,6 +91,8 @@ pub struct GroupConfig {
     pub offset_metadata_max_bytes: usize,
     /// Seed of the generated member ids (`<client id>-<uuid-like>`), for repeatable runs.
     pub member_id_seed: u64,
+    /// The KIP-848 consumer group coordinator's settings (`group.consumer.*`).
+    pub consumer: ConsumerGroupConfig,
 }
 
 impl Default for GroupConfig {
@@ -100,6 +105,7 @@ impl Default for GroupConfig {
             new_member_join_timeout: Duration::from_secs(5 * 60),
             offset_metadata_max_bytes: 4096,
             member_id_seed: 0x6772_6567_6f72,
+            consumer: ConsumerGroupConfig::default(),
         }
     }
 }
@@ -127,6 +133,21 @@ pub trait Topology {
         let _ = (topic, partition);
         true
     }
+
+    /// Every topic by name, with its id and partition count, for the consumer group
+    /// coordinator's assignments. Defaults to none.
+    fn topics(&self) -> BTreeMap<String, TopicMeta> {
+        BTreeMap::new()
+    }
+}
+
+/// A topic as the consumer group coordinator sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopicMeta {
+    /// The topic id.
+    pub id: Uuid,
+    /// The partition count.
+    pub partitions: i32,
 }
 
 /// The `__consumer_offsets` partition of a group, as Kafka computes it: the absolute value of
@@ -272,17 +293,21 @@ pub struct GroupCoordinator {
     groups: BTreeMap<String, Group>,
     out: Outbox,
     ids: IdGen,
+    /// The KIP-848 consumer groups (a group id names a classic group or a consumer group).
+    consumer: ConsumerGroups,
 }
 
 impl GroupCoordinator {
     /// A coordinator with no groups.
     pub fn new(cfg: GroupConfig) -> Self {
         let ids = IdGen::new(cfg.member_id_seed);
+        let consumer = ConsumerGroups::new(cfg.consumer.clone(), cfg.member_id_seed);
         GroupCoordinator {
             cfg,
             groups: BTreeMap::new(),
             out: Outbox::default(),
             ids,
+            consumer,
         }
     }
 
@@ -412,7 +437,10 @@ impl GroupCoordinator {
     /// completions became ready if some are waiting. `None` when nothing is scheduled.
     pub fn next_deadline(&self) -> Option<Instant> {
         let timers = self.groups.values().filter_map(coordinator::next_deadline);
-        timers.chain(self.out.ready_since).min()
+        timers
+            .chain(self.out.ready_since)
+            .chain(self.consumer.next_deadline())
+            .min()
     }
 
     /// The cluster moved `group_id` to another coordinator (call it after changing what
@@ -432,12 +460,20 @@ impl GroupCoordinator {
             coordinator::unload(g, &mut env);
             g.reload(now);
         }
+        self.consumer.coordinator_changed(group_id, now);
     }
 
     /// Deletes an empty group and its offsets, as DeleteGroups does: `GROUP_ID_NOT_FOUND`
     /// when it does not exist, `NON_EMPTY_GROUP` when it has members. A deleted group is
     /// `Dead`: DescribeGroups reports it so, and it can be created again.
     pub fn delete_group(&mut self, group_id: &str) -> ErrorCode {
+        if let Some(g) = self.consumer.groups.get(group_id) {
+            if !g.members.is_empty() {
+                return ErrorCode::NonEmptyGroup;
+            }
+            self.consumer.groups.remove(group_id);
+            return ErrorCode::None;
+        }
         match self.groups.get(group_id) {
             None => ErrorCode::GroupIdNotFound,
             Some(g) if g.state != GroupState::Empty => ErrorCode::NonEmptyGroup,
@@ -475,9 +511,38 @@ impl GroupCoordinator {
         }
     }
 
-    /// The ids of all groups, in order.
+    /// The ids of all groups (classic and consumer), in order.
     pub fn group_ids(&self) -> impl Iterator<Item = &str> {
-        self.groups.keys().map(String::as_str)
+        let mut ids: Vec<&str> = self
+            .groups
+            .keys()
+            .chain(self.consumer.groups.keys())
+            .map(String::as_str)
+            .collect();
+        ids.sort_unstable();
+        ids.into_iter()
+    }
+
+    /// A KIP-848 consumer group's state and group epoch, `None` when there is no such group.
+    pub fn consumer_group_state(&self, group_id: &str) -> Option<(ConsumerGroupState, i32)> {
+        self.consumer
+            .groups
+            .get(group_id)
+            .map(|g| (g.state(), g.epoch))
+    }
+
+    /// The member ids of a KIP-848 consumer group with their member epochs.
+    pub fn consumer_group_members(&self, group_id: &str) -> Vec<(String, i32)> {
+        self.consumer
+            .groups
+            .get(group_id)
+            .map(|g| {
+                g.members
+                    .values()
+                    .map(|m| (m.id.clone(), m.epoch()))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// A group's state, `None` when it does not exist.
@@ -505,12 +570,16 @@ impl GroupCoordinator {
         topic: &str,
         partition: i32,
     ) -> Option<&CommittedOffset> {
-        let g = self.groups.get(group_id)?;
-        g.offsets.get(&TopicPartition::new(topic, partition))
+        let key = TopicPartition::new(topic, partition);
+        if let Some(g) = self.consumer.groups.get(group_id) {
+            return g.offsets.get(&key);
+        }
+        self.groups.get(group_id)?.offsets.get(&key)
     }
 
     /// Fires every timer due at `now`, each at its own deadline, earliest first.
     fn advance(&mut self, now: Instant) {
+        self.consumer.advance(now);
         loop {
             let mut best: Option<(Instant, &String, coordinator::Due)> = None;
             for (id, g) in &self.groups {

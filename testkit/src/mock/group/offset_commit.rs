@@ -6,8 +6,11 @@ use gregor_protocol::messages::offset_commit::{
 use gregor_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 use gregor_protocol::{ErrorCode, TopicPartition};
 
+use std::collections::BTreeMap;
+
 use super::state::Group;
 use super::{CommittedOffset, GroupCoordinator, GroupState, RequestCtx};
+use crate::mock::consumer_group::ConsumerGroups;
 
 pub(super) fn handle(
     c: &mut GroupCoordinator,
@@ -79,6 +82,16 @@ fn commit(
         return;
     }
     let generation = req.generation_id_or_member_epoch;
+    let max_metadata = c.cfg.offset_metadata_max_bytes;
+    if let Some(g) = c.consumer_group_mut(&req.group_id) {
+        let checked =
+            ConsumerGroups::validate_offset_commit(g, &req.member_id, generation, ctx.api_version);
+        match checked {
+            Ok(()) => store(&mut g.offsets, max_metadata, ctx, req, results),
+            Err(e) => fill(results, e),
+        }
+        return;
+    }
     if !c.groups.contains_key(&req.group_id) {
         if generation >= 0 {
             // From v9 Kafka says the group is unknown; before, the generation is wrong.
@@ -100,7 +113,23 @@ fn commit(
     if let Err(e) = g.validate_offset_commit(&req.member_id, instance_id, generation) {
         return fill(results, e);
     }
-    let max_metadata = c.cfg.offset_metadata_max_bytes;
+    store(&mut g.offsets, max_metadata, ctx, req, results);
+    // In the classic protocol, commits keep a member's session alive.
+    if matches!(g.state, GroupState::Stable | GroupState::PreparingRebalance) {
+        if let Some(m) = g.member_mut(&req.member_id) {
+            m.reschedule_heartbeat(ctx.now);
+        }
+    }
+}
+
+/// Stores the offsets of the partitions not answered yet.
+fn store(
+    offsets: &mut BTreeMap<TopicPartition, CommittedOffset>,
+    max_metadata: usize,
+    ctx: &RequestCtx<'_>,
+    req: &OffsetCommitRequest,
+    results: &mut [Vec<Option<ErrorCode>>],
+) {
     for (t, errors) in req.topics.iter().zip(results.iter_mut()) {
         for (p, e) in t.partitions.iter().zip(errors.iter_mut()) {
             if e.is_some() {
@@ -122,17 +151,11 @@ fn commit(
                 metadata,
                 committed_at: ctx.now,
             };
-            g.offsets.insert(
+            offsets.insert(
                 TopicPartition::new(t.name.as_str(), p.partition_index),
                 committed,
             );
             *e = Some(ErrorCode::None);
-        }
-    }
-    // In the classic protocol, commits keep a member's session alive.
-    if matches!(g.state, GroupState::Stable | GroupState::PreparingRebalance) {
-        if let Some(m) = g.member_mut(&req.member_id) {
-            m.reschedule_heartbeat(ctx.now);
         }
     }
 }

@@ -8,8 +8,11 @@ use gregor_protocol::messages::offset_fetch::{
 use gregor_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse};
 use gregor_protocol::{ErrorCode, TopicPartition};
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::state::Group;
-use super::{GroupCoordinator, RequestCtx};
+use super::{CommittedOffset, GroupCoordinator, RequestCtx};
+use crate::mock::consumer_group::ConsumerGroups;
 
 /// One partition's answer.
 struct PartitionOffset {
@@ -52,10 +55,15 @@ pub(super) fn handle(
                         .map(|t| (t.name.as_str(), t.partition_indexes.as_slice()))
                         .collect()
                 });
-                let (topics, error) = match group_error(ctx, &rg.group_id) {
+                let error = group_error(ctx, &rg.group_id).or_else(|| {
+                    let g = c.consumer_group(&rg.group_id)?;
+                    let member = rg.member_id.as_deref();
+                    ConsumerGroups::validate_offset_fetch(g, member, rg.member_epoch).err()
+                });
+                let (topics, error) = match error {
                     Some(e) => (Vec::new(), e),
                     None => {
-                        let found = lookup(c.groups.get(&rg.group_id), wanted, stable);
+                        let found = lookup(stored(c, &rg.group_id), wanted, stable);
                         (found, ErrorCode::None)
                     }
                 };
@@ -109,7 +117,7 @@ pub(super) fn handle(
         }
         Some(e) => (Vec::new(), e),
         None => (
-            lookup(c.groups.get(&req.group_id), wanted, stable),
+            lookup(stored(c, &req.group_id), wanted, stable),
             ErrorCode::None,
         ),
     };
@@ -147,22 +155,38 @@ fn group_error(ctx: &RequestCtx<'_>, group_id: &str) -> Option<ErrorCode> {
     }
 }
 
+/// A group's committed offsets and its partitions with pending transactional commits.
+type Stored<'a> = (
+    &'a BTreeMap<TopicPartition, CommittedOffset>,
+    Option<&'a BTreeSet<TopicPartition>>,
+);
+
+/// The offsets stored for `group_id`, of a classic or a consumer group.
+fn stored<'a>(c: &'a GroupCoordinator, group_id: &str) -> Option<Stored<'a>> {
+    if let Some(g) = c.consumer_group(group_id) {
+        return Some((&g.offsets, None));
+    }
+    c.groups
+        .get(group_id)
+        .map(|g: &Group| (&g.offsets, Some(&g.pending_txn)))
+}
+
 /// The committed offsets asked for (-1 where none; `UNSTABLE_OFFSET_COMMIT` where a
 /// transactional commit is pending and stable offsets are required).
 fn lookup(
-    g: Option<&Group>,
+    g: Option<Stored<'_>>,
     wanted: Wanted<'_>,
     stable: bool,
 ) -> Vec<(String, Vec<PartitionOffset>)> {
     let entry = |topic: &str, partition: i32| -> PartitionOffset {
-        let Some(g) = g else {
+        let Some((offsets, pending)) = g else {
             return PartitionOffset::none(partition, ErrorCode::None);
         };
         let key = TopicPartition::new(topic, partition);
-        if stable && g.pending_txn.contains(&key) {
+        if stable && pending.is_some_and(|p| p.contains(&key)) {
             return PartitionOffset::none(partition, ErrorCode::UnstableOffsetCommit);
         }
-        match g.offsets.get(&key) {
+        match offsets.get(&key) {
             Some(o) => PartitionOffset {
                 partition,
                 offset: o.offset,
@@ -183,7 +207,7 @@ fn lookup(
             .collect(),
         None => {
             let mut out: Vec<(String, Vec<PartitionOffset>)> = Vec::new();
-            for tp in g.map(|g| g.offsets.keys()).into_iter().flatten() {
+            for tp in g.map(|(offsets, _)| offsets.keys()).into_iter().flatten() {
                 let p = entry(tp.topic(), tp.partition);
                 match out.last_mut() {
                     Some((t, parts)) if t.as_str() == tp.topic() => parts.push(p),

@@ -5,15 +5,12 @@
 //! [`Reply::Group`], whose response the connection task receives when the coordinator
 //! completes the ticket (see `mock::conn`).
 //!
-//! ConsumerGroupHeartbeat (KIP-848) is not served: ApiVersions does not list it, and a request
-//! for it closes the connection, as Kafka does for an API it has disabled. The impl below only
-//! exists because the dispatch table covers every API.
+//! ConsumerGroupHeartbeat and ConsumerGroupDescribe (KIP-848) go to the same coordinator, which
+//! hands them to its consumer group part (`mock::consumer_group`).
 
-use gregor_protocol::ErrorCode;
 use gregor_protocol::messages::*;
 
 use super::{Ctx, Handle, Reply};
-use crate::mock::error_response::ErrorResponse;
 use crate::mock::group::{self, GroupCoordinator, RequestCtx};
 
 /// Runs `f` with the group coordinator and a [`RequestCtx`] for this request.
@@ -116,8 +113,16 @@ impl Handle for ListGroupsRequest {
 
 impl Handle for ConsumerGroupHeartbeatRequest {
     fn handle(self, cx: &mut Ctx<'_>) -> Reply<ConsumerGroupHeartbeatResponse> {
-        // Unreachable through the shell (the API is disabled); answered like Kafka would a
-        // version it does not know, should a caller get here.
-        Reply::Respond(self.error_response(cx.version, ErrorCode::UnsupportedVersion))
+        Reply::Respond(with_coordinator(cx, |c, ctx| {
+            c.handle_consumer_group_heartbeat(ctx, &self)
+        }))
+    }
+}
+
+impl Handle for ConsumerGroupDescribeRequest {
+    fn handle(self, cx: &mut Ctx<'_>) -> Reply<ConsumerGroupDescribeResponse> {
+        Reply::Respond(with_coordinator(cx, |c, ctx| {
+            c.handle_consumer_group_describe(ctx, &self)
+        }))
     }
 }
