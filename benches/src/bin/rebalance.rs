@@ -1,7 +1,8 @@
 //! How long a consumer group stops when a member joins or leaves: groups of gregor's,
-//! librdkafka's and Java's consumers on Apache Kafka, side by side, with eager (`range`) and
-//! cooperative (`cooperative-sticky`) rebalancing; prints Markdown tables. See BENCHMARKS.md
-//! and `rebalance --help`.
+//! librdkafka's and Java's consumers on Apache Kafka, side by side, with classic eager
+//! (`range`) and cooperative (`cooperative-sticky`) rebalancing and KIP-848's consumer protocol
+//! (`consumer`, the broker's `uniform` assignor); prints Markdown tables. See BENCHMARKS.md and
+//! `rebalance --help`.
 //!
 //! Internal mode: `--member ...` (one gregor group member; see
 //! `gregor_benches::rebalance::member::gregor_member`).

@@ -5,7 +5,9 @@
 //!
 //! Every member commits what it processed of a partition before giving it up (auto-commit
 //! off), reads from the earliest offset where nothing is committed, and stops gracefully on
-//! `stop` (commits, closes: leaves the group).
+//! `stop` (commits, closes: leaves the group). All of them get the same consumer properties
+//! ([`MemberSetup::properties`]): gregor's through [`GroupConfig::from_properties`], so that
+//! `group.protocol=consumer` reaches gregor's group consumer as it reaches the others.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -13,10 +15,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use gregor_consumer::group::config::GroupConfig;
-use gregor_consumer::{GroupConsumer, GroupEvent, OffsetReset, TopicPartition};
+use gregor_consumer::{GroupConsumer, GroupEvent, TopicPartition};
 use gregor_testkit::kafka::group_peer::{GroupPeer, MemberConfig, PeerEvent};
 use gregor_testkit::kafka::peer::JavaPeer;
 
+use super::analysis::Ownership;
+use super::options::Protocol;
 use crate::{BenchError, Result};
 
 /// The client a group is made of.
@@ -58,51 +62,80 @@ pub struct MemberSetup {
     pub group: String,
     /// The topic subscribed to.
     pub topic: String,
-    /// The assignor's protocol name (`range`, `cooperative-sticky`).
-    pub assignor: String,
-    /// `heartbeat.interval.ms`.
+    /// How the group rebalances.
+    pub protocol: Protocol,
+    /// `heartbeat.interval.ms` (classic protocol only: the broker sets KIP-848's).
     pub heartbeat: Duration,
-    /// `session.timeout.ms`.
+    /// `session.timeout.ms` (classic protocol only: the broker sets KIP-848's).
     pub session: Duration,
     /// How long a member process lives at most.
     pub lifetime: Duration,
 }
 
 impl MemberSetup {
-    /// The consumer properties Java's and librdkafka's members get.
+    /// The consumer properties every member gets (gregor's through
+    /// [`GroupConfig::from_properties`]): the group, auto-commit off, from the earliest
+    /// offset, and the protocol's own. Classic: `partition.assignment.strategy`,
+    /// `heartbeat.interval.ms`, `session.timeout.ms`. KIP-848: `group.protocol=consumer` and
+    /// `group.remote.assignor`, and none of the classic three, which Java's and librdkafka's
+    /// consumers refuse with it (the broker sets the heartbeat interval and the session).
     pub fn properties(&self) -> Vec<(String, String)> {
-        vec![
+        let mut props: Vec<(String, String)> = vec![
             ("group.id".into(), self.group.clone()),
-            (
-                "partition.assignment.strategy".into(),
-                self.assignor.clone(),
-            ),
             ("enable.auto.commit".into(), "false".into()),
             ("auto.offset.reset".into(), "earliest".into()),
-            (
-                "heartbeat.interval.ms".into(),
-                self.heartbeat.as_millis().to_string(),
-            ),
-            (
-                "session.timeout.ms".into(),
-                self.session.as_millis().to_string(),
-            ),
-        ]
+        ];
+        match &self.protocol {
+            Protocol::Classic(assignor) => props.extend([
+                ("partition.assignment.strategy".into(), assignor.clone()),
+                (
+                    "heartbeat.interval.ms".into(),
+                    self.heartbeat.as_millis().to_string(),
+                ),
+                (
+                    "session.timeout.ms".into(),
+                    self.session.as_millis().to_string(),
+                ),
+            ]),
+            Protocol::Consumer(remote) => props.extend([
+                ("group.protocol".into(), "consumer".into()),
+                ("group.remote.assignor".into(), remote.clone()),
+            ]),
+        }
+        props
     }
 
     /// The arguments of this binary's `--member` mode.
     fn member_args(&self) -> Vec<String> {
-        vec![
+        let mut args = vec![
             "--member".into(),
             self.bootstrap.clone(),
             self.topic.clone(),
-            self.group.clone(),
-            self.assignor.clone(),
-            self.heartbeat.as_millis().to_string(),
-            self.session.as_millis().to_string(),
             self.lifetime.as_secs().max(1).to_string(),
-        ]
+        ];
+        args.extend(
+            self.properties()
+                .into_iter()
+                .map(|(k, v)| format!("{k}={v}")),
+        );
+        args
     }
+}
+
+/// Whether gregor's group consumer takes `setup`'s properties: `Err` with why not (an
+/// assignor gregor has no built-in of, or [`GroupConfig::from_properties`] refusing the
+/// consumer protocol before gregor supports it).
+pub fn gregor_accepts(setup: &MemberSetup) -> std::result::Result<(), String> {
+    if let Protocol::Classic(assignor) = &setup.protocol
+        && gregor_consumer::group::assignor::builtin(assignor).is_none()
+    {
+        return Err(format!(
+            "gregor_consumer::group::assignor::builtin has no {assignor:?} in this tree"
+        ));
+    }
+    GroupConfig::from_properties(setup.properties())
+        .map(|_| ())
+        .map_err(|e| format!("GroupConfig::from_properties refused it: {e}"))
 }
 
 /// One member process and the events read from it so far.
@@ -112,6 +145,10 @@ pub struct Member {
     process: Process,
     /// The events pulled so far ([`Member::sync`]).
     events: Vec<PeerEvent>,
+    /// What they say the member owns, kept up to date by [`Member::sync`].
+    ownership: Ownership,
+    /// Whether it reported a fatal error (an `error` line).
+    failed: bool,
 }
 
 #[derive(Debug)]
@@ -147,6 +184,8 @@ impl Member {
             kind,
             process,
             events: Vec::new(),
+            ownership: Ownership::default(),
+            failed: false,
         })
     }
 
@@ -186,11 +225,28 @@ impl Member {
                     .extend_from_slice(state.events.get(seen..).unwrap_or(&[]));
             }
         }
+        self.ownership.update(&self.events);
+        self.failed |= self
+            .events
+            .get(seen..)
+            .unwrap_or(&[])
+            .iter()
+            .any(|e| matches!(e, PeerEvent::Error(_)));
+    }
+
+    /// Whether the member reported a fatal error, as far as the events pulled so far tell.
+    pub fn failed(&self) -> bool {
+        self.failed
     }
 
     /// The events pulled so far.
     pub fn events(&self) -> &[PeerEvent] {
         &self.events
+    }
+
+    /// What the member owns after the events pulled so far, and since when it delivers each.
+    pub fn ownership(&self) -> &Ownership {
+        &self.ownership
     }
 
     /// Stops the member gracefully (it commits, closes its consumer and exits), waiting up to
@@ -435,32 +491,31 @@ fn pairs(what: &str, partitions: &[TopicPartition]) -> String {
     words.join(" ")
 }
 
-/// The `--member BOOTSTRAP TOPIC GROUP ASSIGNOR HEARTBEAT_MS SESSION_MS LIFETIME_S` mode: a
-/// gregor group member printing what happens to it as [`PeerEvent`] lines, as testkit's Java
-/// and librdkafka members do. Reads `stop` (or the end of input: graceful close) and `kill`
-/// (exit at once) on standard input, between deliveries as they do between polls.
+/// The `--member BOOTSTRAP TOPIC LIFETIME_S KEY=VALUE...` mode: a gregor group member, set up
+/// by [`GroupConfig::from_properties`] from the properties (as [`MemberSetup::properties`]
+/// writes them), printing what happens to it as [`PeerEvent`] lines, as testkit's Java and
+/// librdkafka members do. Reads `stop` (or the end of input: graceful close) and `kill` (exit
+/// at once) on standard input, between deliveries as they do between polls.
 pub fn gregor_member(args: &[String]) -> Result<()> {
-    let [
-        bootstrap,
-        topic,
-        group,
-        assignor,
-        heartbeat,
-        session,
-        lifetime,
-    ] = args
-    else {
-        return Err(BenchError::Other(
-            "--member BOOTSTRAP TOPIC GROUP ASSIGNOR HEARTBEAT_MS SESSION_MS LIFETIME_S".into(),
-        ));
+    const USAGE: &str = "--member BOOTSTRAP TOPIC LIFETIME_S KEY=VALUE...";
+    let [bootstrap, topic, lifetime, properties @ ..] = args else {
+        return Err(BenchError::Other(USAGE.into()));
     };
-    let num = |v: &str| {
-        v.parse::<u64>()
-            .map_err(|_| BenchError::Other(format!("bad number {v}")))
-    };
-    let heartbeat = Duration::from_millis(num(heartbeat)?);
-    let session = Duration::from_millis(num(session)?);
-    let lifetime = Duration::from_secs(num(lifetime)?);
+    let properties: Vec<(&str, &str)> = properties
+        .iter()
+        .map(|p| {
+            p.split_once('=')
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| BenchError::Other(format!("not KEY=VALUE: {p:?}\n{USAGE}")))
+        })
+        .collect::<Result<_>>()?;
+    let config = GroupConfig::from_properties(properties.iter().copied())
+        .map_err(|e| BenchError::Other(format!("GroupConfig::from_properties: {e}")))?;
+    let lifetime = Duration::from_secs(
+        lifetime
+            .parse::<u64>()
+            .map_err(|_| BenchError::Other(format!("bad number {lifetime}")))?,
+    );
     std::thread::spawn(move || {
         std::thread::sleep(lifetime);
         eprintln!("gregor member: lifetime over");
@@ -485,12 +540,6 @@ pub fn gregor_member(args: &[String]) -> Result<()> {
         .build()?;
     rt.block_on(async move {
         let client = crate::prefill::connect(bootstrap).await?;
-        let config = GroupConfig::new(group.clone())
-            .with_assignors([assignor.clone()])
-            .with_auto_commit(false)
-            .with_auto_offset_reset(OffsetReset::Earliest)
-            .with_heartbeat_interval(heartbeat)
-            .with_session_timeout(session);
         let mut consumer = GroupConsumer::subscribe(client, &config, [topic.clone()])?;
         emit("ready");
         // The next offset processed of each owned partition, for the commit on revocation.

@@ -1,15 +1,19 @@
 //! The `rebalance` benchmark: how long a consumer group stops when a member joins or leaves,
 //! for groups of gregor's, librdkafka's and Java's consumers on Apache Kafka.
 //!
-//! For each assignor (eager `range`, `cooperative-sticky`) and each client, one group of
-//! three members of that client (each a process of its own) subscribes to a fresh topic that
-//! a producer feeds at a fixed rate, one record per partition per interval, stamped with the
-//! time it was produced. Once the group has settled, each cycle: a fourth member joins
-//! (the change is the moment it has subscribed), the group settles, a quiet window passes; then
-//! the second oldest member stops gracefully (commit, close: LeaveGroup), the group settles, a
-//! quiet window passes. [`analysis`] turns the members' event logs into the figures; [`report`]
-//! prints them.
+//! For each rebalance protocol (classic eager `range`, classic `cooperative-sticky`, KIP-848's
+//! `consumer` with the broker's `uniform` or `range` assignor) and each client, one group of
+//! N members (3 by default) of that client, each a process of its own, subscribes to a fresh
+//! topic that a producer feeds at a fixed rate, one record per partition per interval, stamped
+//! with the time it was produced. Once the group has settled, each cycle: one more member
+//! joins (the change is the moment it has subscribed), the group settles, a quiet window
+//! passes; then the second oldest member stops gracefully (commit, close: it leaves the group),
+//! the group settles, a quiet window passes. The run starts its own single Kafka node, whose
+//! KIP-848 heartbeat interval and session timeout are the classic members' own
+//! ([`broker_options`]). [`analysis`] turns the members' event logs into the figures;
+//! [`report`] prints them.
 //!
+//! - [`options`]: the command line, the protocols.
 //! - [`member`]: the members, and gregor's member program (`rebalance --member`).
 //! - [`producer`]: the stamping producer.
 //! - [`analysis`]: rebalance latency, delivery gaps, record age, from the event logs.
@@ -17,6 +21,7 @@
 
 pub mod analysis;
 pub mod member;
+pub mod options;
 pub mod producer;
 pub mod report;
 
@@ -27,125 +32,14 @@ use gregor_client::Client;
 use gregor_testkit::data::{create_topic, unique_name};
 use gregor_testkit::kafka::group_peer::{GroupPeer, Partition, PeerEvent, partitions_of};
 use gregor_testkit::kafka::peer::JavaPeer;
-use gregor_testkit::kafka::{KafkaCluster, KafkaInstall};
+use gregor_testkit::kafka::{KafkaCluster, KafkaInstall, KafkaOptions};
 
-use self::analysis::{EventMetrics, analyze, owners, settled};
-use self::member::{Member, MemberKind, MemberSetup, now_ms};
+use self::analysis::{EventMetrics, Ownership, analyze, owners, settled};
+use self::member::{Member, MemberKind, MemberSetup, gregor_accepts, now_ms};
 use self::producer::Producer;
 use crate::{BenchError, Result};
 
-/// The usage text.
-pub const USAGE: &str = "\
-usage: rebalance [--quick] [--clients gregor,librdkafka,java] [--assignors range,cooperative-sticky]
-                 [--rounds N] [--cycles N] [--partitions N] [--interval-ms N] [--heartbeat-ms N]
-                 [--session-ms N] [--steady-secs N] [--settle-secs N]";
-
-/// What to run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Options {
-    /// The clients, in the order each round runs them.
-    pub clients: Vec<MemberKind>,
-    /// The assignors (protocol names).
-    pub assignors: Vec<String>,
-    /// Rounds: each runs every assignor and client once, in turn.
-    pub rounds: usize,
-    /// Join-then-leave cycles per group.
-    pub cycles: usize,
-    /// Partitions of the topic.
-    pub partitions: i32,
-    /// The producer's interval (one record per partition each).
-    pub interval: Duration,
-    /// `heartbeat.interval.ms` of every member.
-    pub heartbeat: Duration,
-    /// `session.timeout.ms` of every member.
-    pub session: Duration,
-    /// The quiet window after a group settled (before the next change; also the window of the
-    /// steady gap).
-    pub steady: Duration,
-    /// How long a group may take to settle before the run fails.
-    pub settle: Duration,
-}
-
-impl Options {
-    /// The default run.
-    pub fn full() -> Options {
-        Options {
-            clients: MemberKind::ALL.to_vec(),
-            assignors: vec!["range".into(), "cooperative-sticky".into()],
-            rounds: 1,
-            cycles: 3,
-            partitions: 12,
-            interval: Duration::from_millis(20),
-            heartbeat: Duration::from_millis(1000),
-            session: Duration::from_secs(10),
-            steady: Duration::from_secs(2),
-            settle: Duration::from_secs(60),
-        }
-    }
-
-    /// One cycle per group.
-    pub fn quick() -> Options {
-        Options {
-            cycles: 1,
-            ..Options::full()
-        }
-    }
-
-    /// Parses the arguments (without the program name).
-    pub fn parse(args: &[String]) -> Result<Options> {
-        let mut o = if args.iter().any(|a| a == "--quick") {
-            Options::quick()
-        } else {
-            Options::full()
-        };
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            match a.as_str() {
-                "--quick" => continue,
-                "-h" | "--help" => return Err(BenchError::Other(USAGE.into())),
-                _ => {}
-            }
-            let v = it
-                .next()
-                .ok_or_else(|| BenchError::Other(format!("{a} needs a value\n{USAGE}")))?;
-            let num = |v: &str| {
-                v.parse::<u64>()
-                    .map_err(|_| BenchError::Other(format!("bad number {v}")))
-            };
-            match a.as_str() {
-                "--clients" => {
-                    o.clients = v
-                        .split(',')
-                        .map(|s| {
-                            MemberKind::parse(s)
-                                .ok_or_else(|| BenchError::Other(format!("client {s}?")))
-                        })
-                        .collect::<Result<_>>()?
-                }
-                "--assignors" => o.assignors = v.split(',').map(str::to_owned).collect(),
-                "--rounds" => o.rounds = num(v)?.max(1) as usize,
-                "--cycles" => o.cycles = num(v)?.max(1) as usize,
-                "--partitions" => o.partitions = num(v)?.clamp(4, 1000) as i32,
-                "--interval-ms" => o.interval = Duration::from_millis(num(v)?.max(1)),
-                "--heartbeat-ms" => o.heartbeat = Duration::from_millis(num(v)?.max(1)),
-                "--session-ms" => o.session = Duration::from_millis(num(v)?.max(1)),
-                "--steady-secs" => o.steady = Duration::from_secs(num(v)?.max(1)),
-                "--settle-secs" => o.settle = Duration::from_secs(num(v)?.max(1)),
-                other => {
-                    return Err(BenchError::Other(format!(
-                        "unknown option {other}\n{USAGE}"
-                    )));
-                }
-            }
-        }
-        if o.heartbeat >= o.session {
-            return Err(BenchError::Other(
-                "--heartbeat-ms must be below --session-ms".into(),
-            ));
-        }
-        Ok(o)
-    }
-}
+pub use self::options::{Options, Protocol, USAGE};
 
 /// A membership change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -157,11 +51,11 @@ pub enum Change {
 }
 
 impl Change {
-    /// Its name in the tables.
-    pub fn name(self) -> &'static str {
+    /// Its name in the tables, for a group of `members` before a join.
+    pub fn name(self, members: usize) -> String {
         match self {
-            Change::Join => "join (3 -> 4)",
-            Change::Leave => "leave (4 -> 3)",
+            Change::Join => format!("join ({members} -> {})", members + 1),
+            Change::Leave => format!("leave ({} -> {members})", members + 1),
         }
     }
 }
@@ -169,12 +63,14 @@ impl Change {
 /// One measured change.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChangeResult {
-    /// The assignor.
-    pub assignor: String,
+    /// How the group rebalanced.
+    pub protocol: Protocol,
     /// The client every member ran.
     pub client: MemberKind,
     /// What changed.
     pub change: Change,
+    /// The group's members before a join (after a leave).
+    pub members: usize,
     /// The round and cycle (from 1), for the list of every change.
     pub round: usize,
     /// The cycle within the group (from 1).
@@ -190,24 +86,65 @@ pub struct ChangeResult {
 pub struct Outcome {
     /// The measured changes.
     pub changes: Vec<ChangeResult>,
-    /// Clients or assignors left out, and why.
+    /// Clients or protocols left out, and why.
     pub notes: Vec<String>,
+    /// Rows not run because the client refused the protocol's configuration: protocol,
+    /// client, why.
+    pub skipped: Vec<(Protocol, MemberKind, String)>,
+    /// The broker's group settings the run set.
+    pub broker: Vec<(String, String)>,
     /// Groups that failed (the run went on).
     pub failures: Vec<String>,
     /// Versions of the clients.
     pub versions: Vec<String>,
 }
 
-/// Runs the benchmark on the process's shared Apache Kafka.
+/// The broker the run starts: one node, plaintext only, with the classic members' heartbeat
+/// interval and session timeout as KIP-848's (`group.consumer.heartbeat.interval.ms`,
+/// `group.consumer.session.timeout.ms`; the bounds widened to take them), so that the rows
+/// of both protocols compare at the same heartbeat.
+pub fn broker_options(o: &Options) -> KafkaOptions {
+    let mut k = KafkaOptions::single()
+        .with_security(false)
+        .heap_mb(if o.partitions > 100 { 1024 } else { 512 });
+    for (key, value) in broker_settings(o) {
+        k = k.set(key, value);
+    }
+    k
+}
+
+/// The group settings [`broker_options`] sets over the testkit's.
+pub fn broker_settings(o: &Options) -> Vec<(String, String)> {
+    let hb = o.heartbeat.as_millis() as u64;
+    let session = o.session.as_millis() as u64;
+    [
+        ("group.consumer.heartbeat.interval.ms", hb),
+        ("group.consumer.min.heartbeat.interval.ms", hb.min(500)),
+        ("group.consumer.max.heartbeat.interval.ms", hb.max(15_000)),
+        ("group.consumer.session.timeout.ms", session),
+        ("group.consumer.min.session.timeout.ms", session.min(3_000)),
+        ("group.consumer.max.session.timeout.ms", session.max(60_000)),
+        ("group.min.session.timeout.ms", session.min(1_000)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_string()))
+    .collect()
+}
+
+/// Runs the benchmark on an Apache Kafka node of its own ([`broker_options`]).
 pub fn run(options: &Options) -> Result<Outcome> {
     if !KafkaInstall::is_available() {
         return Err(BenchError::Other(
             "Apache Kafka is not installed (run .ci/install-kafka.sh)".into(),
         ));
     }
-    let mut outcome = Outcome::default();
+    let mut outcome = Outcome {
+        broker: broker_settings(options),
+        ..Outcome::default()
+    };
     let started = Instant::now();
-    let kafka = KafkaCluster::shared().map_err(|e| BenchError::Other(e.to_string()))?;
+    let kafka = KafkaCluster::start(broker_options(options))
+        .map_err(|e| BenchError::Other(e.to_string()))?;
     let bootstrap = kafka.bootstrap();
     eprintln!(
         "== Apache Kafka {} at {bootstrap} (started in {:.1?})",
@@ -242,21 +179,32 @@ pub fn run(options: &Options) -> Result<Outcome> {
             }
         }
     }
-    for assignor in &options.assignors {
-        if clients.contains(&MemberKind::Gregor)
-            && gregor_consumer::group::assignor::builtin(assignor).is_none()
-        {
-            outcome.notes.push(format!(
-                "gregor left out with {assignor}: gregor_consumer::group::assignor::builtin \
-                 has no {assignor:?} in this tree"
-            ));
+    if clients.contains(&MemberKind::Gregor) {
+        for protocol in &options.protocols {
+            let probe = MemberSetup {
+                bootstrap: bootstrap.clone(),
+                group: "probe".into(),
+                topic: "probe".into(),
+                protocol: protocol.clone(),
+                heartbeat: options.heartbeat,
+                session: options.session,
+                lifetime: options.member_lifetime(),
+            };
+            if let Err(why) = gregor_accepts(&probe) {
+                eprintln!("   gregor skipped with {}: {why}", protocol.name());
+                outcome
+                    .skipped
+                    .push((protocol.clone(), MemberKind::Gregor, why));
+            }
         }
     }
     for round in 1..=options.rounds {
-        for assignor in &options.assignors {
+        for protocol in &options.protocols {
             for &kind in &clients {
-                if kind == MemberKind::Gregor
-                    && gregor_consumer::group::assignor::builtin(assignor).is_none()
+                if outcome
+                    .skipped
+                    .iter()
+                    .any(|(p, k, _)| p == protocol && *k == kind)
                 {
                     continue;
                 }
@@ -267,18 +215,19 @@ pub fn run(options: &Options) -> Result<Outcome> {
                     bootstrap: &bootstrap,
                     java: java.as_ref(),
                     options,
-                    assignor,
+                    protocol,
                     kind,
                     round,
                 };
+                let name = protocol.name();
                 match group.run(&mut outcome.changes) {
                     Ok(()) => eprintln!(
-                        "   round {round} {assignor} {}: {:.1?}",
+                        "   round {round} {name} {}: {:.1?}",
                         kind.name(),
                         begun.elapsed()
                     ),
                     Err(e) => {
-                        let msg = format!("round {round} {assignor} {}: {e}", kind.name());
+                        let msg = format!("round {round} {name} {}: {e}", kind.name());
                         eprintln!("!! {msg}");
                         outcome.failures.push(msg);
                     }
@@ -286,6 +235,7 @@ pub fn run(options: &Options) -> Result<Outcome> {
             }
         }
     }
+    drop(kafka);
     Ok(outcome)
 }
 
@@ -296,7 +246,7 @@ struct GroupRun<'a> {
     bootstrap: &'a str,
     java: Option<&'a JavaPeer>,
     options: &'a Options,
-    assignor: &'a str,
+    protocol: &'a Protocol,
     kind: MemberKind,
     round: usize,
 }
@@ -318,10 +268,10 @@ impl GroupRun<'_> {
             bootstrap: self.bootstrap.to_owned(),
             group: unique_name(&format!("rebalance-{}", self.kind.name())),
             topic: topic.clone(),
-            assignor: self.assignor.to_owned(),
+            protocol: self.protocol.clone(),
             heartbeat: o.heartbeat,
             session: o.session,
-            lifetime: Duration::from_secs(900),
+            lifetime: o.member_lifetime(),
         };
         let mut members: Vec<Member> = Vec::new();
         let mut live: Vec<usize> = Vec::new();
@@ -337,8 +287,11 @@ impl GroupRun<'_> {
         {
             eprintln!("!! deleting {topic}: {e}");
         }
-        result?;
-        produced.map(|_| ())
+        match (result, produced) {
+            (Err(e), Err(p)) => Err(BenchError::Other(format!("the producer failed: {p}\n{e}"))),
+            (Err(e), Ok(_)) | (Ok(()), Err(e)) => Err(e),
+            (Ok(()), Ok(_)) => Ok(()),
+        }
     }
 
     fn cycles(
@@ -351,7 +304,7 @@ impl GroupRun<'_> {
     ) -> Result<()> {
         let o = self.options;
         let partitions = partitions_of(&setup.topic, o.partitions);
-        for _ in 0..3 {
+        for _ in 0..o.members {
             let m = Member::start(self.kind, setup, self.java)?;
             m.wait_ready(MEMBER_START)?;
             live.push(members.len());
@@ -360,7 +313,7 @@ impl GroupRun<'_> {
         settle(members, live, &partitions, o.settle, producer)?;
         std::thread::sleep(o.steady);
         for cycle in 1..=o.cycles {
-            // A fourth member joins.
+            // One more member joins.
             let m = Member::start(self.kind, setup, self.java)?;
             m.wait_ready(MEMBER_START)?;
             let t0 = now_ms();
@@ -440,9 +393,10 @@ impl GroupRun<'_> {
             &producer.produced(),
         );
         let result = ChangeResult {
-            assignor: self.assignor.to_owned(),
+            protocol: self.protocol.clone(),
             client: self.kind,
             change,
+            members: self.options.members,
             round: self.round,
             cycle,
             metrics,
@@ -450,9 +404,9 @@ impl GroupRun<'_> {
         };
         eprintln!(
             "   {} {} {} cycle {cycle}: {:?}",
-            self.assignor,
+            self.protocol.name(),
             self.kind.name(),
-            change.name(),
+            change.name(self.options.members),
             metrics
         );
         result
@@ -464,8 +418,8 @@ fn owned_by(members: &mut [Member], live: &[usize]) -> BTreeMap<Partition, usize
     for &i in live {
         members[i].sync();
     }
-    let logs: Vec<&[PeerEvent]> = live.iter().map(|&i| members[i].events()).collect();
-    owners(&logs)
+    let owned: Vec<&Ownership> = live.iter().map(|&i| members[i].ownership()).collect();
+    owners(&owned)
         .into_iter()
         .map(|(p, j)| (p, live[j]))
         .collect()
@@ -493,13 +447,11 @@ fn settle(
         for &i in live {
             members[i].sync();
         }
-        let logs: Vec<&[PeerEvent]> = live.iter().map(|&i| members[i].events()).collect();
-        if let Some(s) = settled(&logs, partitions) {
+        let owned: Vec<&Ownership> = live.iter().map(|&i| members[i].ownership()).collect();
+        if let Some(s) = settled(&owned, partitions) {
             return Ok(s.into_iter().map(|(p, (j, t))| (p, (live[j], t))).collect());
         }
-        let failed = logs
-            .iter()
-            .any(|l| l.iter().any(|e| matches!(e, PeerEvent::Error(_))));
+        let failed = live.iter().any(|&i| members[i].failed());
         if failed || started.elapsed() > timeout || producer.is_finished() {
             let state: Vec<String> = live.iter().map(|&i| members[i].describe()).collect();
             let why = if failed {
