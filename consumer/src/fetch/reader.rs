@@ -168,6 +168,15 @@ impl PartitionReader {
                     return Poll::Ready(Some(Err(error)));
                 }
                 Delivery::Skipped(from, to) => {
+                    // Never silent: these records are gone unread (Java's consumer only
+                    // logs its reset at INFO).
+                    tracing::warn!(
+                        partition = %self.tp,
+                        from,
+                        to,
+                        "records deleted before they were read (retention or DeleteRecords): \
+                         offsets from..to skipped by the offset reset policy"
+                    );
                     let start = self.skipped.map_or(from, |(s, _)| s);
                     self.skipped = Some((start, to));
                     self.next_offset = to.min(self.end.limit());

@@ -265,6 +265,49 @@ impl Findings {
     }
 }
 
+/// What each member's log says of partition `p` around `offset` (within `around` offsets of
+/// it): its assignments, revocations and losses of `p`, the chunks of `p` it delivered there
+/// and its commits of `p` there, in the member's order; for the message of a gap, which
+/// tells who owned the partition when its records went missing and where each member began.
+pub fn story(logs: &[MemberLog], p: &Partition, offset: i64, around: i64) -> String {
+    let near = |o: i64| (o - offset).abs() <= around;
+    let mut out = String::new();
+    for log in logs {
+        let mut lines = Vec::new();
+        for event in &log.events {
+            let line = match event {
+                PeerEvent::Assigned(ps) if ps.contains(p) => Some("assigned".to_owned()),
+                PeerEvent::Revoked(ps) if ps.contains(p) => Some("revoked".to_owned()),
+                PeerEvent::Lost(ps) if ps.contains(p) => Some("lost".to_owned()),
+                PeerEvent::Records {
+                    topic,
+                    partition,
+                    first,
+                    last,
+                    generation,
+                    at_ms,
+                    ..
+                } if (topic, partition) == (&p.0, &p.1) && (near(*first) || near(*last)) => Some(
+                    format!("records {first}..={last} generation {generation} at {at_ms}"),
+                ),
+                PeerEvent::Committed(commits) => commits
+                    .iter()
+                    .find(|(t, q, o)| (t, q) == (&p.0, &p.1) && near(*o))
+                    .map(|(_, _, o)| format!("committed {o}")),
+                PeerEvent::CommitFailed(why) => Some(format!("commit-failed {why}")),
+                PeerEvent::Closed => Some("closed".to_owned()),
+                PeerEvent::Error(why) => Some(format!("error {why}")),
+                _ => None,
+            };
+            lines.extend(line);
+        }
+        if !lines.is_empty() {
+            out.push_str(&format!("\n  {}: {}", log.label, lines.join("; ")));
+        }
+    }
+    out
+}
+
 /// The figures on one line, then the examples of what went wrong.
 impl fmt::Display for Findings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -328,10 +328,27 @@ impl Mixed {
             if found.gap_count == 0 {
                 break;
             }
-            assert!(
-                started.elapsed() < DRAIN,
-                "not every offset was delivered within {DRAIN:?} of the producer's end: {found}"
-            );
+            if started.elapsed() >= DRAIN {
+                let logs = self.logs();
+                let story = found
+                    .gaps
+                    .first()
+                    .map(|(p, offset)| {
+                        format!(
+                            "\n{}-{} around offset {offset}, by member:{}",
+                            p.0,
+                            p.1,
+                            findings::story(&logs, p, *offset, 100)
+                        )
+                    })
+                    .unwrap_or_default();
+                let stderr: Vec<String> = self.members.iter().map(|s| s.peer.describe()).collect();
+                panic!(
+                    "not every offset was delivered within {DRAIN:?} of the producer's end: \
+                     {found}{story}\n{}",
+                    stderr.join("\n")
+                );
+            }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         for slot in self.members.iter_mut().filter(|s| s.running) {

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// The user every SASL mechanism of a test cluster knows (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512).
 pub const SASL_USER: &str = "gregor";
@@ -11,6 +12,12 @@ pub const SASL_PASSWORD: &str = "gregor-secret";
 
 /// The SASL mechanisms a test cluster's SASL listeners enable.
 pub const SASL_MECHANISMS: [&str; 3] = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
+
+/// How often the brokers look for log segments to delete by retention
+/// (`log.retention.check.interval.ms`). Time-based retention is off on the brokers
+/// (`log.retention.ms=-1`: the test data is stamped in 2023); a topic's own `retention.ms`
+/// takes effect within this.
+pub const RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 
 /// A client-facing listener of a test cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -237,6 +244,18 @@ pub(crate) fn node_properties(
     // A killed broker is fenced, and leaders move off it, within about three seconds.
     set("broker.heartbeat.interval.ms", "500");
     set("broker.session.timeout.ms", "3000");
+
+    // No time-based retention. The test data is stamped `RECORD_TIMESTAMP` (2023), long past
+    // the default seven days: with it, each retention check (30 s after the start, then
+    // every 5 minutes) deleted every test topic's records up to its end, and a consumer
+    // behind the end at that moment was moved past records nobody had read (OFFSET_OUT_OF_RANGE,
+    // then auto.offset.reset), a gap a test reported as lost. The check runs often (from
+    // the start, not 30 s after it), so that a topic's own `retention.ms` takes effect within
+    // seconds, and a test sees the broker's kept.
+    set("log.retention.ms", "-1");
+    let check = RETENTION_CHECK_INTERVAL.as_millis().to_string();
+    set("log.retention.check.interval.ms", &check);
+    set("log.initial.task.delay.ms", &check);
 
     // Small machines: fewer threads than the defaults.
     set("num.network.threads", "2");

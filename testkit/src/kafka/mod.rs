@@ -38,7 +38,9 @@ use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-pub use self::config::{KafkaOptions, Listener, SASL_MECHANISMS, SASL_PASSWORD, SASL_USER};
+pub use self::config::{
+    KafkaOptions, Listener, RETENTION_CHECK_INTERVAL, SASL_MECHANISMS, SASL_PASSWORD, SASL_USER,
+};
 use self::config::{NodeLayout, node_properties, scram_format_args};
 pub use self::install::{KAFKA_VERSION, KafkaInstall};
 use self::node::{NodeProcess, READY_TIMEOUT};
