@@ -24,7 +24,7 @@ use tracing::{debug, warn};
 use super::consumer_membership::{ConsumerMembership, ConsumerStep, ConsumerSubscription};
 use super::errors::Reaction;
 use super::task::{
-    Command, MemberMachine, TaskContext, answer_within_fence, deliver, handle, publish,
+    Command, MemberMachine, TaskContext, Woken, answer_within_fence, deliver, publish, wait_until,
 };
 
 /// The shortest time between two metadata refreshes asked for unknown topic ids.
@@ -57,6 +57,9 @@ impl MemberMachine for ConsumerMembership {
     }
     fn is_rebalancing(&self) -> bool {
         ConsumerMembership::is_rebalancing(self)
+    }
+    fn poll_interval_expired(&mut self) {
+        ConsumerMembership::poll_interval_expired(self);
     }
 }
 
@@ -151,38 +154,24 @@ pub(crate) async fn run(
                 }
             }
             ConsumerStep::Wait(at) => {
-                let owned = !membership.owned().is_empty();
-                let watchdog =
-                    (owned && !closing).then(|| cx.poll_clock.next_check(cx.max_poll_interval));
+                // Also wake to refresh the metadata while an assigned topic id is unknown.
                 let refresh = membership
                     .needs_metadata()
                     .then(|| last_refresh.map_or(now, |r| r + METADATA_RETRY));
-                let wake = [at, watchdog, refresh].into_iter().flatten().min();
-                let sleep = async {
-                    match wake {
-                        Some(at) => tokio::time::sleep_until(at.into()).await,
-                        None => std::future::pending().await,
-                    }
-                };
-                tokio::select! {
-                    () = sleep => {}
-                    command = commands.recv(), if commands_open => {
-                        commands_open = command.is_some();
-                        closing |= handle(&mut membership, command, &cx);
-                    }
-                    changed = metadata.changed() => {
-                        if changed.is_ok() {
-                            if let ConsumerSubscription::Topics(_) = membership.subscription() {
-                                membership.set_topics(cx.subscription.resolve(&cx.client));
-                            }
-                        }
-                    }
-                }
-                if !closing && !membership.owned().is_empty() {
-                    if let Some(since) = cx.poll_clock.overdue(cx.max_poll_interval) {
-                        warn!(group = %cx.group_id, ?since, "max.poll.interval.ms passed without a poll; leaving the group");
-                        membership.poll_interval_expired();
-                        cx.poll_clock.mark_expired();
+                let wake = [at, refresh].into_iter().flatten().min();
+                let woken = wait_until(
+                    wake,
+                    &mut membership,
+                    &mut commands,
+                    &mut commands_open,
+                    &mut closing,
+                    &mut metadata,
+                    &cx,
+                )
+                .await;
+                if woken == Woken::Metadata {
+                    if let ConsumerSubscription::Topics(_) = membership.subscription() {
+                        membership.set_topics(cx.subscription.resolve(&cx.client));
                     }
                 }
             }

@@ -255,41 +255,24 @@ pub(crate) async fn run(
                 membership.assignment_ready(generation, result);
             }
             Step::Wait(at) => {
-                let watchdog = if membership.owned().is_empty() || closing {
-                    None
-                } else {
-                    Some(cx.poll_clock.next_check(cx.max_poll_interval))
-                };
-                let wake = [at, watchdog].into_iter().flatten().min();
-                let sleep = async {
-                    match wake {
-                        Some(at) => tokio::time::sleep_until(at.into()).await,
-                        None => std::future::pending().await,
-                    }
-                };
-                tokio::select! {
-                    () = sleep => {}
-                    command = commands.recv(), if commands_open => {
-                        commands_open = command.is_some();
-                        closing |= handle(&mut membership, command, &cx);
-                    }
-                    changed = metadata.changed() => {
-                        if changed.is_err() {
-                            continue;
-                        }
-                        let topics = cx.subscription.resolve(&cx.client);
-                        membership.set_topics(topics);
-                        if membership.is_leader() && counts_changed(&cx.client, assigned_counts.as_ref()) {
-                            info!(group = %cx.group_id, "partition counts changed; rejoining");
-                            membership.request_rejoin();
-                        }
-                    }
-                }
-                if !closing && !membership.owned().is_empty() {
-                    if let Some(since) = cx.poll_clock.overdue(cx.max_poll_interval) {
-                        warn!(group = %cx.group_id, ?since, "max.poll.interval.ms passed without a poll; leaving the group");
-                        membership.poll_interval_expired();
-                        cx.poll_clock.mark_expired();
+                let woken = wait_until(
+                    at,
+                    &mut membership,
+                    &mut commands,
+                    &mut commands_open,
+                    &mut closing,
+                    &mut metadata,
+                    &cx,
+                )
+                .await;
+                if woken == Woken::Metadata {
+                    let topics = cx.subscription.resolve(&cx.client);
+                    membership.set_topics(topics);
+                    if membership.is_leader()
+                        && counts_changed(&cx.client, assigned_counts.as_ref())
+                    {
+                        info!(group = %cx.group_id, "partition counts changed; rejoining");
+                        membership.request_rejoin();
                     }
                 }
             }
@@ -319,6 +302,8 @@ pub(crate) trait MemberMachine {
     fn commit_identity(&self) -> Option<CommitIdentity>;
     /// A rebalance is under way.
     fn is_rebalancing(&self) -> bool;
+    /// The application missed `max.poll.interval.ms`: give the partitions up and leave.
+    fn poll_interval_expired(&mut self);
 }
 
 impl MemberMachine for Membership {
@@ -348,6 +333,9 @@ impl MemberMachine for Membership {
     }
     fn is_rebalancing(&self) -> bool {
         Membership::is_rebalancing(self)
+    }
+    fn poll_interval_expired(&mut self) {
+        Membership::poll_interval_expired(self);
     }
 }
 
@@ -382,6 +370,61 @@ pub(crate) async fn answer_within_fence<M: MemberMachine, T>(
             }
         }
     }
+}
+
+/// What ended a [`wait_until`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Woken {
+    /// The time came (or the poll-interval watchdog's).
+    Time,
+    /// A command from the consumer, applied.
+    Command,
+    /// The metadata changed.
+    Metadata,
+}
+
+/// Sleeps until `at` (or the poll-interval watchdog's next check while the member owns
+/// partitions), a command from the consumer (applied to `membership`), or a metadata change.
+/// Then, unless closing, gives the partitions up if the application missed
+/// `max.poll.interval.ms`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn wait_until<M: MemberMachine>(
+    at: Option<Instant>,
+    membership: &mut M,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+    commands_open: &mut bool,
+    closing: &mut bool,
+    metadata: &mut watch::Receiver<Arc<gregor_client::cluster::MetadataCache>>,
+    cx: &TaskContext,
+) -> Woken {
+    let watching = !*closing && !membership.owned_partitions().is_empty();
+    let watchdog = watching.then(|| cx.poll_clock.next_check(cx.max_poll_interval));
+    let wake = [at, watchdog].into_iter().flatten().min();
+    let sleep = async {
+        match wake {
+            Some(at) => tokio::time::sleep_until(at.into()).await,
+            None => std::future::pending().await,
+        }
+    };
+    let woken = tokio::select! {
+        () = sleep => Woken::Time,
+        command = commands.recv(), if *commands_open => {
+            *commands_open = command.is_some();
+            *closing |= handle(membership, command, cx);
+            Woken::Command
+        }
+        changed = metadata.changed() => {
+            if changed.is_ok() { Woken::Metadata } else { Woken::Time }
+        }
+    };
+    if !*closing && !membership.owned_partitions().is_empty() {
+        if let Some(since) = cx.poll_clock.overdue(cx.max_poll_interval) {
+            warn!(group = %cx.group_id, ?since, "max.poll.interval.ms passed without a poll; leaving the group");
+            membership.poll_interval_expired();
+            cx.poll_clock.mark_expired();
+        }
+    }
+    woken
 }
 
 /// Hands the membership's pending events to the consumer; false if the consumer is gone.

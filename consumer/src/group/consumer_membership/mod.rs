@@ -46,7 +46,7 @@ use gregor_protocol::{ErrorCode, TopicPartition};
 use heartbeat::{OwnedIds, SentFields, assignment_ids, topic_partitions};
 
 use super::errors::{FatalKind, GroupApi, Reaction, ReactionContext, reaction};
-use super::membership::{CommitIdentity, MemberEvent, retry_wait};
+use super::membership::{CommitIdentity, MemberEvent, announce_revocation, retry_wait};
 
 /// The epoch a member leaves the group with.
 pub const LEAVE_EPOCH: i32 = -1;
@@ -742,13 +742,7 @@ impl ConsumerMembership {
     }
 
     fn start_revoke(&mut self, partitions: Vec<TopicPartition>) {
-        let fresh: Vec<TopicPartition> = partitions
-            .into_iter()
-            .filter(|tp| self.revoking.insert(tp.clone()))
-            .collect();
-        if !fresh.is_empty() {
-            self.events.push_back(MemberEvent::Revoke(fresh));
-        }
+        announce_revocation(&mut self.revoking, &mut self.events, partitions);
     }
 
     fn schedule_retry(&mut self, now: Instant) {

@@ -636,13 +636,7 @@ impl Membership {
     }
 
     fn start_revoke(&mut self, partitions: Vec<TopicPartition>) {
-        let fresh: Vec<TopicPartition> = partitions
-            .into_iter()
-            .filter(|tp| self.revoking.insert(tp.clone()))
-            .collect();
-        if !fresh.is_empty() {
-            self.events.push_back(MemberEvent::Revoke(fresh));
-        }
+        announce_revocation(&mut self.revoking, &mut self.events, partitions);
     }
 
     fn schedule_retry(&mut self, now: Instant) {
@@ -658,6 +652,22 @@ impl Membership {
             .into_iter()
             .flatten()
             .min()
+    }
+}
+
+/// Adds `partitions` to `revoking` and announces those not already being revoked in one
+/// [`MemberEvent::Revoke`] (both protocols' memberships).
+pub(crate) fn announce_revocation(
+    revoking: &mut BTreeSet<TopicPartition>,
+    events: &mut VecDeque<MemberEvent>,
+    partitions: Vec<TopicPartition>,
+) {
+    let fresh: Vec<TopicPartition> = partitions
+        .into_iter()
+        .filter(|tp| revoking.insert(tp.clone()))
+        .collect();
+    if !fresh.is_empty() {
+        events.push_back(MemberEvent::Revoke(fresh));
     }
 }
 
