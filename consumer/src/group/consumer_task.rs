@@ -23,9 +23,7 @@ use tracing::{debug, warn};
 
 use super::consumer_membership::{ConsumerMembership, ConsumerStep, ConsumerSubscription};
 use super::errors::Reaction;
-use super::task::{
-    Command, MemberMachine, TaskContext, Woken, answer_within_fence, deliver, publish, wait_until,
-};
+use super::task::{Command, Listening, MemberMachine, TaskContext, Woken, deliver, publish};
 
 /// The shortest time between two metadata refreshes asked for unknown topic ids.
 const METADATA_RETRY: Duration = Duration::from_millis(200);
@@ -75,11 +73,9 @@ pub(crate) enum Ended {
 pub(crate) async fn run(
     mut membership: ConsumerMembership,
     cx: TaskContext,
-    mut commands: mpsc::UnboundedReceiver<Command>,
+    commands: mpsc::UnboundedReceiver<Command>,
 ) -> Ended {
-    let mut metadata = cx.client.metadata_updates();
-    let mut closing = false;
-    let mut commands_open = true;
+    let mut listening = Listening::new(commands, &cx);
     let mut last_refresh: Option<Instant> = None;
     loop {
         name_topics(&mut membership, &cx);
@@ -99,7 +95,7 @@ pub(crate) async fn run(
         }
         if membership.wants_classic() {
             debug!(group = %cx.group_id, "the coordinator does not serve the consumer protocol; falling back to classic");
-            return Ended::FallBack(cx, commands);
+            return Ended::FallBack(cx, listening.into_commands());
         }
         if membership.is_finished() && matches!(step, ConsumerStep::Wait(_)) {
             break;
@@ -107,16 +103,9 @@ pub(crate) async fn run(
         match step {
             ConsumerStep::Send(request) => {
                 let fence = membership.fence_at();
-                let answer = answer_within_fence(
-                    send(&cx, *request),
-                    fence,
-                    &mut membership,
-                    &mut commands,
-                    &mut commands_open,
-                    &mut closing,
-                    &cx,
-                )
-                .await;
+                let answer = listening
+                    .answer_within_fence(send(&cx, *request), fence, &mut membership, &cx)
+                    .await;
                 let Some(answer) = answer else {
                     warn!(group = %cx.group_id, "no heartbeat answer within the session timeout; fencing");
                     cx.client
@@ -159,16 +148,7 @@ pub(crate) async fn run(
                     .needs_metadata()
                     .then(|| last_refresh.map_or(now, |r| r + METADATA_RETRY));
                 let wake = [at, refresh].into_iter().flatten().min();
-                let woken = wait_until(
-                    wake,
-                    &mut membership,
-                    &mut commands,
-                    &mut commands_open,
-                    &mut closing,
-                    &mut metadata,
-                    &cx,
-                )
-                .await;
+                let woken = listening.wait_until(wake, &mut membership, &cx).await;
                 if woken == Woken::Metadata {
                     if let ConsumerSubscription::Topics(_) = membership.subscription() {
                         membership.set_topics(cx.subscription.resolve(&cx.client));

@@ -173,15 +173,11 @@ pub(crate) struct TaskContext {
 pub(crate) async fn run(
     mut membership: Membership,
     cx: TaskContext,
-    mut commands: mpsc::UnboundedReceiver<Command>,
+    commands: mpsc::UnboundedReceiver<Command>,
 ) {
-    let mut metadata = cx.client.metadata_updates();
+    let mut listening = Listening::new(commands, &cx);
     // The partition counts the leader assigned, to rejoin when they change.
     let mut assigned_counts: Option<BTreeMap<String, usize>> = None;
-    let mut closing = false;
-    // Commands are read until the consumer is gone (a closing member still hears when its
-    // revocation is done).
-    let mut commands_open = true;
     loop {
         let now = Instant::now();
         let step = membership.next_step(now);
@@ -200,16 +196,9 @@ pub(crate) async fn run(
             Step::Send(request) => {
                 let api = request.api();
                 let fence = membership.fence_at();
-                let answer = answer_within_fence(
-                    send(&cx, request),
-                    fence,
-                    &mut membership,
-                    &mut commands,
-                    &mut commands_open,
-                    &mut closing,
-                    &cx,
-                )
-                .await;
+                let answer = listening
+                    .answer_within_fence(send(&cx, request), fence, &mut membership, &cx)
+                    .await;
                 let Some(answer) = answer else {
                     warn!(group = %cx.group_id, ?api, "no answer within the session timeout; fencing");
                     cx.client
@@ -255,16 +244,7 @@ pub(crate) async fn run(
                 membership.assignment_ready(generation, result);
             }
             Step::Wait(at) => {
-                let woken = wait_until(
-                    at,
-                    &mut membership,
-                    &mut commands,
-                    &mut commands_open,
-                    &mut closing,
-                    &mut metadata,
-                    &cx,
-                )
-                .await;
+                let woken = listening.wait_until(at, &mut membership, &cx).await;
                 if woken == Woken::Metadata {
                     let topics = cx.subscription.resolve(&cx.client);
                     membership.set_topics(topics);
@@ -339,40 +319,114 @@ impl MemberMachine for Membership {
     }
 }
 
-/// Waits for `send`'s answer while applying the consumer's commands to `membership`. A
-/// request left unanswered (a stalled connection) must not outlast the session: at `fence`
-/// it is given up (`None`) and the member fences itself.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn answer_within_fence<M: MemberMachine, T>(
-    send: impl std::future::Future<Output = T>,
-    fence: Option<Instant>,
-    membership: &mut M,
-    commands: &mut mpsc::UnboundedReceiver<Command>,
-    commands_open: &mut bool,
-    closing: &mut bool,
-    cx: &TaskContext,
-) -> Option<T> {
-    tokio::pin!(send);
-    let fenced = async {
-        match fence {
-            Some(at) => tokio::time::sleep_until(at.into()).await,
-            None => std::future::pending().await,
+/// What a membership task hears besides its requests' answers: the consumer's commands (read
+/// until the consumer is gone: a closing member still hears when its revocation is done),
+/// whether one of them closed the member, and the metadata's changes. Both tasks wait
+/// through it.
+pub(crate) struct Listening {
+    commands: mpsc::UnboundedReceiver<Command>,
+    commands_open: bool,
+    closing: bool,
+    metadata: watch::Receiver<Arc<gregor_client::cluster::MetadataCache>>,
+}
+
+impl Listening {
+    /// Listens to `commands` and to `cx`'s client's metadata.
+    pub(crate) fn new(commands: mpsc::UnboundedReceiver<Command>, cx: &TaskContext) -> Listening {
+        Listening {
+            commands,
+            commands_open: true,
+            closing: false,
+            metadata: cx.client.metadata_updates(),
         }
-    };
-    tokio::pin!(fenced);
-    loop {
-        tokio::select! {
-            answer = &mut send => return Some(answer),
-            () = &mut fenced => return None,
-            command = commands.recv(), if *commands_open => {
-                *commands_open = command.is_some();
-                *closing |= handle(membership, command, cx);
+    }
+
+    /// The commands, for the task that takes over (a fallback to the classic protocol).
+    pub(crate) fn into_commands(self) -> mpsc::UnboundedReceiver<Command> {
+        self.commands
+    }
+
+    /// Applies a command to `membership` (`None`: the consumer is gone).
+    fn apply<M: MemberMachine>(
+        &mut self,
+        command: Option<Command>,
+        membership: &mut M,
+        cx: &TaskContext,
+    ) {
+        self.commands_open = command.is_some();
+        self.closing |= handle(membership, command, cx);
+    }
+
+    /// Waits for `send`'s answer while applying the consumer's commands to `membership`. A
+    /// request left unanswered (a stalled connection) must not outlast the session: at
+    /// `fence` it is given up (`None`) and the member fences itself.
+    pub(crate) async fn answer_within_fence<M: MemberMachine, T>(
+        &mut self,
+        send: impl std::future::Future<Output = T>,
+        fence: Option<Instant>,
+        membership: &mut M,
+        cx: &TaskContext,
+    ) -> Option<T> {
+        tokio::pin!(send);
+        let fenced = async {
+            match fence {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(fenced);
+        loop {
+            tokio::select! {
+                answer = &mut send => return Some(answer),
+                () = &mut fenced => return None,
+                command = self.commands.recv(), if self.commands_open => {
+                    self.apply(command, membership, cx);
+                }
             }
         }
     }
+
+    /// Sleeps until `at` (or the poll-interval watchdog's next check while the member owns
+    /// partitions), a command from the consumer (applied to `membership`), or a metadata
+    /// change. Then, unless closing, gives the partitions up if the application missed
+    /// `max.poll.interval.ms`.
+    pub(crate) async fn wait_until<M: MemberMachine>(
+        &mut self,
+        at: Option<Instant>,
+        membership: &mut M,
+        cx: &TaskContext,
+    ) -> Woken {
+        let watching = !self.closing && !membership.owned_partitions().is_empty();
+        let watchdog = watching.then(|| cx.poll_clock.next_check(cx.max_poll_interval));
+        let wake = [at, watchdog].into_iter().flatten().min();
+        let sleep = async {
+            match wake {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let woken = tokio::select! {
+            () = sleep => Woken::Time,
+            command = self.commands.recv(), if self.commands_open => {
+                self.apply(command, membership, cx);
+                Woken::Command
+            }
+            changed = self.metadata.changed() => {
+                if changed.is_ok() { Woken::Metadata } else { Woken::Time }
+            }
+        };
+        if !self.closing && !membership.owned_partitions().is_empty() {
+            if let Some(since) = cx.poll_clock.overdue(cx.max_poll_interval) {
+                warn!(group = %cx.group_id, ?since, "max.poll.interval.ms passed without a poll; leaving the group");
+                membership.poll_interval_expired();
+                cx.poll_clock.mark_expired();
+            }
+        }
+        woken
+    }
 }
 
-/// What ended a [`wait_until`].
+/// What ended a [`Listening::wait_until`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Woken {
     /// The time came (or the poll-interval watchdog's).
@@ -381,50 +435,6 @@ pub(crate) enum Woken {
     Command,
     /// The metadata changed.
     Metadata,
-}
-
-/// Sleeps until `at` (or the poll-interval watchdog's next check while the member owns
-/// partitions), a command from the consumer (applied to `membership`), or a metadata change.
-/// Then, unless closing, gives the partitions up if the application missed
-/// `max.poll.interval.ms`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn wait_until<M: MemberMachine>(
-    at: Option<Instant>,
-    membership: &mut M,
-    commands: &mut mpsc::UnboundedReceiver<Command>,
-    commands_open: &mut bool,
-    closing: &mut bool,
-    metadata: &mut watch::Receiver<Arc<gregor_client::cluster::MetadataCache>>,
-    cx: &TaskContext,
-) -> Woken {
-    let watching = !*closing && !membership.owned_partitions().is_empty();
-    let watchdog = watching.then(|| cx.poll_clock.next_check(cx.max_poll_interval));
-    let wake = [at, watchdog].into_iter().flatten().min();
-    let sleep = async {
-        match wake {
-            Some(at) => tokio::time::sleep_until(at.into()).await,
-            None => std::future::pending().await,
-        }
-    };
-    let woken = tokio::select! {
-        () = sleep => Woken::Time,
-        command = commands.recv(), if *commands_open => {
-            *commands_open = command.is_some();
-            *closing |= handle(membership, command, cx);
-            Woken::Command
-        }
-        changed = metadata.changed() => {
-            if changed.is_ok() { Woken::Metadata } else { Woken::Time }
-        }
-    };
-    if !*closing && !membership.owned_partitions().is_empty() {
-        if let Some(since) = cx.poll_clock.overdue(cx.max_poll_interval) {
-            warn!(group = %cx.group_id, ?since, "max.poll.interval.ms passed without a poll; leaving the group");
-            membership.poll_interval_expired();
-            cx.poll_clock.mark_expired();
-        }
-    }
-    woken
 }
 
 /// Hands the membership's pending events to the consumer; false if the consumer is gone.
