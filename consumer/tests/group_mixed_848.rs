@@ -23,6 +23,9 @@
 //! run 4.1.2, so they wait for the classic group to be `Stable` before the first KIP-848
 //! member joins it.
 //!
+//! Members killed with SIGKILL (scope 6) hand their partitions on once the coordinator ends
+//! their sessions; what they delivered after their last commit is delivered again, counted.
+//!
 //! Needs `.ci/install-kafka.sh`; the librdkafka tests need `confluent-kafka` for python3.
 //! Each is skipped with a message when its peer is missing. The tests run one at a time (they
 //! take a lock): each starts several JVMs.
@@ -218,6 +221,31 @@ async fn a_rolling_upgrade_from_classic_to_848_and_back() {
     let found = mixed.finish().await;
     check(
         "a_rolling_upgrade_from_classic_to_848_and_back",
+        &mixed,
+        &found,
+        None,
+    );
+}
+
+/// Scope 6: members killed (SIGKILL) in a KIP-848 group of gregor's and Java's members: the
+/// coordinator gives a killed member's partitions to the others once its session has ended
+/// (10 s on the test broker); they read on from its last commit. Nothing is lost, no partition
+/// is read by two members at once, and only what a killed member delivered after its last
+/// auto-commit is delivered again (at least once; counted and printed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_members_of_a_848_group_lose_nothing() {
+    let Some(mut mixed) = Mixed::start("mixed848-kill", &[Java]).await else {
+        return;
+    };
+    mixed.join_settled("g1", Gregor, Consumer).await;
+    mixed.join_settled("j1", Java, Consumer).await;
+    mixed.join_settled("g2", Gregor, Consumer).await;
+    mixed.kill_settled("j1").await;
+    mixed.kill_settled("g1").await;
+    mixed.join_settled("j2", Java, Consumer).await;
+    let found = mixed.finish().await;
+    check(
+        "killed_members_of_a_848_group_lose_nothing",
         &mixed,
         &found,
         None,

@@ -28,6 +28,9 @@ pub struct MemberLog {
     pub kind: Kind,
     /// Every line it printed, parsed.
     pub events: Vec<PeerEvent>,
+    /// Whether the test killed it (SIGKILL: what it delivered after its last commit is
+    /// delivered again by the next owner, at least once).
+    pub killed: bool,
 }
 
 /// Per partition, per offset, its deliveries: (the member's index, when, in ms since the
@@ -60,6 +63,8 @@ pub struct Findings {
     /// Offsets delivered again by another member, by the client of the member that had
     /// delivered them before.
     pub duplicates_after: BTreeMap<Kind, usize>,
+    /// Offsets delivered again by another member after a killed member had them.
+    pub duplicates_after_killed: usize,
     /// Offsets a member delivered twice itself.
     pub self_duplicates: usize,
     /// A few duplicates, in words: the offset and its deliveries.
@@ -236,6 +241,8 @@ impl Findings {
             let (before, after) = (pair[0].0, pair[1].0);
             if before == after {
                 self.self_duplicates += 1;
+            } else if logs[before].killed {
+                self.duplicates_after_killed += 1;
             } else {
                 *self.duplicates_after.entry(logs[before].kind).or_default() += 1;
             }
@@ -261,7 +268,9 @@ impl Findings {
 
     /// Every repeated delivery.
     pub fn duplicates(&self) -> usize {
-        self.duplicates_after.values().sum::<usize>() + self.self_duplicates
+        self.duplicates_after.values().sum::<usize>()
+            + self.duplicates_after_killed
+            + self.self_duplicates
     }
 }
 
@@ -319,7 +328,8 @@ impl fmt::Display for Findings {
             f,
             "{} records produced, {} delivered, {} gaps, {} overlaps, {} deliveries outside an \
              assignment, {} duplicates (after gregor {}, after java {}, after librdkafka {}, \
-             by the same member {}); longest pause of a partition {stall}",
+             after a killed member {}, by the same member {}); longest pause of a partition \
+             {stall}",
             self.produced,
             self.delivered,
             self.gap_count,
@@ -329,6 +339,7 @@ impl fmt::Display for Findings {
             self.after(Kind::Gregor),
             self.after(Kind::Java),
             self.after(Kind::Librdkafka),
+            self.duplicates_after_killed,
             self.self_duplicates,
         )?;
         for line in self
@@ -355,6 +366,7 @@ mod tests {
             label: label.to_owned(),
             kind,
             events: lines.iter().map(|l| PeerEvent::parse(l)).collect(),
+            killed: false,
         }
     }
 
@@ -410,5 +422,12 @@ mod tests {
         assert_eq!(found.outside.len(), 1, "{found}");
         assert_eq!(found.after(Kind::Gregor), 1, "{found}");
         assert_eq!(found.after(Kind::Java), 1, "{found}");
+        // What a killed member had is counted apart from graceful handoffs.
+        let mut killed = broken;
+        killed[0].killed = true;
+        let found = Findings::of(&killed, &ends);
+        assert_eq!(found.after(Kind::Gregor), 0, "{found}");
+        assert_eq!(found.duplicates_after_killed, 1, "{found}");
+        assert_eq!(found.duplicates(), 2, "{found}");
     }
 }

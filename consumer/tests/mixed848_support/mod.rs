@@ -63,6 +63,7 @@ struct Slot {
     kind: Kind,
     peer: GroupPeer,
     running: bool,
+    killed: bool,
 }
 
 /// A group, its topic, its producer and its members.
@@ -195,6 +196,7 @@ impl Mixed {
             kind,
             peer,
             running: true,
+            killed: false,
         });
     }
 
@@ -221,6 +223,26 @@ impl Mixed {
         slot.running = false;
         let what = format!("{name} ({:?}) leaves", slot.kind);
         slot.peer.stop_async().await.expect("the member closes");
+        if self.members.iter().any(|s| s.running) {
+            self.settled(&what, started).await;
+        }
+        tokio::time::sleep(FLOW).await;
+    }
+
+    /// Kills member `name` (SIGKILL: no commit, no leave), waits until the group has settled
+    /// without it (the coordinator gives its partitions away once its session has ended), and
+    /// lets records flow for [`FLOW`].
+    pub async fn kill_settled(&mut self, name: &str) {
+        let started = Instant::now();
+        let slot = self
+            .members
+            .iter_mut()
+            .find(|s| s.name == name && s.running)
+            .unwrap_or_else(|| panic!("no running member {name}"));
+        slot.running = false;
+        slot.killed = true;
+        let what = format!("{name} ({:?}) is killed", slot.kind);
+        tokio::task::block_in_place(|| slot.peer.kill());
         if self.members.iter().any(|s| s.running) {
             self.settled(&what, started).await;
         }
@@ -306,6 +328,7 @@ impl Mixed {
                 label: s.peer.label().to_owned(),
                 kind: s.kind,
                 events: s.peer.events(),
+                killed: s.killed,
             })
             .collect()
     }
