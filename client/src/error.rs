@@ -59,6 +59,24 @@ pub enum ClientError {
     /// A request could not be encoded (a field set that its version lacks, a string too long).
     #[error("request cannot be encoded: {0}")]
     Encode(#[from] EncodeError),
+    /// A request asks for something its version cannot carry (a field newer than the
+    /// version the broker speaks), and gregor has no older way to say it.
+    #[error(
+        "{api:?} v{version} cannot carry the request (the broker speaks {}, this client {ours}): {source}",
+        speaks(*broker)
+    )]
+    NotInBrokerVersion {
+        /// The API of the request.
+        api: ApiKey,
+        /// The version chosen: the highest both sides speak.
+        version: i16,
+        /// The versions the broker speaks.
+        broker: Option<VersionRange>,
+        /// The versions this client speaks.
+        ours: VersionRange,
+        /// What could not be encoded.
+        source: EncodeError,
+    },
     /// The broker answered with an error code for the request as a whole.
     #[error("{api:?} failed on the broker: {code}")]
     Broker {
@@ -68,7 +86,7 @@ pub enum ClientError {
         code: ErrorCode,
     },
     /// The client and the broker share no version of an API (or the broker lacks it).
-    #[error("no common version of {api:?}: client speaks {ours:?}, broker {broker:?}")]
+    #[error("no common version of {api:?}: client speaks {ours}, broker {}", speaks(*broker))]
     UnsupportedApi {
         /// The API.
         api: ApiKey,
@@ -208,4 +226,9 @@ impl fmt::Display for PoisonCause {
             PoisonCause::RequestTimedOut(api) => write!(f, "{api:?} request timed out"),
         }
     }
+}
+
+/// A broker's versions of an API, in words.
+fn speaks(range: Option<VersionRange>) -> String {
+    range.map_or_else(|| "none".to_owned(), |r| r.to_string())
 }

@@ -20,6 +20,17 @@ pub struct VersionRange {
     pub max: i16,
 }
 
+/// `v0-13` (`v4` when both ends are the same).
+impl std::fmt::Display for VersionRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.min == self.max {
+            write!(f, "v{}", self.min)
+        } else {
+            write!(f, "v{}-{}", self.min, self.max)
+        }
+    }
+}
+
 impl VersionRange {
     /// A range from `min` to `max`, both included.
     pub const fn new(min: i16, max: i16) -> Self {

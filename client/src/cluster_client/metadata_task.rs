@@ -18,6 +18,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use gregor_protocol::messages::metadata::MetadataResponseTopic;
 use gregor_protocol::messages::{MetadataRequest, MetadataResponse};
 use gregor_protocol::{ApiKey, ErrorCode};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -184,14 +185,29 @@ impl MetadataFetcher {
     }
 }
 
+/// The first Metadata version that can ask a broker not to auto-create the topics it names
+/// (`allow_auto_topic_creation`).
+const NO_AUTO_CREATE_VERSION: i16 = 4;
+
 /// Sends a Metadata request for `scope` on `conn` (topics are never auto-created).
+///
+/// A broker whose Metadata stops below v4 would create the named topics that do not exist
+/// (when its `auto.create.topics.enable` is on: the older versions cannot say otherwise), so
+/// named topics are asked of it as every topic, which creates none; the answer is then cut to
+/// the named topics, and those it lacks are answered `UNKNOWN_TOPIC_OR_PARTITION`, as a newer
+/// broker would.
 pub(crate) async fn request_metadata(
     conn: &Connection,
     scope: &RefreshScope,
 ) -> Result<MetadataResponse, ClientError> {
-    let response = conn
+    let mut listed_all = false;
+    let mut response = conn
         .send_with(|version| match scope {
             RefreshScope::All => MetadataRequest::all_topics(version),
+            RefreshScope::Topics(_) if version < NO_AUTO_CREATE_VERSION => {
+                listed_all = true;
+                MetadataRequest::all_topics(version)
+            }
             RefreshScope::Topics(topics) => MetadataRequest {
                 allow_auto_topic_creation: false,
                 ..MetadataRequest::for_topics(topics.iter().cloned())
@@ -205,7 +221,31 @@ pub(crate) async fn request_metadata(
             code,
         });
     }
+    if let (true, RefreshScope::Topics(topics)) = (listed_all, scope) {
+        answer_named(&mut response, topics);
+    }
     Ok(response)
+}
+
+/// Cuts an answer listing every topic to `named`, adding `UNKNOWN_TOPIC_OR_PARTITION` for
+/// the named topics it lacks.
+fn answer_named(response: &mut MetadataResponse, named: &BTreeSet<String>) {
+    response
+        .topics
+        .retain(|t| t.name.as_ref().is_some_and(|n| named.contains(n)));
+    for name in named {
+        if !response
+            .topics
+            .iter()
+            .any(|t| t.name.as_ref() == Some(name))
+        {
+            response.topics.push(MetadataResponseTopic {
+                error_code: ErrorCode::UnknownTopicOrPartition.code(),
+                name: Some(name.clone()),
+                ..MetadataResponseTopic::default()
+            });
+        }
+    }
 }
 
 async fn run(

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gregor_protocol::messages::ApiVersionsRequest;
-use gregor_protocol::{Message, Request};
+use gregor_protocol::{EncodeError, Message, Request};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::debug;
 
@@ -175,7 +175,19 @@ impl Connection {
         req: &R,
         version: i16,
     ) -> Result<R::Response, ClientError> {
-        let frame = RequestFrame::encode(self.driver.header(), req, version)?;
+        let frame =
+            RequestFrame::encode(self.driver.header(), req, version).map_err(|e| match e {
+                ClientError::Encode(source @ EncodeError::FieldNotInVersion { .. }) => {
+                    ClientError::NotInBrokerVersion {
+                        api: R::API_KEY,
+                        version,
+                        broker: self.versions.broker_range(R::API_KEY.code()),
+                        ours: R::VERSIONS,
+                        source,
+                    }
+                }
+                other => other,
+            })?;
         let body = self.driver.request(frame).await?;
         Ok(decode::decode_response::<R::Response>(body, version)?)
     }
