@@ -19,8 +19,16 @@ use crate::sasl::{SaslError, SaslMechanism};
 #[non_exhaustive]
 pub enum ClientError {
     /// An I/O operation failed. The connection it happened on is closed.
-    #[error("I/O error while {1}: {0}")]
-    Io(io::ErrorKind, &'static str),
+    #[error("I/O error while {context}: {message}")]
+    Io {
+        /// The kind of the operating system's error.
+        kind: io::ErrorKind,
+        /// What was being done.
+        context: &'static str,
+        /// The operating system's message (with the broker's address where it is known,
+        /// as when connecting).
+        message: Arc<str>,
+    },
     /// TLS setup or the TLS handshake failed.
     #[error("TLS error: {context}")]
     Tls {
@@ -180,7 +188,33 @@ impl ClientError {
         }
         match err.kind() {
             io::ErrorKind::UnexpectedEof => ClientError::Disconnected,
-            kind => ClientError::Io(kind, context),
+            kind => ClientError::Io {
+                kind,
+                context,
+                message: err.to_string().into(),
+            },
+        }
+    }
+
+    /// [`ClientError::io`] for an operation on the broker at `peer` (`host:port`), which the
+    /// message names.
+    pub fn io_at(err: &io::Error, context: &'static str, peer: &str) -> ClientError {
+        match ClientError::io(err, context) {
+            ClientError::Io { kind, context, .. } => ClientError::Io {
+                kind,
+                context,
+                message: format!("{peer}: {err}").into(),
+            },
+            other => other,
+        }
+    }
+
+    /// An I/O failure of `kind` that has no operating system error behind it.
+    pub fn io_kind(kind: io::ErrorKind, context: &'static str) -> ClientError {
+        ClientError::Io {
+            kind,
+            context,
+            message: kind.to_string().into(),
         }
     }
 
@@ -190,7 +224,7 @@ impl ClientError {
     pub fn is_connection_error(&self) -> bool {
         matches!(
             self,
-            ClientError::Io(..)
+            ClientError::Io { .. }
                 | ClientError::Tls { .. }
                 | ClientError::Timeout { .. }
                 | ClientError::ConnectTimeout
@@ -213,6 +247,12 @@ pub enum PoisonCause {
     Frame(DecodeError),
     /// A request of this API timed out; the connection was closed with it.
     RequestTimedOut(ApiKey),
+    /// The body of a response to a request of this API did not decode (a length beyond the
+    /// body, a value no version allows): the bytes were corrupted on the way or the broker
+    /// is broken. Every response on the connection is suspect after it, so the connection is
+    /// closed, and the request counts as failed with its connection (an idempotent one is
+    /// retried on a new connection).
+    MalformedBody(ApiKey, DecodeError),
 }
 
 impl fmt::Display for PoisonCause {
@@ -224,6 +264,9 @@ impl fmt::Display for PoisonCause {
             PoisonCause::MalformedHeader(e) => write!(f, "malformed response header: {e}"),
             PoisonCause::Frame(e) => write!(f, "bad response frame: {e}"),
             PoisonCause::RequestTimedOut(api) => write!(f, "{api:?} request timed out"),
+            PoisonCause::MalformedBody(api, e) => {
+                write!(f, "malformed {api:?} response from the broker: {e}")
+            }
         }
     }
 }

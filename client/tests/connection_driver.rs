@@ -191,14 +191,16 @@ async fn an_answer_to_no_request_poisons_every_request_in_flight() {
     assert!(poisoned(&err), "{err:?}");
 }
 
+/// A well-framed answer whose body does not decode: the stream may have been corrupted on the
+/// way, so the connection is closed (poisoned), failing its requests as a cut would; the
+/// client's retries then go to a new connection.
 #[tokio::test]
-async fn a_body_that_does_not_decode_fails_only_its_request() {
+async fn a_body_that_does_not_decode_poisons_its_connection() {
     let (conn, mut broker) = connected(&opts()).await;
     let bad = ask(&conn, "bad");
     let bad_req = broker.expect().await;
-    let good = ask(&conn, "good");
-    let good_req = broker.expect().await;
-    // A well-framed answer whose body is cut short.
+    let waiting = ask(&conn, "waiting");
+    let _waiting_req = broker.expect().await;
     let mut frame = response_frame::<MetadataRequest>(
         bad_req.correlation_id,
         bad_req.version,
@@ -208,12 +210,27 @@ async fn a_body_that_does_not_decode_fails_only_its_request() {
     let len = i32::try_from(frame.len() - 4).unwrap();
     frame[..4].copy_from_slice(&len.to_be_bytes());
     broker.send_raw(&frame).await;
-    broker
-        .respond::<MetadataRequest>(&good_req, &metadata_naming(&["good".to_owned()]))
-        .await;
-    assert!(matches!(failed(bad).await, ClientError::Decode(_)));
-    assert_eq!(answered(good).await, ["good"]);
-    assert!(!conn.is_closed());
+    let malformed = |e: &ClientError| {
+        matches!(
+            e,
+            ClientError::Poisoned(PoisonCause::MalformedBody(ApiKey::Metadata, _))
+        )
+    };
+    let err = failed(bad).await;
+    assert!(malformed(&err), "{err:?}");
+    assert!(err.is_connection_error(), "retried as a connection failure");
+    assert!(
+        err.to_string().contains("malformed Metadata response"),
+        "{err}"
+    );
+    let err = failed(waiting).await;
+    assert!(
+        malformed(&err),
+        "the other request in flight fails with it: {err:?}"
+    );
+    assert!(conn.is_closed());
+    let err = conn.send(MetadataRequest::default()).await.unwrap_err();
+    assert!(malformed(&err), "and every later one: {err:?}");
 }
 
 #[tokio::test]

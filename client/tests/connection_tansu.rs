@@ -148,7 +148,7 @@ async fn a_killed_broker_fails_requests_with_a_typed_error_and_a_new_one_works()
     for task in loops {
         let err = task.await.unwrap();
         assert!(
-            matches!(err, ClientError::Disconnected | ClientError::Io(..)),
+            matches!(err, ClientError::Disconnected | ClientError::Io { .. }),
             "typed connection error: {err:?}"
         );
     }

@@ -25,10 +25,38 @@ impl From<&ClientConfig> for ConnectOptions {
     }
 }
 
+/// How many times the bootstrap addresses are tried when every address failed with a
+/// response that did not decode ([`ClientError::Poisoned`]): the broker is there, and a
+/// corrupted answer on the way should cost a retry, not the client.
+const BOOTSTRAP_PASSES: u32 = 3;
+
 /// Tries each bootstrap address in turn until one answers a Metadata request for all topics;
 /// returns the cache loaded from that answer. The bootstrap connection is closed afterwards:
-/// later connections go to brokers by the addresses they advertise.
+/// later connections go to brokers by the addresses they advertise. When the last address
+/// failed with an answer that did not decode, the addresses are tried again (up to
+/// [`BOOTSTRAP_PASSES`] passes, `retry.backoff.ms` apart); other failures (refused, timed
+/// out, authentication) end the bootstrap at once.
 pub(crate) async fn bootstrap(
+    config: &ClientConfig,
+    options: &ConnectOptions,
+) -> Result<MetadataCache, ClientError> {
+    let mut last = ClientError::NoBrokerAvailable;
+    for pass in 1..=BOOTSTRAP_PASSES {
+        match bootstrap_pass(config, options).await {
+            Ok(cache) => return Ok(cache),
+            Err(error @ ClientError::Poisoned(_)) if pass < BOOTSTRAP_PASSES => {
+                warn!(%error, pass, "bootstrap answer did not decode; trying again");
+                last = error;
+                tokio::time::sleep(config.retry_backoff()).await;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Err(last)
+}
+
+/// One pass over the bootstrap addresses.
+async fn bootstrap_pass(
     config: &ClientConfig,
     options: &ConnectOptions,
 ) -> Result<MetadataCache, ClientError> {

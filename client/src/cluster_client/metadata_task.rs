@@ -29,7 +29,7 @@ use super::routing::connect_any;
 use crate::cluster::{Backoff, MetadataCache};
 use crate::config::BrokerAddress;
 use crate::connection::Connection;
-use crate::error::ClientError;
+use crate::error::{ClientError, PoisonCause};
 
 /// How many refresh requests may queue before senders wait.
 const REQUEST_QUEUE: usize = 256;
@@ -154,8 +154,24 @@ pub(crate) struct MetadataFetcher {
 
 impl MetadataFetcher {
     /// Sends one Metadata request for `scope` to a reachable broker (known brokers first,
-    /// then bootstrap addresses that are not among them).
+    /// then bootstrap addresses that are not among them). An answer that did not decode
+    /// (its connection is closed for it) is asked again once, on a new connection: a
+    /// response corrupted on the way costs a retry, not the refresh.
     async fn fetch(
+        &self,
+        cache: &MetadataCache,
+        scope: &RefreshScope,
+    ) -> Result<MetadataResponse, ClientError> {
+        match self.fetch_once(cache, scope).await {
+            Err(error @ ClientError::Poisoned(PoisonCause::MalformedBody(..))) => {
+                warn!(%error, "metadata answer did not decode; asking again on a new connection");
+                self.fetch_once(cache, scope).await
+            }
+            other => other,
+        }
+    }
+
+    async fn fetch_once(
         &self,
         cache: &MetadataCache,
         scope: &RefreshScope,

@@ -142,7 +142,7 @@ mod tests {
                 api: ApiKey::Metadata,
             },
             ClientError::ConnectTimeout,
-            ClientError::Io(std::io::ErrorKind::ConnectionRefused, "connecting"),
+            ClientError::io_kind(std::io::ErrorKind::ConnectionRefused, "connecting"),
             ClientError::UnknownBroker { broker: 3 },
         ] {
             assert_eq!(classify(&e), RetryAction::RefreshMetadataThenRetry, "{e}");

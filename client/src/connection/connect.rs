@@ -43,7 +43,7 @@ async fn attempt(
     let tcp = timeout_at(deadline, TcpStream::connect(host_port))
         .await
         .map_err(|_| ClientError::ConnectTimeout)?
-        .map_err(|e| ClientError::io(&e, "connecting to the broker"))?;
+        .map_err(|e| ClientError::io_at(&e, "connecting to the broker", host_port))?;
     tcp.set_nodelay(true)
         .map_err(|e| ClientError::io(&e, "setting TCP_NODELAY"))?;
     debug!(

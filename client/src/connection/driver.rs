@@ -13,8 +13,9 @@
 //! not written yet it is skipped; if it was, its answer is still read (keeping the stream in
 //! step) and discarded.
 //!
-//! Failure: end of stream, an I/O error, a poisoned core (bad frame, unknown correlation id)
-//! or an expired request ends the task. Every request in flight or queued fails with the same
+//! Failure: end of stream, an I/O error, a poisoned core (bad frame, unknown correlation id),
+//! an expired request, or a caller's [`DriverHandle::poison`] (a response body that did not
+//! decode: the bytes from the broker cannot be trusted any more) ends the task. Every request in flight or queued fails with the same
 //! error (the expired request itself with [`ClientError::Timeout`]), and every later request
 //! fails at once with it.
 
@@ -24,7 +25,7 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, trace, warn};
 
@@ -51,8 +52,10 @@ enum Command {
 #[derive(Debug)]
 struct Shared {
     header: HeaderTemplate,
-    /// The error that ended the connection, set by the task before it stops taking requests.
+    /// The error that ended the connection, set by the task before it stops taking requests
+    /// (or by [`DriverHandle::poison`], which then wakes the task through `poisoned`).
     fatal: OnceLock<ClientError>,
+    poisoned: Notify,
 }
 
 /// A handle to a connection task. Cheap to clone; the task ends when the connection fails or
@@ -83,6 +86,7 @@ impl DriverHandle {
         let shared = Arc::new(Shared {
             header: core.header_template().clone(),
             fatal: OnceLock::new(),
+            poisoned: Notify::new(),
         });
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
@@ -98,6 +102,9 @@ impl DriverHandle {
 
     /// Sends a framed request and waits for the body of its answer.
     pub(crate) async fn request(&self, frame: RequestFrame) -> Result<Bytes, ClientError> {
+        if let Some(error) = self.shared.fatal.get() {
+            return Err(error.clone());
+        }
         let api = frame.info().api;
         let (reply, answer) = oneshot::channel();
         self.tx
@@ -123,9 +130,19 @@ impl DriverHandle {
             .map_err(|_| self.closed_error())
     }
 
-    /// Whether the connection has ended.
+    /// Whether the connection has ended (or was poisoned and is ending).
     pub(crate) fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+        self.tx.is_closed() || self.shared.fatal.get().is_some()
+    }
+
+    /// Ends the connection with `error`, as if its byte stream had failed: every request in
+    /// flight or queued fails with it, and so does every later one, at once. For a caller
+    /// whose answer did not decode: the stream may have been corrupted on the way, so nothing
+    /// more read from it is trusted. A connection that already ended keeps its first error.
+    pub(crate) fn poison(&self, error: ClientError) {
+        if self.shared.fatal.set(error).is_ok() {
+            self.shared.poisoned.notify_one();
+        }
     }
 
     /// The error that ended the connection.
@@ -182,7 +199,7 @@ async fn run<S>(
                 Err(e) => break ClientError::io(&e, "reading from the broker"),
             },
             written = writer.write(&writing), if !writing.is_empty() => match written {
-                Ok(0) => break ClientError::Io(std::io::ErrorKind::WriteZero, "writing to the broker"),
+                Ok(0) => break ClientError::io_kind(std::io::ErrorKind::WriteZero, "writing to the broker"),
                 Ok(n) => {
                     trace!(bytes = n, "wrote");
                     writing.advance(n);
@@ -202,6 +219,9 @@ async fn run<S>(
                 }
                 None => accepting = false,
             },
+            () = shared.poisoned.notified() => {
+                break shared.fatal.get().cloned().unwrap_or(ClientError::Disconnected);
+            }
             () = &mut timer, if deadline.is_some() => {
                 if let Some(expired) = core.expire(Instant::now().into_std()) {
                     let api = expired.info.api;

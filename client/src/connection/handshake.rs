@@ -28,7 +28,7 @@ use super::core::{HeaderTemplate, RequestFrame};
 use super::decode::decode_response;
 use super::driver::DriverHandle;
 use super::versions::ApiVersionTable;
-use crate::error::ClientError;
+use crate::error::{ClientError, PoisonCause};
 use crate::sasl::{SaslConfig, SaslError, SaslSession, SaslStep};
 
 /// The name sent as `client_software_name` in ApiVersions v3+.
@@ -179,7 +179,7 @@ impl Handshake {
         match (state, &error) {
             (
                 State::ApiVersions { version, .. },
-                ClientError::Disconnected | ClientError::Io(..),
+                ClientError::Disconnected | ClientError::Io { .. },
             ) if version > 0 => ClientError::ApiVersionsRejected { version },
             _ => error,
         }
@@ -194,9 +194,12 @@ impl Handshake {
         // Every version starts with the error code; a broker that does not know `version`
         // answers UNSUPPORTED_VERSION in the v0 format.
         let Some(raw) = body.first_chunk::<2>() else {
-            return Err(ClientError::Decode(DecodeError::Truncated {
-                context: ApiVersionsResponse::NAME,
-            }));
+            return Err(malformed(
+                ApiKey::ApiVersions,
+                DecodeError::Truncated {
+                    context: ApiVersionsResponse::NAME,
+                },
+            ));
         };
         let code = ErrorCode::from_code(i16::from_be_bytes(*raw));
         if code == ErrorCode::UnsupportedVersion {
@@ -231,7 +234,8 @@ impl Handshake {
             };
             return Ok(HandshakeStep::Send(api_versions_request(fallback)));
         }
-        let response = decode_response::<ApiVersionsResponse>(body, version)?;
+        let response = decode_response::<ApiVersionsResponse>(body, version)
+            .map_err(|e| malformed(ApiKey::ApiVersions, e))?;
         let code = ErrorCode::from_code(response.error_code);
         if code.is_err() {
             return Err(ClientError::Broker {
@@ -263,7 +267,8 @@ impl Handshake {
     }
 
     fn on_sasl_handshake(&mut self, body: Bytes) -> Result<HandshakeStep, ClientError> {
-        let response = decode_response::<SaslHandshakeResponse>(body, SASL_HANDSHAKE_VERSIONS.max)?;
+        let response = decode_response::<SaslHandshakeResponse>(body, SASL_HANDSHAKE_VERSIONS.max)
+            .map_err(|e| malformed(ApiKey::SaslHandshake, e))?;
         let session = self.session()?;
         let mechanism = session.mechanism();
         let code = ErrorCode::from_code(response.error_code);
@@ -290,7 +295,8 @@ impl Handshake {
         body: Bytes,
         version: i16,
     ) -> Result<HandshakeStep, ClientError> {
-        let response = decode_response::<SaslAuthenticateResponse>(body, version)?;
+        let response = decode_response::<SaslAuthenticateResponse>(body, version)
+            .map_err(|e| malformed(ApiKey::SaslAuthenticate, e))?;
         let code = ErrorCode::from_code(response.error_code);
         if code.is_err() {
             return Err(ClientError::SaslAuthentication {
@@ -382,6 +388,12 @@ pub(super) async fn run(
             HandshakeStep::Done(negotiated) => return Ok(negotiated),
         }
     }
+}
+
+/// A handshake answer that did not decode: the connection is given up as poisoned (a
+/// connection failure, so connecting again is worth it), naming the API.
+fn malformed(api: ApiKey, error: DecodeError) -> ClientError {
+    ClientError::Poisoned(PoisonCause::MalformedBody(api, error))
 }
 
 #[cfg(test)]

@@ -156,7 +156,10 @@ fn other_api_versions_errors_are_broker_errors() {
     handshake.start().unwrap();
     assert!(matches!(
         handshake.on_response(Bytes::from_static(&[0])),
-        Err(ClientError::Decode(_))
+        Err(ClientError::Poisoned(PoisonCause::MalformedBody(
+            ApiKey::ApiVersions,
+            _
+        )))
     ));
 }
 
@@ -164,7 +167,7 @@ fn other_api_versions_errors_are_broker_errors() {
 fn a_closed_connection_during_api_versions_asks_for_a_v0_retry() {
     for error in [
         ClientError::Disconnected,
-        ClientError::Io(
+        ClientError::io_kind(
             std::io::ErrorKind::ConnectionReset,
             "reading from the broker",
         ),

@@ -33,13 +33,13 @@ use std::time::Duration;
 use gregor_protocol::messages::ApiVersionsRequest;
 use gregor_protocol::{EncodeError, Message, Request};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tracing::debug;
+use tracing::{debug, warn};
 
 use self::core::{CoreConfig, DEFAULT_MAX_RESPONSE_FRAME, RequestFrame};
 use self::driver::DriverHandle;
 use self::versions::ApiVersionTable;
 use crate::config::ConfigError;
-use crate::error::ClientError;
+use crate::error::{ClientError, PoisonCause};
 use crate::sasl::SaslConfig;
 use crate::tls::TlsConfig;
 
@@ -189,7 +189,7 @@ impl Connection {
                 other => other,
             })?;
         let body = self.driver.request(frame).await?;
-        Ok(decode::decode_response::<R::Response>(body, version)?)
+        self.decode::<R>(body, version)
     }
 
     /// Like [`send_versioned`](Self::send_versioned), for a request the broker may hold for up
@@ -204,7 +204,24 @@ impl Connection {
         let frame =
             RequestFrame::encode(self.driver.header(), req, version)?.with_broker_hold(hold);
         let body = self.driver.request(frame).await?;
-        Ok(decode::decode_response::<R::Response>(body, version)?)
+        self.decode::<R>(body, version)
+    }
+
+    /// Decodes the answer to a request of `R`. A body that does not decode poisons the
+    /// connection: the request fails with [`PoisonCause::MalformedBody`], as do the others on
+    /// this connection, and the next request goes to a new connection (a corrupted response
+    /// costs a retry, as a cut connection does).
+    fn decode<R: Request>(
+        &self,
+        body: bytes::Bytes,
+        version: i16,
+    ) -> Result<R::Response, ClientError> {
+        decode::decode_response::<R::Response>(body, version).map_err(|e| {
+            warn!(api = ?R::API_KEY, version, error = %e, "response did not decode; closing the connection");
+            let error = ClientError::Poisoned(PoisonCause::MalformedBody(R::API_KEY, e));
+            self.driver.poison(error.clone());
+            error
+        })
     }
 
     /// Sends a request the broker does not answer (Produce with `acks = 0`) in the negotiated

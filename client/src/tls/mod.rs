@@ -410,7 +410,10 @@ mod tests {
         let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
         assert!(matches!(
             ClientError::io(&reset, "reading from the broker"),
-            ClientError::Io(std::io::ErrorKind::ConnectionReset, _)
+            ClientError::Io {
+                kind: std::io::ErrorKind::ConnectionReset,
+                ..
+            }
         ));
     }
 }

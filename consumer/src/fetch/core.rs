@@ -31,6 +31,7 @@ use super::exchange::{
 use super::fetched::FetchedData;
 use super::log_end::{LogEndVerdict, log_end_verdict};
 use super::partition::Planned;
+use super::refetch::CorruptRefetch;
 use super::reset::{
     beyond_log_end, fail_cursor, out_of_range, place, truncated, unknown_partition,
 };
@@ -91,6 +92,7 @@ impl FetchCore {
             known_end: spec.known_end,
             lagging_since: None,
             demand: spec.demand,
+            refetch: CorruptRefetch::default(),
         };
         if cursor.reached_end() {
             cursor.state = CursorState::Done;
@@ -422,10 +424,20 @@ impl FetchCore {
                 };
                 self.on_records(t, data, now, reservation, out);
             }
+            (_, Some(Err(source))) if c.refetch.should_refetch(position, source) => {
+                tracing::warn!(
+                    partition = %c.tp,
+                    offset = position,
+                    error = %source,
+                    "fetched data did not decode; fetching it again"
+                );
+                c.retry_at = Some(backoff);
+            }
             (_, Some(Err(source))) => {
                 let error = FetchError::Records {
                     topic: c.tp.topic.to_string(),
                     partition: c.tp.partition,
+                    offset: position,
                     source,
                 };
                 fail_cursor(t.id, c, error, out);

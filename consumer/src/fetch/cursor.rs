@@ -10,6 +10,7 @@ use std::sync::atomic::AtomicBool;
 
 use tokio::time::Instant;
 
+use super::refetch::CorruptRefetch;
 use crate::range::TopicPartition;
 
 /// Identifies a cursor within one engine.
@@ -133,6 +134,8 @@ pub(crate) struct Cursor {
     /// even when the budget is spent, so readers that consume in turn never starve behind
     /// data prefetched for others.
     pub(crate) demand: Arc<AtomicBool>,
+    /// Refetches of data whose batch headers did not check out while planning.
+    pub(crate) refetch: CorruptRefetch,
 }
 
 /// What a new cursor is.

@@ -100,13 +100,17 @@ pub enum FetchError {
         /// The broker's error code.
         code: ErrorCode,
     },
-    /// The fetched record data did not decode (bad CRC, corrupt batch, bad compression).
-    #[error("records of {topic}-{partition} did not decode: {source}")]
+    /// The fetched record data did not decode (bad CRC, corrupt batch, bad compression), also
+    /// when fetched again from the same offset: the broker's log is corrupt there. Nothing of
+    /// the corrupt data was delivered.
+    #[error("records of {topic}-{partition} from offset {offset} did not decode: {source}")]
     Records {
         /// The topic.
         topic: String,
         /// The partition.
         partition: i32,
+        /// Where the data that did not decode starts (the reader's position).
+        offset: i64,
         /// The decoding failure.
         source: RecordsError,
     },

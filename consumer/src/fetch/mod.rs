@@ -13,7 +13,8 @@
 //!
 //! Modules: [`config`] (settings), [`error`] ([`FetchError`]), [`budget`] (the shared memory
 //! budget), [`partition`] (planning), `fetched` (planned data to chunks), `chunk`
-//! ([`RecordChunk`]), `engine` and `reader` (the handles).
+//! ([`RecordChunk`]), `engine` and `reader` (the handles), `refetch` (data that did not decode
+//! is fetched again before a read fails).
 
 mod broker;
 pub mod budget;
@@ -31,6 +32,7 @@ mod lookup;
 mod mailbox;
 pub mod partition;
 mod reader;
+mod refetch;
 mod reset;
 pub mod session;
 mod shared;

@@ -13,6 +13,7 @@ use super::delivery::Delivery;
 use super::error::FetchError;
 use super::fetched::FetchedData;
 use super::mailbox::Mailbox;
+use super::refetch::CorruptRefetch;
 use super::shared::Shared;
 use crate::range::{ConsumedRange, OffsetRange, TopicPartition};
 
@@ -43,6 +44,8 @@ pub struct PartitionReader {
     revoked: bool,
     /// Fetched data not decoded into chunks yet.
     current: Option<FetchedData>,
+    /// Refetches of fetched data that did not decode.
+    refetch: CorruptRefetch,
 }
 
 impl PartitionReader {
@@ -69,6 +72,7 @@ impl PartitionReader {
             failed: false,
             revoked: false,
             current: None,
+            refetch: CorruptRefetch::default(),
         }
     }
 
@@ -120,6 +124,18 @@ impl PartitionReader {
                     }
                     Some(Err(source)) => {
                         self.current = None;
+                        let offset = self.next_offset;
+                        if self.refetch.should_refetch(offset, source)
+                            && self.seek(StartAt::Offset(offset)).is_ok()
+                        {
+                            tracing::warn!(
+                                partition = %self.tp,
+                                offset,
+                                error = %source,
+                                "fetched records did not decode; fetching them again"
+                            );
+                            continue;
+                        }
                         self.failed = true;
                         // Stop fetching for a cursor that cannot go on.
                         self.shared
@@ -127,6 +143,7 @@ impl PartitionReader {
                         return Poll::Ready(Some(Err(FetchError::Records {
                             topic: self.tp.topic.to_string(),
                             partition: self.tp.partition,
+                            offset,
                             source,
                         })));
                     }
