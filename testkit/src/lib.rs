@@ -21,8 +21,14 @@
 //! - [`proxy`]: [`ChaosProxy`], a loopback TCP proxy in front of a broker that tests can
 //!   break on purpose (cut every connection, stall all traffic) and that counts the
 //!   connections it accepts.
+//! - [`corrupting_proxy`]: [`CorruptingProxy`], a loopback proxy that reads Kafka frames both
+//!   ways and corrupts chosen APIs' responses at random, seeded (a byte flipped inside a Fetch
+//!   response's record batch, or a body cut short), recording each [`Corruption`].
 //! - `rdkafka_mock` (feature `rdkafka-mock`): librdkafka's mock cluster as a broker, run on
 //!   a thread of its own.
+//! - [`ledger`]: [`DeliveryLedger`](ledger::DeliveryLedger), what a test wrote and what a
+//!   consumer delivered, and a checker of the two (lost, duplicated, skipped, rewound,
+//!   mismatched) under the semantics of the consumer kind.
 //! - [`select`]: picks the broker a test runs against: `KAFKA_BOOTSTRAP_SERVERS` when set,
 //!   otherwise one started here; or a chosen [`BrokerKind`] (our mock, librdkafka's mock,
 //!   tansu, Apache Kafka, external), so one test can run against several.
@@ -38,9 +44,11 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod certs;
+pub mod corrupting_proxy;
 #[cfg(feature = "client")]
 pub mod data;
 pub mod kafka;
+pub mod ledger;
 pub mod mock;
 mod process;
 pub mod proxy;
@@ -50,6 +58,7 @@ pub mod select;
 pub mod stunnel;
 pub mod tansu;
 
+pub use corrupting_proxy::{CorruptingProxy, Corruption};
 pub use kafka::{KafkaCluster, KafkaOptions};
 pub use proxy::ChaosProxy;
 pub use select::{BrokerKind, MockBroker, SelectError, SharedKafka, TestBroker};

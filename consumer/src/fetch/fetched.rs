@@ -44,7 +44,11 @@ impl FetchedData {
     /// end. `None` once every batch is decoded; the reader's position is then
     /// [`FetchedData::next_offset`]. A chunk may be empty (every record of its batches outside
     /// the range, or removed by compaction).
-    pub(crate) fn next_chunk(&mut self) -> Option<Result<RecordChunk, RecordsError>> {
+    ///
+    /// A batch that does not decode ends the chunk before it: the records of the batches
+    /// before it come as a chunk of their own, and the next call fails with the batch's
+    /// first offset and the error (after which this data yields nothing more).
+    pub(crate) fn next_chunk(&mut self) -> Option<Result<RecordChunk, (i64, RecordsError)>> {
         if self.batches.is_empty() {
             return None;
         }
@@ -54,11 +58,18 @@ impl FetchedData {
         let mut next_offset = self.next_offset;
         let mut leader_epoch = -1;
         while let Some(batch) = self.batches.pop_front() {
+            let before = records.len();
             match batch.decode_into(&mut records, &self.options) {
                 Ok(size) => decoded = decoded.saturating_add(size),
-                Err(e) => {
+                Err(e) if before == 0 => {
                     self.batches.clear();
-                    return Some(Err(e));
+                    return Some(Err((batch.start(), e)));
+                }
+                Err(_) => {
+                    // Deliver what decoded before it; the batch fails on the next call.
+                    records.truncate(before);
+                    self.batches.push_front(batch);
+                    break;
                 }
             }
             wire = wire.saturating_add(batch.wire_size());
@@ -176,9 +187,13 @@ mod tests {
         bytes[last] ^= 0xff; // inside the second batch's records: its CRC no longer matches
         let budget = MemoryBudget::new(1 << 20);
         let mut f = fetched(Bytes::from(bytes), 0, 20, &budget);
+        let good = f.next_chunk().unwrap().unwrap();
+        let offsets: Vec<i64> = good.as_slice().iter().map(|r| r.offset).collect();
+        assert_eq!(offsets, (0..10).collect::<Vec<_>>(), "the good batch first");
+        assert_eq!(good.next_offset(), 10);
         assert!(matches!(
             f.next_chunk(),
-            Some(Err(RecordsError::CrcMismatch { .. }))
+            Some(Err((10, RecordsError::CrcMismatch { .. })))
         ));
         assert!(f.next_chunk().is_none());
     }

@@ -54,6 +54,11 @@ enum Entry {
 }
 
 impl PlannedBatch {
+    /// The first offset this batch delivers (the reader's position inside a first batch).
+    pub fn start(&self) -> i64 {
+        self.from
+    }
+
     /// The batch's size as fetched.
     pub fn wire_size(&self) -> usize {
         match &self.entry {

@@ -122,11 +122,11 @@ impl PartitionReader {
                         self.records_read += chunk.len() as u64;
                         return Poll::Ready(Some(Ok(chunk)));
                     }
-                    Some(Err(source)) => {
+                    Some(Err((offset, source))) => {
                         self.current = None;
-                        let offset = self.next_offset;
+                        let from = self.next_offset;
                         if self.refetch.should_refetch(offset, source)
-                            && self.seek(StartAt::Offset(offset)).is_ok()
+                            && self.seek(StartAt::Offset(from)).is_ok()
                         {
                             tracing::warn!(
                                 partition = %self.tp,
