@@ -49,6 +49,19 @@ pub(crate) struct FetchCore {
     cursors: HashMap<CursorId, Cursor>,
     next_id: CursorId,
     settings: CoreSettings,
+    /// Per partition, where the last data fetched for it left a cursor: the position and
+    /// the leader epochs it was fetched under. A new cursor starting exactly there (the
+    /// direct stream's next batch, a partition assigned again) inherits the epochs, so a log
+    /// truncated in between (an unclean election) is detected rather than read on.
+    epochs: HashMap<TopicPartition, FetchedEpochs>,
+}
+
+/// Where a partition's last fetched data ended, and under which leader epochs.
+#[derive(Debug, Clone, Copy)]
+struct FetchedEpochs {
+    position: i64,
+    last_fetched_epoch: i32,
+    fetch_epoch: Option<i32>,
 }
 
 impl FetchCore {
@@ -57,6 +70,7 @@ impl FetchCore {
             cursors: HashMap::new(),
             next_id: 0,
             settings,
+            epochs: HashMap::new(),
         }
     }
 
@@ -94,6 +108,12 @@ impl FetchCore {
             demand: spec.demand,
             refetch: CorruptRefetch::default(),
         };
+        if let Some(known) = self.epochs.get(&cursor.tp) {
+            if known.position == position && state == CursorState::Fetching {
+                cursor.last_fetched_epoch = known.last_fetched_epoch;
+                cursor.fetch_epoch = known.fetch_epoch;
+            }
+        }
         if cursor.reached_end() {
             cursor.state = CursorState::Done;
         }
@@ -528,6 +548,19 @@ impl FetchCore {
         }
         let permit = (!planned.batches.is_empty()).then(|| reservation.split(data.records.len()));
         c.position = planned.next_offset;
+        if c.last_fetched_epoch >= 0 {
+            let known = FetchedEpochs {
+                position: c.position,
+                last_fetched_epoch: c.last_fetched_epoch,
+                fetch_epoch: c.fetch_epoch,
+            };
+            match self.epochs.get_mut(&c.tp) {
+                Some(slot) => *slot = known,
+                None => {
+                    self.epochs.insert(c.tp.clone(), known);
+                }
+            }
+        }
         if c.reached_end() {
             c.state = CursorState::Done;
         }
