@@ -9,9 +9,9 @@
 //!
 //! Each scenario prints one row (scenario, kind, records, lost, duplicated, skipped, faults
 //! injected); `cargo test --test fault_catalogue -- --include-ignored --nocapture` shows the
-//! table (`.ci/test` runs it so). Faults
-//! whose right outcome is a typed error (the log truncated below what was read, retention
-//! deleting the range being read) are in the same file, asserting the error.
+//! table (`.ci/test` runs it so). Faults whose right outcome is a typed error (the log
+//! truncated below what was read, retention deleting the range being read) are in the same
+//! file, asserting the error and that nothing was skipped or changed before it.
 
 use std::collections::BTreeMap;
 use std::future::Future;
