@@ -6,7 +6,9 @@
 //! to a new one). The whole topic is read exactly: every offset once, in order, every value
 //! as written (the testkit's delivery ledger checks it). A batch corrupt in the broker's log
 //! (corrupted the same way in every answer) fails the read after one refetch, with a typed
-//! error naming the partition and the batch's offset, and nothing corrupt is delivered.
+//! error naming the partition and the batch's offset, and nothing corrupt is delivered. Fetch
+//! answers rewritten into lies no honest broker tells (a partition left out, a partition twice,
+//! a partition nobody asked for) are read through exactly too.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,7 +17,7 @@ use gregor_consumer::fetch::{FetchConfig, FetchEngine, FetchError};
 use gregor_consumer::range::OffsetRange;
 use gregor_protocol::ApiKey;
 use gregor_protocol::compression::Compression;
-use gregor_testkit::corrupting_proxy::{CorruptingProxy, Corruption};
+use gregor_testkit::corrupting_proxy::{CorruptingProxy, Corruption, FetchRewrite};
 use gregor_testkit::data::{
     BatchShape, create_topic, produce_batch, test_client, unique_name, values,
 };
@@ -210,4 +212,60 @@ async fn a_batch_corrupt_in_the_log_fails_the_read_typed_after_one_refetch() {
         seen, 2,
         "the corrupt batch was fetched twice: once, and once again"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by .ci/test's fault step, which prints its figures"]
+async fn a_topic_is_read_exactly_through_fetch_answers_that_lie_about_partitions() {
+    let Some((_kafka, proxy, topic, written)) = kafka_behind_a_proxy(7).await else {
+        return;
+    };
+    for how in [
+        FetchRewrite::DropPartition,
+        FetchRewrite::DuplicatePartition,
+        FetchRewrite::UnrequestedPartition,
+    ] {
+        let before = proxy.corrupted().len();
+        proxy.rewrite_fetch(how, 3);
+        let client = test_client(&proxy.bootstrap(), "rewrite-reader").await;
+        let engine = FetchEngine::new(client, small_fetches());
+        let mut ledger = DeliveryLedger::new();
+        for (p, vals) in &written {
+            for (offset, value) in (0..).zip(vals) {
+                ledger.written(&topic, *p, offset, value);
+            }
+        }
+        tokio::time::timeout(DEADLINE, async {
+            for (&p, vals) in &written {
+                let until = i64::try_from(vals.len()).unwrap();
+                let mut reader =
+                    engine.read(OffsetRange::new(topic.as_str(), p, 0, until).unwrap());
+                while let Some(chunk) = reader.next_chunk().await {
+                    let chunk = chunk.unwrap_or_else(|e| panic!("{how:?}, partition {p}: {e}"));
+                    for r in chunk.as_slice() {
+                        ledger.delivered(
+                            &topic,
+                            p,
+                            r.offset,
+                            r.value.as_deref().unwrap_or_default(),
+                        );
+                    }
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{how:?}: the topic is read before the deadline"));
+        proxy.rewrite_fetch(how, 0);
+        let rewritten = proxy.corrupted().len() - before;
+        let verdict = ledger.check();
+        eprintln!(
+            "{how:?}: {rewritten} Fetch answers rewritten; {}",
+            verdict.total
+        );
+        verdict.assert_holds(Semantics::ExactlyOnce, &format!("{how:?}"));
+        assert!(
+            rewritten >= 3,
+            "{how:?}: answers were rewritten ({rewritten})"
+        );
+    }
 }

@@ -58,7 +58,7 @@ pub mod select;
 pub mod stunnel;
 pub mod tansu;
 
-pub use corrupting_proxy::{CorruptingProxy, Corruption};
+pub use corrupting_proxy::{CorruptingProxy, Corruption, FetchRewrite};
 pub use kafka::{KafkaCluster, KafkaOptions};
 pub use proxy::ChaosProxy;
 pub use select::{BrokerKind, MockBroker, SelectError, SharedKafka, TestBroker};

@@ -74,6 +74,14 @@ pub enum Corruption {
         /// The base offset of the corrupted batch.
         base_offset: i64,
     },
+    /// Fetch responses only, asked for with [`CorruptingProxy::rewrite_fetch`]: the response
+    /// was rewritten as `how` says, on `partition`.
+    Rewritten {
+        /// The rewrite.
+        how: FetchRewrite,
+        /// The partition it touched (before the rewrite).
+        partition: i32,
+    },
 }
 
 /// splitmix64: small, fast, and enough for picking what to corrupt.
@@ -131,6 +139,8 @@ struct Shared {
     corrupted: Mutex<Vec<(ApiKey, Corruption)>>,
     /// Batches (partition, base offset) corrupted in every Fetch response that holds them.
     stored: Mutex<Vec<(i32, i64)>>,
+    /// How Fetch responses are rewritten, and one in how many.
+    rewrites: Mutex<Option<(FetchRewrite, u32)>>,
 }
 
 impl Shared {
@@ -157,6 +167,21 @@ impl Shared {
             if let Some((out, hits)) = corrupt_stored(&frame, version, &stored) {
                 lock(&self.corrupted).extend(hits.into_iter().map(|h| (api, h)));
                 return out;
+            }
+        }
+        let rewrite_odds = *lock(&self.rewrites);
+        if let (ApiKey::Fetch, Some((how, one_in))) = (api, rewrite_odds) {
+            let mut rng = lock(&self.rng);
+            if one_in > 0 && rng.below(one_in as usize) == 0 {
+                let header_version = response_header_version(api, version);
+                if let Some((out, partition)) =
+                    rewrite::rewrite(&mut rng, how, &frame, version, header_version)
+                {
+                    drop(rng);
+                    let what = Corruption::Rewritten { how, partition };
+                    lock(&self.corrupted).push((api, what));
+                    return out;
+                }
             }
         }
         let one_in = lock(&self.odds).get(&api).copied().unwrap_or(0);
@@ -245,6 +270,13 @@ impl CorruptingProxy {
     /// random besides.
     pub fn corrupt_log(&self, partition: i32, base_offset: i64) {
         lock(&self.shared.stored).push((partition, base_offset));
+    }
+
+    /// From now on, rewrites one Fetch response in `one_in` as `how` says (0 turns it off):
+    /// well-formed answers whose contents no honest broker gives ([`Corruption::Rewritten`]).
+    /// A rewritten response is not corrupted besides.
+    pub fn rewrite_fetch(&self, how: FetchRewrite, one_in: u32) {
+        *lock(&self.shared.rewrites) = (one_in > 0).then_some((how, one_in));
     }
 
     /// Restarts the random choices from `seed`.
@@ -530,6 +562,9 @@ fn flip_batch_byte(
     Some((out.freeze(), what))
 }
 
+mod rewrite;
+
+pub use rewrite::FetchRewrite;
+
 #[cfg(test)]
-#[path = "corrupting_proxy_tests.rs"]
 mod tests;

@@ -317,3 +317,37 @@ fn a_corrupt_log_corrupts_the_same_batch_the_same_way_every_time() {
         vec![(ApiKey::Fetch, expected.clone()), (ApiKey::Fetch, expected)]
     );
 }
+
+#[test]
+fn fetch_responses_are_rewritten_well_formed_when_asked() {
+    for how in [
+        FetchRewrite::DropPartition,
+        FetchRewrite::DuplicatePartition,
+        FetchRewrite::UnrequestedPartition,
+    ] {
+        let proxy = proxy(5);
+        proxy.rewrite_fetch(how, 1);
+        let mut s = connect(&proxy);
+        let got = call(&mut s, ApiKey::Fetch, 12, 9);
+        assert_eq!(peek_correlation_id(&got).unwrap(), 9, "correlation id kept");
+        let rewritten = FetchResponse::decode_exact(got.slice(5..), 12).expect("well-formed");
+        let indexes: Vec<i32> = rewritten
+            .responses
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|p| p.partition_index))
+            .collect();
+        let expected: &[i32] = match how {
+            FetchRewrite::DropPartition => &[],
+            FetchRewrite::DuplicatePartition => &[2, 2],
+            _ => &[2, 10_002],
+        };
+        assert_eq!(indexes, expected, "{how:?}");
+        assert_eq!(
+            proxy.corrupted(),
+            vec![(ApiKey::Fetch, Corruption::Rewritten { how, partition: 2 })]
+        );
+        proxy.rewrite_fetch(how, 0);
+        let unchanged = call(&mut s, ApiKey::Fetch, 12, 10);
+        assert_eq!(unchanged, response(ApiKey::Fetch, 12, 10), "turned off");
+    }
+}
