@@ -27,7 +27,7 @@ use gregor_consumer::direct::rate::RateLimits;
 use gregor_consumer::direct::{
     ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
 };
-use gregor_consumer::fetch::{FetchConfig, FetchEngine};
+use gregor_consumer::fetch::{FetchConfig, FetchEngine, IsolationLevel};
 use gregor_consumer::range::OffsetRange;
 use gregor_consumer::store::{CheckpointFile, OffsetStore};
 use gregor_protocol::{ApiKey, ErrorCode};
@@ -507,5 +507,203 @@ async fn truncation_below_what_was_read_is_reported() {
         (0, 0, 0),
         "none of the new leader's records delivered as if they were the old ones: {}",
         v.total
+    );
+}
+
+/// When [`stream_all`] stops.
+enum Until {
+    /// Once this many records were delivered.
+    Delivered(usize),
+    /// Once every partition's position reached this offset.
+    Position(i64),
+}
+
+/// Reads every partition of the catalogue's topic with a direct stream configured by
+/// `fetch`, batch by batch (each batch's ranges end wherever the rate limit cuts them), until
+/// `until` holds and `more` (run after the first batch) has finished.
+async fn stream_all(
+    cluster: &Arc<MockCluster>,
+    ledger: &mut DeliveryLedger,
+    fetch: FetchConfig,
+    until: Until,
+    more: impl Future<Output = ()>,
+) {
+    let reader = client(cluster, "catalogue-all").await;
+    let config = DirectStreamConfig::new(ConsumerStrategy::subscribe([TOPIC.to_owned()]))
+        .with_starting(StartingOffsets::Earliest)
+        .with_batch_interval(Duration::from_millis(50))
+        .with_rates(RateLimits::new().with_max_per_partition(700.0))
+        .with_fetch(fetch);
+    let mut stream = DirectStream::new(reader, config, BTreeMap::new())
+        .await
+        .expect("the stream starts");
+    let mut more = Some(more);
+    let run = async {
+        loop {
+            let reached = match until {
+                Until::Delivered(n) => ledger.delivered_count() >= n,
+                Until::Position(end) => {
+                    let positions = stream.positions();
+                    positions.len() == PARTITIONS as usize && positions.values().all(|&p| p >= end)
+                }
+            };
+            if reached && more.is_none() {
+                break;
+            }
+            let batch = stream.next_batch().await.expect("a batch");
+            for mut part in batch.into_partitions() {
+                let p = part.topic_partition().partition;
+                while let Some(chunk) = part.next_chunk().await {
+                    for r in chunk.expect("the partition reads").as_slice() {
+                        ledger.delivered(
+                            TOPIC,
+                            p,
+                            r.offset,
+                            r.value.as_deref().unwrap_or_default(),
+                        );
+                    }
+                }
+            }
+            if let Some(more) = more.take() {
+                more.await;
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, run)
+        .await
+        .expect("the stream reads everything before the deadline");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by .ci/test's fault step, which prints the catalogue's table"]
+async fn aborted_transactions_with_markers_at_range_ends_are_never_delivered() {
+    let cluster = cluster().await;
+    let mut ledger = DeliveryLedger::new();
+    // Per partition, transactions of 7 records, every third one aborted, each followed by its
+    // marker; the stream's ranges (about 35 records a batch) end on markers and inside
+    // transactions alike.
+    let committed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let writer = |round: usize| {
+        let cluster = Arc::clone(&cluster);
+        let committed = Arc::clone(&committed);
+        async move {
+            for p in 0..PARTITIONS {
+                for t in 0..20 {
+                    let commit = t % 3 != 2;
+                    let values: Vec<String> =
+                        (0..7).map(|i| format!("r{round}-p{p}-t{t}-{i}")).collect();
+                    let records: Vec<MockRecord> =
+                        values.iter().map(|v| MockRecord::value(v)).collect();
+                    let offsets = cluster
+                        .produce_transaction(TOPIC, p, &records, commit)
+                        .await
+                        .expect("a transaction");
+                    if commit {
+                        let mut c = committed.lock().unwrap();
+                        c.extend(offsets.zip(values).map(|(o, v)| (p, o, v)));
+                    }
+                }
+            }
+        }
+    };
+    writer(0).await;
+    let fetch = FetchConfig::default()
+        .with_max_wait(Duration::from_millis(50))
+        .with_isolation(IsolationLevel::ReadCommitted);
+    let wanted = 2 * 14 * 7 * PARTITIONS as usize; // committed records of both rounds
+    stream_all(
+        &cluster,
+        &mut ledger,
+        fetch,
+        Until::Delivered(wanted),
+        writer(1),
+    )
+    .await;
+    for (p, offset, value) in committed.lock().unwrap().iter() {
+        ledger.written(TOPIC, *p, *offset, value);
+    }
+    // Aborted transactions: 6 of 20 per partition and round.
+    let aborted = 2 * 6 * u64::try_from(PARTITIONS).unwrap_or(0);
+    row(
+        "transactions aborted, markers at range ends (read_committed)",
+        "direct stream",
+        &ledger,
+        aborted,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by .ci/test's fault step, which prints the catalogue's table"]
+async fn compaction_between_fetches_skips_only_what_the_cleaner_removed() {
+    let cluster = cluster().await;
+    let mut ledger = DeliveryLedger::new();
+    // Per partition, 400 keyed records over 40 keys: compaction keeps the last of each key.
+    let mut keyed = Vec::new();
+    for p in 0..PARTITIONS {
+        for chunk in 0..16 {
+            let batch: Vec<(String, String)> = (0..25)
+                .map(|i| {
+                    let n = chunk * 25 + i;
+                    (format!("k{}", n % 40), format!("p{p}-{n}"))
+                })
+                .collect();
+            let records: Vec<MockRecord> =
+                batch.iter().map(|(k, v)| MockRecord::kv(k, v)).collect();
+            let offsets = cluster.produce(TOPIC, p, &records).await.expect("written");
+            for (offset, (_, value)) in offsets.zip(&batch) {
+                ledger.written(TOPIC, p, offset, value);
+                keyed.push((p, offset));
+            }
+        }
+    }
+    let compacted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let compact = {
+        let (cluster, compacted) = (Arc::clone(&cluster), Arc::clone(&compacted));
+        async move {
+            for p in 0..PARTITIONS {
+                let removed = cluster.compact(TOPIC, p).await.expect("compacted");
+                compacted.fetch_add(removed, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    };
+    let fetch = FetchConfig::default().with_max_wait(Duration::from_millis(50));
+    // What is left to deliver after the first batch is only known once compacted: read until
+    // the stream has passed every partition's end.
+    stream_all(&cluster, &mut ledger, fetch, Until::Position(400), compact).await;
+    // Which records the cleaner removed: those no longer in the log (read fault-free).
+    let engine = FetchEngine::new(
+        client(&cluster, "catalogue-check").await,
+        FetchConfig::default(),
+    );
+    let mut present = std::collections::BTreeSet::new();
+    for p in 0..PARTITIONS {
+        let end = cluster
+            .partition_info(TOPIC, p)
+            .await
+            .expect("partition")
+            .high_watermark;
+        let mut part = engine.read(OffsetRange::new(TOPIC, p, 0, end).expect("a range"));
+        while let Some(chunk) = part.next_chunk().await {
+            present.extend(
+                chunk
+                    .expect("reads")
+                    .as_slice()
+                    .iter()
+                    .map(|r| (p, r.offset)),
+            );
+        }
+    }
+    for (p, offset) in keyed {
+        if !present.contains(&(p, offset)) {
+            ledger.removed(TOPIC, p, offset);
+        }
+    }
+    let removed = compacted.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(removed > 0, "the cleaner removed records");
+    row(
+        "compaction between fetches",
+        "direct stream",
+        &ledger,
+        u64::try_from(removed).unwrap_or(0),
     );
 }

@@ -41,6 +41,8 @@ pub enum Semantics {
 pub struct DeliveryLedger {
     written: BTreeMap<PartitionKey, BTreeMap<i64, Vec<u8>>>,
     delivered: BTreeMap<PartitionKey, Vec<(i64, Vec<u8>)>>,
+    /// Written offsets the broker removed on purpose (compaction): not owed to the consumer.
+    removed: BTreeMap<PartitionKey, BTreeSet<i64>>,
 }
 
 /// The counts of one partition, or of all (see the module doc for each).
@@ -159,6 +161,16 @@ impl DeliveryLedger {
             .push((offset, value.as_ref().to_vec()));
     }
 
+    /// Notes that the broker removed the written record at `offset` on purpose (compaction
+    /// kept a later record of its key): a consumer that never delivers it lost nothing and
+    /// skipped nothing. Delivered before it was removed, it is an ordinary delivery.
+    pub fn removed(&mut self, topic: &str, partition: i32, offset: i64) {
+        self.removed
+            .entry((topic.to_owned(), partition))
+            .or_default()
+            .insert(offset);
+    }
+
     /// How many deliveries were noted.
     pub fn delivered_count(&self) -> usize {
         self.delivered.values().map(Vec::len).sum()
@@ -170,10 +182,12 @@ impl DeliveryLedger {
         let keys: BTreeSet<&PartitionKey> =
             self.written.keys().chain(self.delivered.keys()).collect();
         let empty_w = BTreeMap::new();
+        let empty_r = BTreeSet::new();
         for key in keys {
             let written = self.written.get(key).unwrap_or(&empty_w);
             let delivered = self.delivered.get(key).map_or(&[][..], Vec::as_slice);
-            let counts = check_partition(key, written, delivered, &mut verdict.examples);
+            let removed = self.removed.get(key).unwrap_or(&empty_r);
+            let counts = check_partition(key, written, removed, delivered, &mut verdict.examples);
             verdict.total.add(&counts);
             verdict.partitions.insert(key.clone(), counts);
         }
@@ -190,6 +204,7 @@ fn example(examples: &mut Vec<String>, line: impl FnOnce() -> String) {
 fn check_partition(
     key: &PartitionKey,
     written: &BTreeMap<i64, Vec<u8>>,
+    removed: &BTreeSet<i64>,
     delivered: &[(i64, Vec<u8>)],
     examples: &mut Vec<String>,
 ) -> Counts {
@@ -234,7 +249,7 @@ fn check_partition(
                 // delivered before: the consumer moved past them.
                 let jumped = written
                     .range(prev + 1..*offset)
-                    .filter(|(o, _)| !seen.contains(o))
+                    .filter(|(o, _)| !seen.contains(o) && !removed.contains(o))
                     .count() as u64;
                 if jumped > 0 {
                     c.skipped += jumped;
@@ -250,7 +265,7 @@ fn check_partition(
     }
     let lost: Vec<i64> = written
         .keys()
-        .filter(|o| !seen.contains(o))
+        .filter(|o| !seen.contains(o) && !removed.contains(o))
         .copied()
         .collect();
     c.lost = lost.len() as u64;
@@ -312,6 +327,15 @@ mod tests {
         assert_eq!((v.total.mismatched, v.total.unwritten), (1, 1));
         assert!(!v.holds(Semantics::AtLeastOnce));
         assert!(v.examples.iter().any(|e| e.contains("never written")));
+    }
+
+    #[test]
+    fn records_removed_by_compaction_are_not_owed() {
+        let mut l = ledger(&[0, 1, 2, 3], &[0, 3]);
+        l.removed("t", 0, 1);
+        l.removed("t", 0, 2);
+        let v = l.check();
+        assert!(v.holds(Semantics::ExactlyOnce), "{}", v.total);
     }
 
     #[test]
