@@ -13,7 +13,9 @@
 //! - [`connection`]: one broker connection. Its sans-io [`connection::core`] frames requests,
 //!   assigns correlation ids and matches responses; [`connection::versions`] picks the API
 //!   version of each request; [`connection::handshake`] is the sans-io ApiVersions + SASL
-//!   handshake; a private tokio driver task owns the socket and moves bytes.
+//!   handshake ([`connection::sasl_exchange`] the SASL part); [`connection::reauth`] schedules
+//!   and runs KIP-368 re-authentication before the broker's SASL session ends; a private tokio
+//!   driver task owns the socket and moves bytes.
 //! - [`sasl`]: sans-io SASL mechanisms (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER) as
 //!   state machines that take the broker's bytes and return the client's next message.
 //! - [`tls`]: TLS settings (trust roots, client certificate, host name verification) turned
@@ -38,7 +40,9 @@
 //! # Data flow
 //! [`Connection::connect`] opens TCP (then TLS), spawns the connection task, and runs the
 //! handshake through it: ApiVersions fills the version table, then SaslHandshake and
-//! SaslAuthenticate carry the messages of a [`sasl::SaslSession`].
+//! SaslAuthenticate carry the messages of a [`sasl::SaslSession`]. If the broker limits the
+//! SASL session, the connection task re-authenticates on the same socket before it ends,
+//! holding new requests until the exchange is done.
 //!
 //! A request then goes: caller → [`Connection::send`] picks the version from the table and
 //! encodes header and body into a frame in the caller's task → mpsc channel → the connection

@@ -10,6 +10,11 @@
 //! delivers the answer). Kafka answers in request order on one connection, but nothing here
 //! relies on that: answers are matched by correlation id.
 //!
+//! Writes can be *held* ([`ConnectionCore::hold`]): while the connection re-authenticates
+//! (KIP-368), requests are still taken, given correlation ids and deadlines, but their bytes
+//! wait until [`ConnectionCore::release`]; only the exchange's own requests
+//! ([`ConnectionCore::push_request_ahead`]) go out meanwhile.
+//!
 //! Anything that makes the inbound byte stream untrustworthy *poisons* the core: a frame with
 //! a bad size prefix, a response too short for its header or with an undecodable header, a
 //! correlation id that matches no request in flight, or a request that outlived its timeout
@@ -17,7 +22,6 @@
 //! [`ClientError`], and [`ConnectionCore::take_in_flight`] hands back every waiter so the
 //! driver can fail it with that error.
 
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
@@ -256,6 +260,8 @@ struct Pending<W> {
     info: InFlightInfo,
     deadline: Option<Instant>,
     waiter: W,
+    /// Whether its bytes are held back (not written yet).
+    held: bool,
 }
 
 /// The sans-io state of one connection: outbound bytes, the inbound frame reader, correlation
@@ -272,6 +278,12 @@ pub struct ConnectionCore<W = ()> {
     deadlines: BTreeSet<(Instant, CorrelationId)>,
     request_timeout: Option<Duration>,
     poison: Option<ClientError>,
+    /// Whether new requests are held back ([`hold`](Self::hold)).
+    holding: bool,
+    /// The bytes of the requests held back, in order.
+    held: BytesMut,
+    /// How many requests in flight are held back.
+    held_in_flight: usize,
 }
 
 impl<W> ConnectionCore<W> {
@@ -286,6 +298,9 @@ impl<W> ConnectionCore<W> {
             deadlines: BTreeSet::new(),
             request_timeout: config.request_timeout,
             poison: None,
+            holding: false,
+            held: BytesMut::new(),
+            held_in_flight: 0,
         })
     }
 
@@ -322,11 +337,35 @@ impl<W> ConnectionCore<W> {
 
     /// Queues a framed request that expects a response: gives it the next correlation id and
     /// records it in flight with `waiter` and a deadline counted from `now`.
+    /// While writes are [held](Self::hold), its bytes wait for [`release`](Self::release)
+    /// (its deadline runs all the same).
     pub fn push_request(
         &mut self,
         frame: RequestFrame,
         waiter: W,
         now: Instant,
+    ) -> Result<CorrelationId, Rejected<W>> {
+        let held = self.holding;
+        self.push_request_to(frame, waiter, now, held)
+    }
+
+    /// Like [`push_request`](Self::push_request), but written at once even while writes are
+    /// held: for the requests of a re-authentication, which the held ones wait for.
+    pub fn push_request_ahead(
+        &mut self,
+        frame: RequestFrame,
+        waiter: W,
+        now: Instant,
+    ) -> Result<CorrelationId, Rejected<W>> {
+        self.push_request_to(frame, waiter, now, false)
+    }
+
+    fn push_request_to(
+        &mut self,
+        frame: RequestFrame,
+        waiter: W,
+        now: Instant,
+        held: bool,
     ) -> Result<CorrelationId, Rejected<W>> {
         if let Err(error) = self.check_push(&frame, true) {
             return Err(Rejected { error, waiter });
@@ -339,24 +378,27 @@ impl<W> ConnectionCore<W> {
             self.deadlines.insert((deadline, id));
         }
         let info = frame.info;
-        self.queue(frame, id);
+        self.queue(frame, id, held);
+        self.held_in_flight += usize::from(held);
         self.in_flight.insert(
             id,
             Pending {
                 info,
                 deadline,
                 waiter,
+                held,
             },
         );
         Ok(id)
     }
 
     /// Queues a framed request the broker does not answer. It takes a correlation id but is
-    /// not recorded in flight, so an answer to it would poison the connection.
+    /// not recorded in flight, so an answer to it would poison the connection. Held like any
+    /// other while writes are held.
     pub fn push_no_response(&mut self, frame: RequestFrame) -> Result<(), ClientError> {
         self.check_push(&frame, false)?;
         let id = self.allocate_correlation_id();
-        self.queue(frame, id);
+        self.queue(frame, id, self.holding);
         Ok(())
     }
 
@@ -372,17 +414,67 @@ impl<W> ConnectionCore<W> {
         Ok(())
     }
 
-    /// Writes the correlation id into the frame and appends it to the outbound bytes.
-    fn queue(&mut self, mut frame: RequestFrame, id: CorrelationId) {
+    /// Writes the correlation id into the frame and appends it to the outbound bytes (or to
+    /// the held ones).
+    fn queue(&mut self, mut frame: RequestFrame, id: CorrelationId, held: bool) {
         // Every frame is longer than the fixed prefix (see `RequestFrame::build`).
         if let Some(slot) = frame.bytes.get_mut(CORRELATION_ID_AT..FIXED_PREFIX) {
             slot.copy_from_slice(&id.to_be_bytes());
         }
-        if self.outbound.is_empty() {
-            self.outbound = frame.bytes;
+        let target = if held {
+            &mut self.held
         } else {
-            self.outbound.extend_from_slice(&frame.bytes);
+            &mut self.outbound
+        };
+        if target.is_empty() {
+            *target = frame.bytes;
+        } else {
+            target.extend_from_slice(&frame.bytes);
         }
+    }
+
+    /// Holds back the requests pushed from now on: they are recorded in flight (their
+    /// deadlines run) but not written until [`release`](Self::release).
+    pub fn hold(&mut self) {
+        self.holding = true;
+    }
+
+    /// Ends a [`hold`](Self::hold): the held requests go out, in the order they came, after
+    /// whatever is already queued.
+    pub fn release(&mut self) {
+        self.holding = false;
+        if self.held.is_empty() && self.held_in_flight == 0 {
+            return;
+        }
+        let held = self.held.split();
+        if self.outbound.is_empty() {
+            self.outbound = held;
+        } else {
+            self.outbound.extend_from_slice(&held);
+        }
+        for pending in self.in_flight.values_mut() {
+            pending.held = false;
+        }
+        self.held_in_flight = 0;
+    }
+
+    /// Whether writes are held.
+    pub fn is_holding(&self) -> bool {
+        self.holding
+    }
+
+    /// How many requests await an answer that were written (or queued to be), not held.
+    pub fn sent_in_flight_len(&self) -> usize {
+        self.in_flight.len().saturating_sub(self.held_in_flight)
+    }
+
+    /// Takes a request out of the in-flight table, keeping the held count.
+    fn remove_in_flight(&mut self, id: CorrelationId) -> Option<Pending<W>> {
+        let pending = self.in_flight.remove(&id)?;
+        if pending.held {
+            self.held_in_flight = self.held_in_flight.saturating_sub(1);
+        }
+        Some(pending)
     }
 
     fn allocate_correlation_id(&mut self) -> CorrelationId {
@@ -439,14 +531,18 @@ impl<W> ConnectionCore<W> {
                 return Err(self.poison(ClientError::Poisoned(cause)));
             }
         };
-        let Entry::Occupied(entry) = self.in_flight.entry(correlation_id) else {
+        let Some(pending) = self.in_flight.get(&correlation_id) else {
             let cause = PoisonCause::UnknownCorrelationId(correlation_id);
             return Err(self.poison(ClientError::Poisoned(cause)));
         };
-        let header_version = entry.get().info.response_header_version;
+        let header_version = pending.info.response_header_version;
         match split_response_header(frame, header_version) {
             Ok((_, body)) => {
-                let pending = entry.remove();
+                let Some(pending) = self.remove_in_flight(correlation_id) else {
+                    return Err(ClientError::InvalidState {
+                        context: "a matched request left the in-flight table",
+                    });
+                };
                 Ok(Some(ReceivedResponse {
                     correlation_id,
                     info: pending.info,
@@ -488,7 +584,7 @@ impl<W> ConnectionCore<W> {
             return None;
         }
         let (_, id) = self.deadlines.pop_first()?;
-        let pending = self.in_flight.remove(&id)?;
+        let pending = self.remove_in_flight(id)?;
         let api = pending.info.api;
         self.poison(ClientError::Poisoned(PoisonCause::RequestTimedOut(api)));
         Some(Expired {
@@ -504,6 +600,7 @@ impl<W> ConnectionCore<W> {
         let error = self.poison.get_or_insert(error).clone();
         self.deadlines.clear();
         self.outbound.clear();
+        self.held.clear();
         error
     }
 
@@ -520,6 +617,8 @@ impl<W> ConnectionCore<W> {
     /// Removes every request in flight, to fail them once the connection is poisoned.
     pub fn take_in_flight(&mut self) -> Vec<(CorrelationId, InFlightInfo, W)> {
         self.deadlines.clear();
+        self.held.clear();
+        self.held_in_flight = 0;
         self.in_flight
             .drain()
             .map(|(id, p)| (id, p.info, p.waiter))

@@ -519,3 +519,86 @@ fn frames_must_be_pushed_the_way_they_were_encoded() {
     assert!(!core.has_outbound());
     assert!(core.poisoned().is_none());
 }
+
+/// The correlation ids of the requests in `outbound`, in order.
+fn ids_of(outbound: BytesMut) -> Vec<i32> {
+    decode_outbound(outbound)
+        .into_iter()
+        .map(|(header, _)| header.correlation_id)
+        .collect()
+}
+
+fn timed_core(timeout: Duration) -> Core {
+    ConnectionCore::new(CoreConfig {
+        request_timeout: Some(timeout),
+        ..CoreConfig::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn held_requests_wait_for_release_while_requests_ahead_go_out() {
+    let mut core = timed_core(Duration::from_secs(1));
+    let t0 = Instant::now();
+    let ms = Duration::from_millis;
+    let a = core
+        .encode_request(&MetadataRequest::for_topics(["a"]), 9, 1, t0)
+        .unwrap();
+    core.hold();
+    assert!(core.is_holding());
+    let b = core
+        .encode_request(&MetadataRequest::for_topics(["b"]), 9, 2, t0 + ms(100))
+        .unwrap();
+    core.encode_no_response(&MetadataRequest::for_topics(["n"]), 9)
+        .unwrap();
+    assert_eq!(core.in_flight_len(), 2);
+    assert_eq!(core.sent_in_flight_len(), 1);
+    // Only the request from before the hold goes out.
+    assert_eq!(ids_of(core.take_outbound()), [a]);
+    assert!(!core.has_outbound());
+    // A request pushed ahead goes out at once.
+    let frame =
+        RequestFrame::encode(core.header_template(), &ApiVersionsRequest::default(), 3).unwrap();
+    let r = core.push_request_ahead(frame, 3, t0 + ms(200)).unwrap();
+    assert_eq!(ids_of(core.take_outbound()), [r]);
+    assert_eq!(core.sent_in_flight_len(), 2);
+    // The first answer comes; the held request's deadline runs all along.
+    core.receive(&response_frame(a, 1, &metadata_answer("a"), 9));
+    assert_eq!(poll_one(&mut core).waiter, 1);
+    assert_eq!(core.sent_in_flight_len(), 1);
+    assert_eq!(core.next_deadline(), Some(t0 + ms(1100)));
+    // Released: the held requests follow, in the order they came.
+    core.release();
+    assert!(!core.is_holding());
+    let sent = decode_outbound(core.take_outbound());
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].0.correlation_id, b);
+    let n = MetadataRequest::decode_exact(sent[1].1.clone(), 9).unwrap();
+    assert_eq!(n, MetadataRequest::for_topics(["n"]));
+    assert_eq!(core.sent_in_flight_len(), 2);
+    core.receive(&response_frame(b, 1, &metadata_answer("b"), 9));
+    assert_eq!(poll_one(&mut core).waiter, 2);
+    // A release without a hold changes nothing.
+    core.release();
+    assert!(!core.has_outbound());
+    assert_eq!(core.sent_in_flight_len(), 1);
+}
+
+#[test]
+fn a_held_request_expires_and_poisons_like_any_other() {
+    let mut core = timed_core(Duration::from_secs(1));
+    let t0 = Instant::now();
+    core.hold();
+    core.encode_request(&MetadataRequest::for_topics(["b"]), 9, 2, t0)
+        .unwrap();
+    assert_eq!(core.sent_in_flight_len(), 0);
+    assert!(core.expire(t0 + Duration::from_millis(999)).is_none());
+    let expired = core.expire(t0 + Duration::from_secs(1)).unwrap();
+    assert_eq!(expired.waiter, 2);
+    assert!(core.poisoned().is_some());
+    // Nothing held is written after that.
+    core.release();
+    assert!(!core.has_outbound());
+    assert_eq!(core.in_flight_len(), 0);
+    assert_eq!(core.sent_in_flight_len(), 0);
+}

@@ -13,6 +13,12 @@
 //! not written yet it is skipped; if it was, its answer is still read (keeping the stream in
 //! step) and discarded.
 //!
+//! Re-authentication (KIP-368): when the handshake reports a SASL session lifetime, the task
+//! gets a [`Reauthenticator`] and wakes when it is due. From then on it holds new requests in
+//! the core (taken, deadlines running, not written), waits for the answers to the requests
+//! already written, carries the exchange's requests ahead of the held ones, and releases them
+//! when the broker accepts. A failed re-authentication ends the connection with its error.
+//!
 //! Failure: end of stream, an I/O error, a poisoned core (bad frame, unknown correlation id),
 //! an expired request, or a caller's [`DriverHandle::poison`] (a response body that did not
 //! decode: the bytes from the broker cannot be trusted any more) ends the task. Every request in flight or queued fails with the same
@@ -30,6 +36,7 @@ use tokio::time::Instant;
 use tracing::{Instrument, debug, trace, warn};
 
 use super::core::{ConnectionCore, CoreConfig, HeaderTemplate, RequestFrame};
+use super::reauth::{ReauthStep, Reauthenticator};
 use crate::error::ClientError;
 
 /// How many requests may wait in the channel to the connection task before senders wait.
@@ -42,11 +49,20 @@ static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 
 type Reply = oneshot::Sender<Result<Bytes, ClientError>>;
 
+/// Who waits for an answer: a caller, or the task's own re-authentication.
+#[derive(Debug)]
+enum Waiter {
+    Caller(Reply),
+    Reauth,
+}
+
 enum Command {
     /// A request that expects an answer.
     Request { frame: RequestFrame, reply: Reply },
     /// A request the broker does not answer.
     NoResponse { frame: RequestFrame },
+    /// Re-authenticate on this schedule from now on.
+    Reauthenticate(Box<Reauthenticator>),
 }
 
 #[derive(Debug)]
@@ -56,6 +72,10 @@ struct Shared {
     /// (or by [`DriverHandle::poison`], which then wakes the task through `poisoned`).
     fatal: OnceLock<ClientError>,
     poisoned: Notify,
+    /// The SASL session lifetime the broker stated last, in ms (0 for none).
+    session_lifetime_ms: AtomicU64,
+    /// How many re-authentications completed.
+    reauthentications: AtomicU64,
 }
 
 /// A handle to a connection task. Cheap to clone; the task ends when the connection fails or
@@ -71,6 +91,9 @@ impl std::fmt::Debug for Command {
         let (kind, frame) = match self {
             Command::Request { frame, .. } => ("Request", frame),
             Command::NoResponse { frame } => ("NoResponse", frame),
+            Command::Reauthenticate(reauth) => {
+                return f.debug_tuple("Reauthenticate").field(reauth).finish();
+            }
         };
         f.debug_struct(kind).field("info", &frame.info()).finish()
     }
@@ -82,11 +105,13 @@ impl DriverHandle {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let core = ConnectionCore::<Reply>::new(config)?;
+        let core = ConnectionCore::<Waiter>::new(config)?;
         let shared = Arc::new(Shared {
             header: core.header_template().clone(),
             fatal: OnceLock::new(),
             poisoned: Notify::new(),
+            session_lifetime_ms: AtomicU64::new(0),
+            reauthentications: AtomicU64::new(0),
         });
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
@@ -130,6 +155,36 @@ impl DriverHandle {
             .map_err(|_| self.closed_error())
     }
 
+    /// Hands the task its re-authentication schedule (after the handshake, before any other
+    /// request), and records the session lifetime the handshake got.
+    pub(crate) async fn start_reauth(
+        &self,
+        reauth: Reauthenticator,
+        session_lifetime: Duration,
+    ) -> Result<(), ClientError> {
+        self.shared
+            .session_lifetime_ms
+            .store(lifetime_ms(Some(session_lifetime)), Ordering::Relaxed);
+        self.tx
+            .send(Command::Reauthenticate(Box::new(reauth)))
+            .await
+            .map_err(|_| self.closed_error())
+    }
+
+    /// The SASL session lifetime the broker stated last (at the handshake or the latest
+    /// re-authentication), if any.
+    pub(crate) fn session_lifetime(&self) -> Option<Duration> {
+        match self.shared.session_lifetime_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+
+    /// How many times the connection re-authenticated.
+    pub(crate) fn reauthentications(&self) -> u64 {
+        self.shared.reauthentications.load(Ordering::Relaxed)
+    }
+
     /// Whether the connection has ended (or was poisoned and is ending).
     pub(crate) fn is_closed(&self) -> bool {
         self.tx.is_closed() || self.shared.fatal.get().is_some()
@@ -158,7 +213,7 @@ impl DriverHandle {
 /// The connection task.
 async fn run<S>(
     stream: S,
-    mut core: ConnectionCore<Reply>,
+    mut core: ConnectionCore<Waiter>,
     mut rx: mpsc::Receiver<Command>,
     shared: Arc<Shared>,
 ) where
@@ -167,15 +222,23 @@ async fn run<S>(
     let (mut reader, mut writer) = tokio::io::split(stream);
     let mut writing = BytesMut::new();
     let mut accepting = true;
+    let mut reauth: Option<Box<Reauthenticator>> = None;
     let timer = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(timer);
+    let reauth_timer = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(reauth_timer);
     debug!("connection task started");
 
     let error = loop {
+        if let Some(reauth) = reauth.as_deref_mut() {
+            if let Err(e) = step_reauth(reauth, &mut core) {
+                break e;
+            }
+        }
         if writing.is_empty() && core.has_outbound() {
             writing = core.take_outbound();
         }
-        if !accepting && writing.is_empty() {
+        if !accepting && writing.is_empty() && !core.is_holding() {
             // Every handle is gone, so nobody waits for an answer: stop once written.
             let _ = writer.shutdown().await;
             break ClientError::Disconnected;
@@ -187,12 +250,19 @@ async fn run<S>(
                 timer.as_mut().reset(deadline);
             }
         }
+        let reauth_due = reauth.as_deref().and_then(Reauthenticator::due);
+        if let Some(due) = reauth_due {
+            let due = Instant::from_std(due);
+            if reauth_timer.deadline() != due {
+                reauth_timer.as_mut().reset(due);
+            }
+        }
         tokio::select! {
             read = reader.read_buf(core.read_buffer()) => match read {
                 Ok(0) => break ClientError::Disconnected,
                 Ok(n) => {
                     trace!(bytes = n, "read");
-                    if let Err(e) = deliver_responses(&mut core) {
+                    if let Err(e) = deliver_responses(&mut core, &mut reauth, &shared) {
                         break e;
                     }
                 }
@@ -209,10 +279,10 @@ async fn run<S>(
             command = rx.recv(), if accepting => match command {
                 Some(command) => {
                     let now = Instant::now().into_std();
-                    accept(&mut core, command, now);
+                    accept(&mut core, &mut reauth, command, now);
                     for _ in 1..ACCEPT_BATCH {
                         match rx.try_recv() {
-                            Ok(command) => accept(&mut core, command, now),
+                            Ok(command) => accept(&mut core, &mut reauth, command, now),
                             Err(_) => break,
                         }
                     }
@@ -226,10 +296,14 @@ async fn run<S>(
                 if let Some(expired) = core.expire(Instant::now().into_std()) {
                     let api = expired.info.api;
                     warn!(?api, correlation_id = expired.correlation_id, "request timed out; closing the connection");
-                    let _ = expired.waiter.send(Err(ClientError::Timeout { api }));
+                    if let Waiter::Caller(reply) = expired.waiter {
+                        let _ = reply.send(Err(ClientError::Timeout { api }));
+                    }
                     break core.poisoned().cloned().unwrap_or(ClientError::Timeout { api });
                 }
             }
+            // Only wakes the loop: `step_reauth` at its top sees the time.
+            () = &mut reauth_timer, if reauth_due.is_some() => {}
         }
     };
 
@@ -244,8 +318,10 @@ async fn run<S>(
             failed += usize::from(reply.send(Err(error.clone())).is_ok());
         }
     }
-    for (_, _, reply) in core.take_in_flight() {
-        failed += usize::from(reply.send(Err(error.clone())).is_ok());
+    for (_, _, waiter) in core.take_in_flight() {
+        if let Waiter::Caller(reply) = waiter {
+            failed += usize::from(reply.send(Err(error.clone())).is_ok());
+        }
     }
     if matches!(error, ClientError::Disconnected) && failed == 0 {
         debug!("connection closed");
@@ -254,16 +330,23 @@ async fn run<S>(
     }
 }
 
-/// Takes one request into the core, unless its caller has already given up.
-fn accept(core: &mut ConnectionCore<Reply>, command: Command, now: std::time::Instant) {
+/// Takes one command into the core, unless its caller has already given up.
+fn accept(
+    core: &mut ConnectionCore<Waiter>,
+    reauth: &mut Option<Box<Reauthenticator>>,
+    command: Command,
+    now: std::time::Instant,
+) {
     match command {
         Command::Request { frame, reply } => {
             if reply.is_closed() {
                 trace!(info = ?frame.info(), "caller gone before the request was sent; skipped");
                 return;
             }
-            if let Err(rejected) = core.push_request(frame, reply, now) {
-                let _ = rejected.waiter.send(Err(rejected.error));
+            if let Err(rejected) = core.push_request(frame, Waiter::Caller(reply), now) {
+                if let Waiter::Caller(reply) = rejected.waiter {
+                    let _ = reply.send(Err(rejected.error));
+                }
             }
         }
         Command::NoResponse { frame } => {
@@ -271,11 +354,48 @@ fn accept(core: &mut ConnectionCore<Reply>, command: Command, now: std::time::In
                 debug!(%error, "request without response not sent");
             }
         }
+        Command::Reauthenticate(schedule) => *reauth = Some(schedule),
     }
 }
 
-/// Hands every complete response to its caller; an error means the core is poisoned.
-fn deliver_responses(core: &mut ConnectionCore<Reply>) -> Result<(), ClientError> {
+/// Moves the re-authentication on: holds requests once it is due, and sends its first request
+/// once the requests written before are answered.
+fn step_reauth(
+    reauth: &mut Reauthenticator,
+    core: &mut ConnectionCore<Waiter>,
+) -> Result<(), ClientError> {
+    if reauth.due().is_none() && !reauth.holds_requests() {
+        return Ok(());
+    }
+    let now = Instant::now().into_std();
+    let first = reauth.poll(now, core.sent_in_flight_len())?;
+    if reauth.holds_requests() && !core.is_holding() {
+        core.hold();
+    }
+    if let Some(request) = first {
+        send_ahead(core, request.frame(core.header_template())?, now)?;
+    }
+    Ok(())
+}
+
+/// Queues a request of the re-authentication ahead of the held ones.
+fn send_ahead(
+    core: &mut ConnectionCore<Waiter>,
+    frame: RequestFrame,
+    now: std::time::Instant,
+) -> Result<(), ClientError> {
+    core.push_request_ahead(frame, Waiter::Reauth, now)
+        .map(drop)
+        .map_err(|rejected| rejected.error)
+}
+
+/// Hands every complete response to its caller, or to the re-authentication; an error means
+/// the core is poisoned or the re-authentication failed.
+fn deliver_responses(
+    core: &mut ConnectionCore<Waiter>,
+    reauth: &mut Option<Box<Reauthenticator>>,
+    shared: &Shared,
+) -> Result<(), ClientError> {
     while let Some(response) = core.poll_response()? {
         trace!(
             correlation_id = response.correlation_id,
@@ -283,12 +403,54 @@ fn deliver_responses(core: &mut ConnectionCore<Reply>) -> Result<(), ClientError
             bytes = response.body.len(),
             "response"
         );
-        if response.waiter.send(Ok(response.body)).is_err() {
-            trace!(
-                correlation_id = response.correlation_id,
-                "caller gone; answer discarded"
-            );
+        match response.waiter {
+            Waiter::Caller(reply) => {
+                if reply.send(Ok(response.body)).is_err() {
+                    trace!(
+                        correlation_id = response.correlation_id,
+                        "caller gone; answer discarded"
+                    );
+                }
+            }
+            Waiter::Reauth => {
+                let Some(reauth) = reauth.as_deref_mut() else {
+                    return Err(ClientError::InvalidState {
+                        context: "re-authentication answer without a re-authentication",
+                    });
+                };
+                let now = Instant::now().into_std();
+                match reauth.on_response(response.body, now, jitter())? {
+                    ReauthStep::Send(request) => {
+                        send_ahead(core, request.frame(core.header_template())?, now)?;
+                    }
+                    ReauthStep::Reauthenticated { session_lifetime } => {
+                        shared
+                            .session_lifetime_ms
+                            .store(lifetime_ms(session_lifetime), Ordering::Relaxed);
+                        shared
+                            .reauthentications
+                            .store(reauth.completed(), Ordering::Relaxed);
+                        core.release();
+                    }
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// A session lifetime as stored in [`Shared`]: ms, 0 for none (at least 1 for a lifetime).
+fn lifetime_ms(lifetime: Option<Duration>) -> u64 {
+    lifetime.map_or(0, |l| {
+        u64::try_from(l.as_millis()).unwrap_or(u64::MAX).max(1)
+    })
+}
+
+/// A number in `[0, 1)` that spreads re-authentications (0.5 if entropy fails).
+pub(super) fn jitter() -> f64 {
+    let mut raw = [0u8; 8];
+    if getrandom::fill(&mut raw).is_err() {
+        return 0.5;
+    }
+    (u64::from_le_bytes(raw) >> 11) as f64 / (1u64 << 53) as f64
 }

@@ -11,34 +11,34 @@
 //!    the handshake retries once with the highest common one. A broker that closes the
 //!    connection instead produces [`ClientError::ApiVersionsRejected`]: the caller retries with
 //!    v0 on a new connection.
-//! 2. If SASL is configured: SaslHandshake v1 naming the mechanism (KIP-152), then
-//!    SaslAuthenticate round trips carrying the messages of a [`SaslSession`] until it is done.
+//! 2. If SASL is configured: the [`SaslExchange`]: SaslHandshake v1 naming the mechanism
+//!    (KIP-152), then SaslAuthenticate round trips carrying the messages of a
+//!    [`SaslSession`](crate::sasl::SaslSession) until it is done. The broker's session lifetime
+//!    (KIP-368) comes back in [`Negotiated`]; the connection re-authenticates before it ends
+//!    (see [`reauth`](super::reauth)).
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use gregor_protocol::messages::{
-    ApiVersionsRequest, ApiVersionsResponse, SaslAuthenticateRequest, SaslAuthenticateResponse,
-    SaslHandshakeRequest, SaslHandshakeResponse,
+    ApiVersionsRequest, ApiVersionsResponse, SaslAuthenticateRequest, SaslHandshakeRequest,
 };
-use gregor_protocol::{ApiKey, DecodeError, ErrorCode, Message, VersionRange};
-use tracing::{debug, warn};
+use gregor_protocol::{ApiKey, DecodeError, ErrorCode, Message};
+use tokio::time::Instant;
+use tracing::debug;
 
 use super::core::{HeaderTemplate, RequestFrame};
 use super::decode::decode_response;
 use super::driver::DriverHandle;
+use super::sasl_exchange::{SaslExchange, SaslExchangeStep, SaslVersions};
 use super::versions::ApiVersionTable;
 use crate::error::{ClientError, PoisonCause};
-use crate::sasl::{SaslConfig, SaslError, SaslSession, SaslStep};
+use crate::sasl::SaslConfig;
 
 /// The name sent as `client_software_name` in ApiVersions v3+.
 pub const CLIENT_SOFTWARE_NAME: &str = "gregor";
 /// The version sent as `client_software_version` in ApiVersions v3+ (this crate's version).
 pub const CLIENT_SOFTWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// The SaslHandshake versions this client uses: v1, where tokens travel in SaslAuthenticate
-/// requests (v0's raw tokens are not supported).
-const SASL_HANDSHAKE_VERSIONS: VersionRange = VersionRange::new(1, 1);
 
 /// A request of the handshake, with the version to send it in.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,20 +103,9 @@ pub struct Negotiated {
 
 #[derive(Debug)]
 enum State {
-    NotStarted {
-        api_versions_version: i16,
-    },
-    ApiVersions {
-        version: i16,
-        retried: bool,
-    },
-    SaslHandshake,
-    SaslAuthenticate {
-        version: i16,
-    },
-    /// The mechanism failed and sent its last message; its error is returned whatever the
-    /// broker answers.
-    SaslFailing(SaslError),
+    NotStarted { api_versions_version: i16 },
+    ApiVersions { version: i16, retried: bool },
+    Sasl(SaslExchange),
     Finished,
 }
 
@@ -124,9 +113,8 @@ enum State {
 #[derive(Debug)]
 pub struct Handshake {
     state: State,
-    sasl: Option<SaslSession>,
+    sasl: Option<SaslConfig>,
     versions: Option<ApiVersionTable>,
-    sasl_session_lifetime: Option<Duration>,
 }
 
 impl Handshake {
@@ -137,9 +125,8 @@ impl Handshake {
             state: State::NotStarted {
                 api_versions_version,
             },
-            sasl: sasl.map(SaslConfig::session),
+            sasl: sasl.cloned(),
             versions: None,
-            sasl_session_lifetime: None,
         }
     }
 
@@ -163,9 +150,15 @@ impl Handshake {
         let state = std::mem::replace(&mut self.state, State::Finished);
         match state {
             State::ApiVersions { version, retried } => self.on_api_versions(body, version, retried),
-            State::SaslHandshake => self.on_sasl_handshake(body),
-            State::SaslAuthenticate { version } => self.on_sasl_authenticate(body, version),
-            State::SaslFailing(error) => Err(ClientError::Sasl(error)),
+            State::Sasl(mut exchange) => match exchange.on_response(body)? {
+                SaslExchangeStep::Send(request) => {
+                    self.state = State::Sasl(exchange);
+                    Ok(HandshakeStep::Send(request))
+                }
+                SaslExchangeStep::Authenticated { session_lifetime } => {
+                    self.finish(session_lifetime)
+                }
+            },
             State::NotStarted { .. } | State::Finished => {
                 Err(out_of_order("response outside the handshake"))
             }
@@ -245,93 +238,25 @@ impl Handshake {
         }
         let table = ApiVersionTable::from_response(&response);
         debug!(version, apis = table.len(), "negotiated API versions");
-        let next = match &self.sasl {
+        let exchange = match &self.sasl {
             None => None,
-            Some(session) => {
-                let handshake =
-                    table.choose_within(ApiKey::SaslHandshake, SASL_HANDSHAKE_VERSIONS)?;
-                let request = SaslHandshakeRequest {
-                    mechanism: session.mechanism().name().to_owned(),
-                };
-                Some(HandshakeRequest::SaslHandshake(request, handshake))
-            }
+            Some(config) => Some(SaslExchange::new(config, SaslVersions::choose(&table)?)),
         };
         self.versions = Some(table);
-        match next {
-            Some(request) => {
-                self.state = State::SaslHandshake;
+        match exchange {
+            Some(mut exchange) => {
+                let request = exchange.start()?;
+                self.state = State::Sasl(exchange);
                 Ok(HandshakeStep::Send(request))
             }
-            None => self.finish(),
+            None => self.finish(None),
         }
     }
 
-    fn on_sasl_handshake(&mut self, body: Bytes) -> Result<HandshakeStep, ClientError> {
-        let response = decode_response::<SaslHandshakeResponse>(body, SASL_HANDSHAKE_VERSIONS.max)
-            .map_err(|e| malformed(ApiKey::SaslHandshake, e))?;
-        let session = self.session()?;
-        let mechanism = session.mechanism();
-        let code = ErrorCode::from_code(response.error_code);
-        if code.is_err() {
-            return Err(ClientError::SaslMechanismRejected {
-                mechanism,
-                code,
-                enabled: response.mechanisms,
-            });
-        }
-        let initial = session.initial_response()?;
-        let version = self
-            .versions
-            .as_ref()
-            .ok_or_else(|| out_of_order("SASL before ApiVersions"))?
-            .choose::<SaslAuthenticateRequest>()?;
-        debug!(%mechanism, version, "SASL mechanism accepted");
-        self.state = State::SaslAuthenticate { version };
-        Ok(HandshakeStep::Send(authenticate(initial, version)))
-    }
-
-    fn on_sasl_authenticate(
+    fn finish(
         &mut self,
-        body: Bytes,
-        version: i16,
+        sasl_session_lifetime: Option<Duration>,
     ) -> Result<HandshakeStep, ClientError> {
-        let response = decode_response::<SaslAuthenticateResponse>(body, version)
-            .map_err(|e| malformed(ApiKey::SaslAuthenticate, e))?;
-        let code = ErrorCode::from_code(response.error_code);
-        if code.is_err() {
-            return Err(ClientError::SaslAuthentication {
-                code,
-                message: response.error_message,
-            });
-        }
-        self.sasl_session_lifetime = u64::try_from(response.session_lifetime_ms)
-            .ok()
-            .filter(|&ms| ms > 0)
-            .map(Duration::from_millis);
-        match self.session()?.on_challenge(&response.auth_bytes)? {
-            SaslStep::Respond(message) => {
-                self.state = State::SaslAuthenticate { version };
-                Ok(HandshakeStep::Send(authenticate(message, version)))
-            }
-            SaslStep::Done => {
-                debug!("SASL authentication complete");
-                self.finish()
-            }
-            SaslStep::Fail { response, error } => {
-                warn!(%error, "SASL mechanism failed; sending its closing message");
-                self.state = State::SaslFailing(error);
-                Ok(HandshakeStep::Send(authenticate(response, version)))
-            }
-        }
-    }
-
-    fn session(&mut self) -> Result<&mut SaslSession, ClientError> {
-        self.sasl
-            .as_mut()
-            .ok_or_else(|| out_of_order("SASL response without a SASL session"))
-    }
-
-    fn finish(&mut self) -> Result<HandshakeStep, ClientError> {
         self.state = State::Finished;
         let versions = self
             .versions
@@ -339,12 +264,12 @@ impl Handshake {
             .ok_or_else(|| out_of_order("handshake finished before ApiVersions"))?;
         Ok(HandshakeStep::Done(Negotiated {
             versions,
-            sasl_session_lifetime: self.sasl_session_lifetime,
+            sasl_session_lifetime,
         }))
     }
 }
 
-fn out_of_order(context: &'static str) -> ClientError {
+pub(super) fn out_of_order(context: &'static str) -> ClientError {
     ClientError::InvalidState { context }
 }
 
@@ -361,38 +286,32 @@ fn api_versions_request(version: i16) -> HandshakeRequest {
     HandshakeRequest::ApiVersions(request, version)
 }
 
-fn authenticate(auth_bytes: Bytes, version: i16) -> HandshakeRequest {
-    let request = SaslAuthenticateRequest {
-        auth_bytes,
-        ..SaslAuthenticateRequest::default()
-    };
-    HandshakeRequest::SaslAuthenticate(request, version)
-}
-
-/// Runs the handshake over a freshly spawned driver.
+/// Runs the handshake over a freshly spawned driver. Returns the outcome and when the last
+/// request was sent (from which a SASL session lifetime counts).
 pub(super) async fn run(
     driver: &DriverHandle,
     sasl: Option<&SaslConfig>,
     api_versions_version: i16,
-) -> Result<Negotiated, ClientError> {
+) -> Result<(Negotiated, Instant), ClientError> {
     let mut handshake = Handshake::new(sasl, api_versions_version);
     let mut request = handshake.start()?;
     loop {
         let frame = request.frame(driver.header())?;
+        let sent_at = Instant::now();
         let body = match driver.request(frame).await {
             Ok(body) => body,
             Err(error) => return Err(handshake.on_connection_error(error)),
         };
         match handshake.on_response(body)? {
             HandshakeStep::Send(next) => request = next,
-            HandshakeStep::Done(negotiated) => return Ok(negotiated),
+            HandshakeStep::Done(negotiated) => return Ok((negotiated, sent_at)),
         }
     }
 }
 
 /// A handshake answer that did not decode: the connection is given up as poisoned (a
 /// connection failure, so connecting again is worth it), naming the API.
-fn malformed(api: ApiKey, error: DecodeError) -> ClientError {
+pub(super) fn malformed(api: ApiKey, error: DecodeError) -> ClientError {
     ClientError::Poisoned(PoisonCause::MalformedBody(api, error))
 }
 

@@ -2,10 +2,10 @@
 
 use bytes::BytesMut;
 use gregor_protocol::messages::api_versions::ApiVersion;
-use gregor_protocol::messages::{MetadataRequest, SaslAuthenticateResponse};
+use gregor_protocol::messages::{MetadataRequest, SaslAuthenticateResponse, SaslHandshakeResponse};
 
 use super::*;
-use crate::sasl::{PlainConfig, SaslMechanism};
+use crate::sasl::{PlainConfig, SaslError, SaslMechanism};
 
 fn body<M: Message>(message: &M, version: i16) -> Bytes {
     let mut buf = BytesMut::new();

@@ -9,11 +9,22 @@
 //! SASL if configured. Afterwards [`Connection::send`] encodes a request in the highest version
 //! both sides speak, and decodes the answer in the same version.
 //!
+//! A broker that limits SASL sessions (`connections.max.reauth.ms`, KIP-368) states the
+//! session's lifetime in SaslAuthenticate; the connection then re-authenticates on the same
+//! socket before each session ends, holding new requests meanwhile (see [`reauth`]). Callers
+//! see no difference, beyond a request's answer being later by the exchange's round trips; a
+//! re-authentication the broker refuses ends the connection with the same SASL error a first
+//! authentication would get ([`ClientError::SaslAuthentication`] and its siblings), failing the
+//! requests it held, and the next request goes to a new connection.
+//!
 //! Modules:
 //! - [`core`]: the sans-io connection state (framing, correlation ids, the in-flight table,
-//!   poisoning, request deadlines);
+//!   poisoning, request deadlines, writes held during a re-authentication);
 //! - [`versions`]: the broker's version table and the choice of versions;
 //! - [`handshake`]: the sans-io handshake (ApiVersions, then SASL);
+//! - [`sasl_exchange`]: the sans-io SASL exchange (SaslHandshake, SaslAuthenticate rounds), for
+//!   the handshake and for re-authentication;
+//! - [`reauth`]: the sans-io re-authentication schedule and exchange (KIP-368);
 //! - `driver` (private): the tokio task that moves bytes between a socket and the core;
 //! - `connect` (private): TCP, then TLS, then the handshake, with the ApiVersions v0 retry;
 //! - `decode` (private): response bodies, ignoring bytes after a complete body as Kafka's Java
@@ -21,6 +32,8 @@
 
 pub mod core;
 pub mod handshake;
+pub mod reauth;
+pub mod sasl_exchange;
 pub mod versions;
 
 mod connect;
@@ -37,6 +50,8 @@ use tracing::{debug, warn};
 
 use self::core::{CoreConfig, DEFAULT_MAX_RESPONSE_FRAME, RequestFrame};
 use self::driver::DriverHandle;
+use self::reauth::Reauthenticator;
+use self::sasl_exchange::SaslVersions;
 use self::versions::ApiVersionTable;
 use crate::config::ConfigError;
 use crate::error::{ClientError, PoisonCause};
@@ -81,7 +96,6 @@ impl Default for ConnectOptions {
 pub struct Connection {
     driver: DriverHandle,
     versions: Arc<ApiVersionTable>,
-    sasl_session_lifetime: Option<Duration>,
 }
 
 impl Connection {
@@ -126,12 +140,23 @@ impl Connection {
             request_timeout: Some(opts.request_timeout),
         };
         let driver = DriverHandle::spawn(stream, config)?;
-        let negotiated = handshake::run(&driver, opts.sasl.as_ref(), api_versions_version).await?;
+        let (negotiated, authenticated_at) =
+            handshake::run(&driver, opts.sasl.as_ref(), api_versions_version).await?;
+        if let (Some(sasl), Some(lifetime)) = (&opts.sasl, negotiated.sasl_session_lifetime) {
+            let versions = SaslVersions::choose(&negotiated.versions)?;
+            let mut reauth = Reauthenticator::new(sasl.clone(), versions);
+            reauth.schedule(
+                Some(lifetime),
+                authenticated_at.into_std(),
+                driver::jitter(),
+            );
+            debug!(?lifetime, due = ?reauth.due(), "SASL session limited; re-authentication scheduled");
+            driver.start_reauth(reauth, lifetime).await?;
+        }
         debug!(apis = negotiated.versions.len(), "connection ready");
         Ok(Connection {
             driver,
             versions: Arc::new(negotiated.versions),
-            sasl_session_lifetime: negotiated.sasl_session_lifetime,
         })
     }
 
@@ -145,10 +170,16 @@ impl Connection {
         self.versions.choose::<R>()
     }
 
-    /// How long the broker keeps the SASL session (KIP-368), if it set a limit. The connection
-    /// does not re-authenticate; the broker closes it when the session expires.
+    /// How long the broker keeps the SASL session (KIP-368), if it set a limit: the lifetime
+    /// stated at the handshake, or at the latest re-authentication. The connection
+    /// re-authenticates before each session ends.
     pub fn sasl_session_lifetime(&self) -> Option<Duration> {
-        self.sasl_session_lifetime
+        self.driver.session_lifetime()
+    }
+
+    /// How many times the connection re-authenticated (KIP-368) since the handshake.
+    pub fn reauthentications(&self) -> u64 {
+        self.driver.reauthentications()
     }
 
     /// Sends `req` in the negotiated version and returns the decoded answer.

@@ -19,7 +19,8 @@
 //!   [`TokenProvider`].
 //!
 //! A [`SaslConfig`] holds one of these; it is cheap to clone and makes a fresh session per
-//! connection.
+//! exchange: each new connection, and each re-authentication (KIP-368) of a connection whose
+//! broker limits SASL sessions.
 
 mod error;
 pub mod oauthbearer;
@@ -123,7 +124,8 @@ impl SaslConfig {
         }
     }
 
-    /// A new session for one authentication exchange.
+    /// A new session for one authentication exchange (a first authentication or a
+    /// re-authentication).
     pub fn session(&self) -> SaslSession {
         SaslSession::new(self.clone())
     }

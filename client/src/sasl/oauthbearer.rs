@@ -24,9 +24,11 @@ pub type TokenError = Box<dyn StdError + Send + Sync>;
 
 /// Supplies the bearer token for each OAUTHBEARER exchange.
 ///
-/// Called synchronously, once per exchange, when the session makes its initial response; an
-/// implementation that fetches tokens over the network should cache them (the async layer may
-/// call it from a blocking task).
+/// Called synchronously, once per exchange, when the session makes its initial response: at
+/// each new connection, and at each re-authentication (KIP-368), so a refreshed token reaches
+/// connections that are already open. It runs on the connection's task: an implementation
+/// that fetches tokens over the network should refresh them in the background and hand out the
+/// cached one here.
 pub trait TokenProvider: Send + Sync {
     /// The current token.
     fn token(&self) -> Result<OAuthToken, TokenError>;
@@ -50,7 +52,9 @@ impl OAuthToken {
         }
     }
 
-    /// Records when the token expires (for re-authentication before then).
+    /// Records when the token expires. Informational: a broker limiting sessions ends the
+    /// session no later than the token's expiry, and the connection re-authenticates (with the
+    /// provider's token of then) before the session ends.
     pub fn with_expiry(mut self, expires_at: SystemTime) -> OAuthToken {
         self.expires_at = Some(expires_at);
         self
