@@ -342,3 +342,43 @@ async fn bytes_after_a_complete_response_body_are_ignored() {
     assert_eq!(broker.echo_metadata().await, ["after"]);
     assert_eq!(answered(next).await, ["after"]);
 }
+
+/// Requests racing the end of their connection: each one settles (answered or failed) and
+/// none waits forever. A request whose sender got into the channel just as the connection
+/// task closed it used to stay there, its reply neither sent nor dropped, and its caller
+/// hung for as long as any handle of the connection lived (found as the intermittent
+/// `Timeout { api: Metadata }` of `cluster_tansu::retried_requests_carry_on_across_cuts`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_racing_the_end_of_their_connection_all_settle() {
+    for round in 0..300 {
+        let (conn, mut broker) = connected(&opts()).await;
+        let senders: Vec<_> = (0..8)
+            .map(|_| {
+                let conn = conn.clone();
+                tokio::spawn(async move {
+                    loop {
+                        if conn.send(MetadataRequest::default()).await.is_err() {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        // Answer a few, then end the connection under the senders' feet.
+        for _ in 0..(round % 7) {
+            let Some(req) = broker.recv().await else {
+                break;
+            };
+            broker
+                .respond::<MetadataRequest>(&req, &MetadataResponse::default())
+                .await;
+        }
+        drop(broker);
+        for sender in senders {
+            tokio::time::timeout(Duration::from_secs(5), sender)
+                .await
+                .unwrap_or_else(|_| panic!("round {round}: a request neither answered nor failed"))
+                .unwrap();
+        }
+    }
+}

@@ -25,12 +25,14 @@
 //! error (the expired request itself with [`ClientError::Timeout`]), and every later request
 //! fails at once with it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::futures::Notified;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, trace, warn};
@@ -76,6 +78,10 @@ struct Shared {
     session_lifetime_ms: AtomicU64,
     /// How many re-authentications completed.
     reauthentications: AtomicU64,
+    /// Set (then `ended_notify` notified) once the task has failed everything it took and
+    /// dropped its receiver: a request that reached the channel after that is never answered.
+    ended: AtomicBool,
+    ended_notify: Notify,
 }
 
 /// A handle to a connection task. Cheap to clone; the task ends when the connection fails or
@@ -112,6 +118,8 @@ impl DriverHandle {
             poisoned: Notify::new(),
             session_lifetime_ms: AtomicU64::new(0),
             reauthentications: AtomicU64::new(0),
+            ended: AtomicBool::new(false),
+            ended_notify: Notify::new(),
         });
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
@@ -132,18 +140,43 @@ impl DriverHandle {
         }
         let api = frame.info().api;
         let (reply, answer) = oneshot::channel();
+        // Registered before sending: the task's end cannot slip by unseen.
+        let ended = self.shared.ended_notify.notified();
+        tokio::pin!(ended);
+        ended.as_mut().enable();
         self.tx
             .send(Command::Request { frame, reply })
             .await
             .map_err(|_| self.closed_error())?;
-        match answer.await {
-            Ok(result) => result,
-            // The task ended without answering (it cannot, short of a panic).
-            Err(_) => {
-                warn!(?api, "connection task dropped a request");
-                Err(self.closed_error())
+        self.answer(api, answer, ended).await
+    }
+
+    /// Waits for the answer to a request sent to the task, or for the task's end.
+    async fn answer(
+        &self,
+        api: gregor_protocol::ApiKey,
+        mut answer: oneshot::Receiver<Result<Bytes, ClientError>>,
+        mut ended: Pin<&mut Notified<'_>>,
+    ) -> Result<Bytes, ClientError> {
+        if !self.shared.ended.load(Ordering::SeqCst) {
+            tokio::select! {
+                biased;
+                result = &mut answer => {
+                    return result.unwrap_or_else(|_| {
+                        // The task ended without answering (it cannot, short of a panic).
+                        warn!(?api, "connection task dropped a request");
+                        Err(self.closed_error())
+                    });
+                }
+                () = ended.as_mut() => {}
             }
         }
+        // The task is gone. A request that got into the channel as it closed (a sender holding
+        // a permit from before the close) stays there, its reply never sent nor dropped while
+        // any handle lives: waiting for it would hang. An answer sent before the end is kept.
+        answer
+            .try_recv()
+            .unwrap_or_else(|_| Err(self.closed_error()))
     }
 
     /// Queues a request the broker does not answer. Succeeds once the connection task has the
@@ -328,6 +361,9 @@ async fn run<S>(
     } else {
         warn!(%error, failed, "connection failed");
     }
+    drop(rx);
+    shared.ended.store(true, Ordering::SeqCst);
+    shared.ended_notify.notify_waiters();
 }
 
 /// Takes one command into the core, unless its caller has already given up.
@@ -453,4 +489,48 @@ pub(super) fn jitter() -> f64 {
         return 0.5;
     }
     (u64::from_le_bytes(raw) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use gregor_protocol::messages::MetadataRequest;
+
+    use super::*;
+
+    /// A request that reaches the channel after the task has drained and dropped it (its
+    /// sender held a permit from before the close) is never answered nor dropped while a
+    /// handle lives: its caller must learn of the task's end instead of waiting forever.
+    #[tokio::test]
+    async fn a_request_left_in_the_channel_by_the_task_s_end_fails() {
+        let (client, server) = tokio::io::duplex(1024);
+        let handle = DriverHandle::spawn(client, CoreConfig::default()).unwrap();
+        // A permit taken before the end, used after it: the race of a sender preempted
+        // between reserving its place and writing its command.
+        let permit = handle.tx.reserve().await.unwrap();
+        let ended = handle.shared.ended_notify.notified();
+        tokio::pin!(ended);
+        ended.as_mut().enable();
+        drop(server); // end of stream: the task fails what it has and ends
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while !handle.shared.ended.load(Ordering::SeqCst) {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the task ends");
+        let frame = RequestFrame::encode(handle.header(), &MetadataRequest::default(), 12).unwrap();
+        let (reply, answer) = oneshot::channel();
+        permit.send(Command::Request { frame, reply });
+        let api = gregor_protocol::ApiKey::Metadata;
+        let result = tokio::time::timeout(
+            Duration::from_secs(5),
+            handle.answer(api, answer, ended.as_mut()),
+        )
+        .await
+        .expect("the request settles");
+        assert!(
+            matches!(result, Err(ClientError::Disconnected)),
+            "{result:?}"
+        );
+    }
 }
