@@ -20,16 +20,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gregor_client::Client;
 use gregor_client::config::ProducerConfig;
 use gregor_client::producer::{Producer, ProducerRecord};
+use gregor_client::{Client, TopicPartition};
 use gregor_consumer::direct::rate::RateLimits;
 use gregor_consumer::direct::{
     ConsumerStrategy, DirectStream, DirectStreamConfig, StartingOffsets,
 };
 use gregor_consumer::fetch::{FetchConfig, FetchEngine, IsolationLevel};
 use gregor_consumer::range::OffsetRange;
-use gregor_consumer::store::{CheckpointFile, OffsetStore};
+use gregor_consumer::store::{CheckpointFile, KafkaCommits, OffsetStore};
 use gregor_protocol::{ApiKey, ErrorCode};
 use gregor_testkit::data::test_client_config;
 use gregor_testkit::ledger::{DeliveryLedger, Semantics};
@@ -705,5 +705,88 @@ async fn compaction_between_fetches_skips_only_what_the_cleaner_removed() {
         "direct stream",
         &ledger,
         u64::try_from(removed).unwrap_or(0),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by .ci/test's fault step, which prints the catalogue's table"]
+async fn kafka_commits_ride_out_coordinator_load_in_progress_and_restarts() {
+    let cluster = cluster().await;
+    let mut ledger = DeliveryLedger::new();
+    write_wave(&cluster, &mut ledger, "before").await;
+    let group = "catalogue-commits";
+    let partitions: Vec<TopicPartition> = (0..PARTITIONS)
+        .map(|p| TopicPartition::new(TOPIC, p))
+        .collect();
+    let mut injected = 0;
+    let mut restarts = 0;
+    let mut second_wave = false;
+    let total = 2 * WAVE * PARTITIONS as usize;
+    let run = async {
+        loop {
+            // A (re)started application: its offsets come from the group's commits.
+            let reader = client(&cluster, "catalogue-commits").await;
+            let store = KafkaCommits::new(reader.clone(), group);
+            let stored = store.load(&partitions).await.expect("the commits load");
+            let config = DirectStreamConfig::new(ConsumerStrategy::subscribe([TOPIC.to_owned()]))
+                .with_starting(StartingOffsets::Earliest)
+                .with_batch_interval(Duration::from_millis(50))
+                .with_rates(RateLimits::new().with_max_per_partition(1_500.0));
+            let mut stream = DirectStream::new(reader, config, stored)
+                .await
+                .expect("the stream starts");
+            for _ in 0..4 {
+                // Every coordinator request of this batch's commit (and the next restart's
+                // load) first answers COORDINATOR_LOAD_IN_PROGRESS, three times each.
+                let mut ids = Vec::new();
+                for api in [
+                    ApiKey::FindCoordinator,
+                    ApiKey::OffsetCommit,
+                    ApiKey::OffsetFetch,
+                ] {
+                    let rule =
+                        Intercept::times(3, Action::Error(ErrorCode::CoordinatorLoadInProgress));
+                    ids.push(cluster.intercept(api, rule).await);
+                }
+                let batch = stream.next_batch().await.expect("a batch");
+                let ranges = batch.offset_ranges().to_vec();
+                for mut part in batch.into_partitions() {
+                    let p = part.topic_partition().partition;
+                    while let Some(chunk) = part.next_chunk().await {
+                        for r in chunk.expect("the partition reads").as_slice() {
+                            let value = r.value.as_deref().unwrap_or_default();
+                            ledger.delivered(TOPIC, p, r.offset, value);
+                        }
+                    }
+                }
+                store
+                    .commit(&ranges)
+                    .await
+                    .expect("the commit goes through");
+                for id in ids {
+                    injected += cluster.intercept_hits(id).await;
+                    cluster.remove_intercept(id).await;
+                }
+                if !second_wave {
+                    write_wave(&cluster, &mut ledger, "during").await;
+                    second_wave = true;
+                }
+                if ledger.delivered_count() >= total {
+                    return;
+                }
+            }
+            restarts += 1;
+        }
+    };
+    tokio::time::timeout(DEADLINE, run)
+        .await
+        .expect("the stream reads everything before the deadline");
+    row(
+        &format!(
+            "COORDINATOR_LOAD_IN_PROGRESS on every commit and load, {restarts} restarts from the commits"
+        ),
+        "direct stream (Kafka commits)",
+        &ledger,
+        injected,
     );
 }
