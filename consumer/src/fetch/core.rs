@@ -17,6 +17,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use gregor_client::cluster::BrokerId;
 use gregor_protocol::ErrorCode;
+use gregor_protocol::primitives::Uuid;
 use tokio::time::Instant;
 
 use super::budget::BudgetPermit;
@@ -56,12 +57,13 @@ pub(crate) struct FetchCore {
     epochs: HashMap<TopicPartition, FetchedEpochs>,
 }
 
-/// Where a partition's last fetched data ended, and under which leader epochs.
+/// Where a partition's last fetched data ended, under which leader epochs and topic id.
 #[derive(Debug, Clone, Copy)]
 struct FetchedEpochs {
     position: i64,
     last_fetched_epoch: i32,
     fetch_epoch: Option<i32>,
+    topic_id: Option<Uuid>,
 }
 
 impl FetchCore {
@@ -107,11 +109,13 @@ impl FetchCore {
             lagging_since: None,
             demand: spec.demand,
             refetch: CorruptRefetch::default(),
+            topic_id: None,
         };
         if let Some(known) = self.epochs.get(&cursor.tp) {
             if known.position == position && state == CursorState::Fetching {
                 cursor.last_fetched_epoch = known.last_fetched_epoch;
                 cursor.fetch_epoch = known.fetch_epoch;
+                cursor.topic_id = known.topic_id;
             }
         }
         if cursor.reached_end() {
@@ -303,6 +307,24 @@ impl FetchCore {
             };
             if lead.leader != Some(broker) {
                 continue;
+            }
+            if lead.topic_id != Uuid::ZERO {
+                match c.topic_id {
+                    Some(was) if was != lead.topic_id => {
+                        // Deleted and created again under the same name: its offsets name
+                        // other records now.
+                        let error = FetchError::TopicRecreated {
+                            topic: c.tp.topic.to_string(),
+                            partition: c.tp.partition,
+                            was,
+                            now: lead.topic_id,
+                        };
+                        fail_cursor(id, c, error, out);
+                        continue;
+                    }
+                    Some(_) => {}
+                    None => c.topic_id = Some(lead.topic_id),
+                }
             }
             if let Some(at) = c.retry_at {
                 if at > now {
@@ -553,6 +575,7 @@ impl FetchCore {
                 position: c.position,
                 last_fetched_epoch: c.last_fetched_epoch,
                 fetch_epoch: c.fetch_epoch,
+                topic_id: c.topic_id,
             };
             match self.epochs.get_mut(&c.tp) {
                 Some(slot) => *slot = known,

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use gregor_protocol::primitives::Uuid;
 use tokio::time::Instant;
 
 use super::refetch::CorruptRefetch;
@@ -136,6 +137,9 @@ pub(crate) struct Cursor {
     pub(crate) demand: Arc<AtomicBool>,
     /// Refetches of data whose batch headers did not check out while planning.
     pub(crate) refetch: CorruptRefetch,
+    /// The topic id the cursor first fetched under (from the metadata); another one later
+    /// means the topic was deleted and created again, and the cursor fails.
+    pub(crate) topic_id: Option<Uuid>,
 }
 
 /// What a new cursor is.

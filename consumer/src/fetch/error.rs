@@ -2,6 +2,7 @@
 
 use gregor_client::ClientError;
 use gregor_protocol::ErrorCode;
+use gregor_protocol::primitives::Uuid;
 use gregor_protocol::records::RecordsError;
 
 use super::cursor::StartAt;
@@ -80,6 +81,22 @@ pub enum FetchError {
         position: i64,
         /// The end offset of the last leader epoch both logs share.
         end_offset: i64,
+    },
+    /// The topic was deleted and created again under the same name while it was read (its
+    /// topic id changed): its offsets now name other records, so the read stops rather than
+    /// go on as if they continued the old ones.
+    #[error(
+        "topic {topic} was recreated while {topic}-{partition} was read (topic id {was} is now {now})"
+    )]
+    TopicRecreated {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The topic id the read started under.
+        was: Uuid,
+        /// The topic id the metadata names now.
+        now: Uuid,
     },
     /// The topic or partition does not exist (after a metadata refresh).
     #[error("unknown topic or partition {topic}-{partition}")]
