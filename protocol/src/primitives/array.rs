@@ -10,9 +10,12 @@ fn decode_elements<T: WireField>(
     count: usize,
     ctx: Ctx,
 ) -> Result<Vec<T>, DecodeError> {
-    // `read_len` bounded `count` by the bytes left, and each element takes at least one byte,
-    // so this allocation is bounded by the input size.
-    let mut out = Vec::with_capacity(count);
+    // `read_len` bounded `count` by the bytes left (each element takes at least one byte), but
+    // an element in memory may be far larger than its smallest encoding: the first allocation
+    // is bounded by the bytes left, not by `count` elements, so a count the input cannot back
+    // costs no more memory than the input. Elements that do decode grow it as they come.
+    let element = std::mem::size_of::<T>().max(1);
+    let mut out = Vec::with_capacity(count.min(buf.len() / element));
     for _ in 0..count {
         out.push(T::decode_field(buf, ctx)?);
     }
