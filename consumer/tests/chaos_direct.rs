@@ -11,6 +11,8 @@
 //! log). Bounded for CI: 1,000,000 records by default; `GREGOR_CHAOS_RECORDS` sets another count
 //! (a longer run), `GREGOR_CHAOS_SEED` repeats a run's cut schedule.
 
+mod ledger_support;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -28,6 +30,7 @@ use gregor_testkit::ChaosProxy;
 use gregor_testkit::data::{create_topic, test_client, unique_name};
 use gregor_testkit::kafka::{KafkaCluster, KafkaInstall, KafkaOptions};
 use gregor_testkit::ledger::{DeliveryLedger, Semantics};
+use ledger_support::deliver_batch;
 
 const PARTITIONS: i32 = 8;
 /// The stream restarts from its checkpoint after this many batches.
@@ -182,20 +185,9 @@ async fn a_million_records_through_a_proxy_cutting_every_connection_lose_and_dup
                 .await
                 .expect("a batch, whatever the cuts");
             let (starts, ends) = (batch.starts(), batch.ends());
-            for mut part in batch.into_partitions() {
-                let p = part.topic_partition().partition;
-                while let Some(chunk) = part.next_chunk().await {
-                    let chunk = chunk.unwrap_or_else(|e| panic!("partition {p}: {e}"));
-                    for r in chunk.as_slice() {
-                        ledger.delivered(
-                            &topic,
-                            p,
-                            r.offset,
-                            r.value.as_deref().unwrap_or_default(),
-                        );
-                    }
-                }
-            }
+            deliver_batch(batch, &mut ledger)
+                .await
+                .unwrap_or_else(|(p, e)| panic!("partition {p}: {e}"));
             store
                 .save(&starts, &ends)
                 .expect("the checkpoint takes the batch");

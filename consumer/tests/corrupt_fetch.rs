@@ -10,6 +10,8 @@
 //! answers rewritten into lies no honest broker tells (a partition left out, a partition twice,
 //! a partition nobody asked for) are read through exactly too.
 
+mod ledger_support;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -23,6 +25,7 @@ use gregor_testkit::data::{
 };
 use gregor_testkit::kafka::{KafkaCluster, KafkaInstall, KafkaOptions};
 use gregor_testkit::ledger::{DeliveryLedger, Semantics};
+use ledger_support::deliver_reader;
 
 const PARTITIONS: i32 = 4;
 const BATCHES: usize = 100;
@@ -110,12 +113,9 @@ async fn a_topic_is_read_exactly_through_a_proxy_corrupting_one_in_five_response
     tokio::time::timeout(DEADLINE, async {
         for reader in &mut readers {
             let p = reader.topic_partition().partition;
-            while let Some(chunk) = reader.next_chunk().await {
-                let chunk = chunk.unwrap_or_else(|e| panic!("partition {p}: {e}"));
-                for r in chunk.as_slice() {
-                    ledger.delivered(&topic, p, r.offset, r.value.as_deref().unwrap_or_default());
-                }
-            }
+            deliver_reader(reader, &mut ledger)
+                .await
+                .unwrap_or_else(|e| panic!("partition {p}: {e}"));
         }
     })
     .await
@@ -240,17 +240,9 @@ async fn a_topic_is_read_exactly_through_fetch_answers_that_lie_about_partitions
                 let until = i64::try_from(vals.len()).unwrap();
                 let mut reader =
                     engine.read(OffsetRange::new(topic.as_str(), p, 0, until).unwrap());
-                while let Some(chunk) = reader.next_chunk().await {
-                    let chunk = chunk.unwrap_or_else(|e| panic!("{how:?}, partition {p}: {e}"));
-                    for r in chunk.as_slice() {
-                        ledger.delivered(
-                            &topic,
-                            p,
-                            r.offset,
-                            r.value.as_deref().unwrap_or_default(),
-                        );
-                    }
-                }
+                deliver_reader(&mut reader, &mut ledger)
+                    .await
+                    .unwrap_or_else(|e| panic!("{how:?}, partition {p}: {e}"));
             }
         })
         .await

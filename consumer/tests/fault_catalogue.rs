@@ -13,6 +13,8 @@
 //! truncated below what was read, retention deleting the range being read) are in the same
 //! file, asserting the error and that nothing was skipped or changed before it.
 
+mod ledger_support;
+
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -34,6 +36,7 @@ use gregor_protocol::{ApiKey, ErrorCode};
 use gregor_testkit::data::test_client_config;
 use gregor_testkit::ledger::{DeliveryLedger, Semantics};
 use gregor_testkit::mock::{Action, Intercept, MockCluster, MockRecord};
+use ledger_support::{deliver_batch, deliver_reader};
 
 const TOPIC: &str = "catalogue";
 const PARTITIONS: i32 = 3;
@@ -82,32 +85,14 @@ fn catalogue() -> Vec<(&'static str, Fault)> {
     vec![
         (
             "connection cut as the request arrives (Fetch/Produce, 3 times)",
-            fault(|c: Arc<MockCluster>| async move {
-                let mut hits = 0;
-                for api in [ApiKey::Fetch, ApiKey::Produce] {
-                    let id = c
-                        .intercept(api, Intercept::times(3, Action::DropConnection))
-                        .await;
-                    tokio::time::sleep(Duration::from_millis(700)).await;
-                    hits += c.intercept_hits(id).await;
-                    c.remove_intercept(id).await;
-                }
-                hits
+            on_apis(&[ApiKey::Fetch, ApiKey::Produce], || {
+                Intercept::times(3, Action::DropConnection)
             }),
         ),
         (
             "response lost after the request took effect (Fetch/Produce, 3 times)",
-            fault(|c: Arc<MockCluster>| async move {
-                let mut hits = 0;
-                for api in [ApiKey::Fetch, ApiKey::Produce] {
-                    let id = c
-                        .intercept(api, Intercept::times(3, Action::DropResponse))
-                        .await;
-                    tokio::time::sleep(Duration::from_millis(700)).await;
-                    hits += c.intercept_hits(id).await;
-                    c.remove_intercept(id).await;
-                }
-                hits
+            on_apis(&[ApiKey::Fetch, ApiKey::Produce], || {
+                Intercept::times(3, Action::DropResponse)
             }),
         ),
         (
@@ -253,7 +238,7 @@ fn row(name: &str, kind: &str, ledger: &DeliveryLedger, faults: u64) {
     let v = ledger.check();
     let t = v.total;
     println!(
-        "| {name} | {kind} | {} | {} | {} | {} | {faults} |",
+        "\n| {name} | {kind} | {} | {} | {} | {} | {faults} |",
         t.written, t.lost, t.duplicated, t.skipped
     );
     v.assert_holds(Semantics::ExactlyOnce, &format!("{name} ({kind})"));
@@ -282,20 +267,9 @@ async fn direct_stream_under(name: &str, fault: &Fault) {
                 .await
                 .unwrap_or_else(|e| panic!("{name}: a batch: {e}"));
             let (starts, ends) = (batch.starts(), batch.ends());
-            for mut part in batch.into_partitions() {
-                let p = part.topic_partition().partition;
-                while let Some(chunk) = part.next_chunk().await {
-                    let chunk = chunk.unwrap_or_else(|e| panic!("{name}: partition {p}: {e}"));
-                    for r in chunk.as_slice() {
-                        ledger.delivered(
-                            TOPIC,
-                            p,
-                            r.offset,
-                            r.value.as_deref().unwrap_or_default(),
-                        );
-                    }
-                }
-            }
+            deliver_batch(batch, &mut ledger)
+                .await
+                .unwrap_or_else(|(p, e)| panic!("{name}: partition {p}: {e}"));
             store
                 .save(&starts, &ends)
                 .expect("the checkpoint takes the batch");
@@ -377,11 +351,9 @@ async fn producer_under(name: &str, fault: &Fault) {
             .expect("partition")
             .high_watermark;
         let mut part = engine.read(OffsetRange::new(TOPIC, p, 0, end).expect("a range"));
-        while let Some(chunk) = part.next_chunk().await {
-            for r in chunk.expect("the log reads back").as_slice() {
-                ledger.delivered(TOPIC, p, r.offset, r.value.as_deref().unwrap_or_default());
-            }
-        }
+        deliver_reader(&mut part, &mut ledger)
+            .await
+            .expect("the log reads back");
     }
     row(name, "producer (idempotent)", &ledger, faults);
 }
@@ -389,7 +361,7 @@ async fn producer_under(name: &str, fault: &Fault) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "run by .ci/test's fault step, which prints the catalogue's table"]
 async fn every_fault_of_the_catalogue_loses_and_duplicates_nothing() {
-    println!("| scenario | kind | records | lost | duplicated | skipped | faults injected |");
+    println!("\n| scenario | kind | records | lost | duplicated | skipped | faults injected |");
     println!("|---|---|---|---|---|---|---|");
     for (name, fault) in catalogue() {
         direct_stream_under(name, &fault).await;
@@ -419,19 +391,8 @@ async fn stream_until_error(
                 Ok(batch) => batch,
                 Err(e) => return format!("stream: {e:?}"),
             };
-            for mut part in batch.into_partitions() {
-                let p = part.topic_partition().partition;
-                while let Some(chunk) = part.next_chunk().await {
-                    match chunk {
-                        Ok(chunk) => {
-                            for r in chunk.as_slice() {
-                                let value = r.value.as_deref().unwrap_or_default();
-                                ledger.delivered(TOPIC, p, r.offset, value);
-                            }
-                        }
-                        Err(e) => return format!("partition {p}: {e:?}"),
-                    }
-                }
+            if let Err((p, e)) = deliver_batch(batch, ledger).await {
+                return format!("partition {p}: {e:?}");
             }
             if let Some(fault) = fault.take() {
                 fault.await;
@@ -458,7 +419,9 @@ async fn retention_deleting_the_range_being_read_is_reported_never_skipped() {
             .expect("records deleted");
     })
     .await;
-    println!("| retention deleting the range being read | direct stream | typed error: {error} |");
+    println!(
+        "\n| retention deleting the range being read | direct stream | typed error: {error} |"
+    );
     assert!(error.contains("DataLoss"), "{error}");
     let v = ledger.check();
     assert_eq!(
@@ -494,7 +457,7 @@ async fn truncation_below_what_was_read_is_reported() {
     })
     .await;
     println!(
-        "| log truncated below the position (unclean election) | direct stream | typed error: {error} |"
+        "\n| log truncated below the position (unclean election) | direct stream | typed error: {error} |"
     );
     let v = ledger.check();
     eprintln!("{}\n{}", v.total, v.examples.join("\n"));
@@ -551,19 +514,9 @@ async fn stream_all(
                 break;
             }
             let batch = stream.next_batch().await.expect("a batch");
-            for mut part in batch.into_partitions() {
-                let p = part.topic_partition().partition;
-                while let Some(chunk) = part.next_chunk().await {
-                    for r in chunk.expect("the partition reads").as_slice() {
-                        ledger.delivered(
-                            TOPIC,
-                            p,
-                            r.offset,
-                            r.value.as_deref().unwrap_or_default(),
-                        );
-                    }
-                }
-            }
+            deliver_batch(batch, ledger)
+                .await
+                .unwrap_or_else(|(p, e)| panic!("partition {p}: {e}"));
             if let Some(more) = more.take() {
                 more.await;
             }
@@ -750,15 +703,9 @@ async fn kafka_commits_ride_out_coordinator_load_in_progress_and_restarts() {
                 }
                 let batch = stream.next_batch().await.expect("a batch");
                 let ranges = batch.offset_ranges().to_vec();
-                for mut part in batch.into_partitions() {
-                    let p = part.topic_partition().partition;
-                    while let Some(chunk) = part.next_chunk().await {
-                        for r in chunk.expect("the partition reads").as_slice() {
-                            let value = r.value.as_deref().unwrap_or_default();
-                            ledger.delivered(TOPIC, p, r.offset, value);
-                        }
-                    }
-                }
+                deliver_batch(batch, &mut ledger)
+                    .await
+                    .unwrap_or_else(|(p, e)| panic!("partition {p}: {e}"));
                 store
                     .commit(&ranges)
                     .await
@@ -815,7 +762,7 @@ async fn a_topic_deleted_and_recreated_under_the_stream_is_reported() {
     })
     .await;
     println!(
-        "| topic deleted and recreated (new records at old offsets) | direct stream | typed error: {error} |"
+        "\n| topic deleted and recreated (new records at old offsets) | direct stream | typed error: {error} |"
     );
     let v = ledger.check();
     assert_eq!(
