@@ -53,6 +53,9 @@ enum Entry {
     Decoded(DecodedBatch),
 }
 
+/// The most records reserved for at once when a batch is decoded.
+const RESERVE_RECORDS: usize = 16 * 1024;
+
 impl PlannedBatch {
     /// The first offset this batch delivers (the reader's position inside a first batch).
     pub fn start(&self) -> i64 {
@@ -86,7 +89,10 @@ impl PlannedBatch {
             DecodedBatch::V2(b) => b.records_data().len(),
             DecodedBatch::Legacy(_) => 0,
         };
-        out.reserve(batch.record_count());
+        // The count is bounded by the decompressed bytes, but a record in memory is far larger
+        // than its smallest encoding: reserve no more than the records of an ordinary batch up
+        // front, and let records that do decode grow the vector.
+        out.reserve(batch.record_count().min(RESERVE_RECORDS));
         for record in batch.records() {
             let record = record?;
             if record.offset < self.from {
